@@ -1,0 +1,110 @@
+"""Reading configuration from the environment.
+
+Every setting Rundbrief reads is listed in docs/settings.md; tests/test_docs.py
+fails when one is read here but not documented there.
+"""
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A setting in the environment cannot be understood."""
+
+
+def env_str(name, default=""):
+    return os.environ.get(name, default)
+
+
+def env_bool(name, default=False):
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name}={raw!r}: expected one of 1/0, true/false, yes/no, on/off")
+
+
+def env_int(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
+
+
+def env_list(name, default=()):
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def secret_key(var_dir: Path):
+    """SECRET_KEY from the environment, else one generated once into var/."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = var_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    # O_EXCL: two processes starting at once must not write two different keys.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    user: str
+    password: str
+    use_ssl: bool
+    use_tls: bool
+
+
+def parse_smtp_url(url: str) -> SmtpSettings:
+    """smtp://host:port (plain), smtp+starttls://… or ?starttls=1, smtps://… (implicit TLS, RFC 8314)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in {"smtp", "smtps", "smtp+starttls"}:
+        raise ConfigError(f"SMTP_URL={url!r}: scheme must be smtp, smtp+starttls or smtps")
+    if not parts.hostname:
+        raise ConfigError(f"SMTP_URL={url!r}: no host")
+    query = parse_qs(parts.query)
+    use_ssl = scheme == "smtps"
+    use_tls = scheme == "smtp+starttls" or query.get("starttls", ["0"])[0].lower() in TRUE_WORDS
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"SMTP_URL={url!r}: bad port") from None
+    if port is None:
+        port = 465 if use_ssl else (587 if use_tls else 25)
+    return SmtpSettings(
+        host=parts.hostname,
+        port=port,
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        use_ssl=use_ssl,
+        use_tls=use_tls,
+    )

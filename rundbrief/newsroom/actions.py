@@ -1,0 +1,35 @@
+"""State changes of the newsroom. Views, commands and the admin call these."""
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from rundbrief.newsroom.importer import ArticleFile
+from rundbrief.newsroom.models import Article, Topic
+
+
+def ensure_topic(name: str) -> Topic:
+    """The topic with this name (or slug), created when it does not exist yet."""
+    slug = slugify(name)[:100]
+    topic = Topic.objects.filter(slug=slug).first() or Topic.objects.filter(name__iexact=name).first()
+    if topic is None:
+        position = Topic.objects.count()
+        topic = Topic.objects.create(name=name, slug=slug, menu_position=position)
+    return topic
+
+
+@transaction.atomic
+def import_article(data: ArticleFile) -> tuple[Article, bool]:
+    """Create the article, or update the one with the same slug. Returns (article, created)."""
+    article = Article.objects.select_for_update().filter(slug=data.slug).first()
+    created = article is None
+    if created:
+        article = Article(slug=data.slug)
+    article.title = data.title
+    article.lead = data.lead
+    article.body = data.body
+    article.author_name = data.author
+    article.status = data.status
+    article.published_at = data.published_at
+    article.save()
+    article.topics.set([ensure_topic(name) for name in data.topics])
+    return article, created

@@ -1,0 +1,65 @@
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from rundbrief.newsroom.models import Article, SiteProfile, Topic
+
+
+@admin.register(Topic)
+class TopicAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "menu_position"]
+    list_editable = ["menu_position"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    list_display = ["title", "status", "published_at", "author_name", "preview_link"]
+    list_filter = ["status", "topics"]
+    search_fields = ["title", "lead", "body"]
+    date_hierarchy = "published_at"
+    prepopulated_fields = {"slug": ["title"]}
+    filter_horizontal = ["topics"]
+    readonly_fields = ["preview_link", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "lead", "body"]}),
+        (_("Publication"), {"fields": ["status", "published_at", "author_name", "topics", "updated_at"]}),
+        (_("Preview"), {"fields": ["preview_link"]}),
+    ]
+    actions = ["publish", "unpublish"]
+
+    @admin.display(description=_("preview"))
+    def preview_link(self, obj):
+        if not obj.pk:
+            return _("Save the article once to preview it.")
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>',
+            reverse("newsroom:preview", args=[obj.pk]),
+            _("Open preview"),
+        )
+
+    @admin.action(description=_("Publish selected articles"))
+    def publish(self, request, queryset):
+        for article in queryset:
+            article.status = Article.Status.PUBLISHED
+            article.save(update_fields=["status", "updated_at", "body_html"])
+
+    @admin.action(description=_("Return selected articles to draft"))
+    def unpublish(self, request, queryset):
+        for article in queryset:
+            article.status = Article.Status.DRAFT
+            article.save(update_fields=["status", "updated_at", "body_html"])
+
+
+@admin.register(SiteProfile)
+class SiteProfileAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return not SiteProfile.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+admin.site.site_header = _("Rundbrief administration")
+admin.site.site_title = _("Rundbrief")

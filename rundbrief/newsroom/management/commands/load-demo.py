@@ -1,0 +1,54 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from rundbrief.newsroom.actions import ensure_topic, import_article
+from rundbrief.newsroom.importer import read_article_file
+from rundbrief.newsroom.models import Article, SiteProfile
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+
+DEMO_TOPICS = [
+    ("Produktneuheiten", "Neue Münzen, Barren und Editionen im Sortiment."),
+    ("Finanznachrichten", "Edelmetallpreise, Zinsen und Märkte – eingeordnet von unserer Redaktion."),
+    ("Sonderangebote", "Zeitlich begrenzte Aktionen für Anlegerinnen und Anleger."),
+]
+
+DEMO_PROFILE = {
+    "site_name": "Musterhaus Edelmetalle",
+    "tagline": "Marktberichte und Neuigkeiten rund um Gold und Silber",
+    "hotline_label": "Kostenlose Beratung",
+    "hotline_number": "0800 123 45 67",
+    "trust_badges": "150.000 Kunden\nSicherer Versand\nSeit 1998 am Markt",
+    "imprint_url": "/impressum/",
+    "privacy_url": "/datenschutz/",
+    "footer_text": "Musterhaus Edelmetalle GmbH · Musterstraße 1 · 12345 Musterstadt\n"
+    "Ein fiktives Unternehmen für die Demo von Rundbrief.",
+}
+
+
+class Command(BaseCommand):
+    help = "Load the demo site (Musterhaus Edelmetalle): profile, three topics, articles. Safe to run again."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        profile = SiteProfile.load()
+        if not profile.hotline_number:  # never overwrite what an editor changed
+            for key, value in DEMO_PROFILE.items():
+                setattr(profile, key, value)
+            profile.save()
+        for position, (name, description) in enumerate(DEMO_TOPICS):
+            topic = ensure_topic(name)
+            if not topic.description:
+                topic.description = description
+                topic.menu_position = position
+                topic.save()
+        created = 0
+        for path in sorted(DEMO_DIR.glob("*.md")):
+            data = read_article_file(path)
+            if Article.objects.filter(slug=data.slug).exists():
+                continue
+            import_article(data)
+            created += 1
+        self.stdout.write(f"demo content: {created} article(s) added")

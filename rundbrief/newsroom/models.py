@@ -1,0 +1,130 @@
+"""Topics, articles and the site's profile (header, trust badges, legal links)."""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from rundbrief.newsroom.markdown import render_markdown
+
+TITLE_MAX_LENGTH = 200
+
+
+class Topic(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    menu_position = models.PositiveSmallIntegerField(_("menu position"), default=0)
+
+    class Meta:
+        ordering = ["menu_position", "name"]
+        verbose_name = _("topic")
+        verbose_name_plural = _("topics")
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("newsroom:topic", args=[self.slug])
+
+
+class ArticleQuerySet(models.QuerySet):
+    def published(self, now=None):
+        """Published articles whose publication time has come (future ones stay hidden)."""
+        return self.filter(status=Article.Status.PUBLISHED, published_at__lte=now or timezone.now())
+
+
+class Article(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        PUBLISHED = "published", _("published")
+
+    title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH)
+    slug = models.SlugField(_("slug"), max_length=TITLE_MAX_LENGTH, unique=True)
+    lead = models.TextField(_("lead"), blank=True)
+    body = models.TextField(_("body (Markdown)"), blank=True)
+    # The sanitised HTML, rendered once on save instead of on every page view.
+    body_html = models.TextField(editable=False, blank=True)
+    author_name = models.CharField(_("author"), max_length=100, blank=True)
+    topics = models.ManyToManyField(Topic, related_name="articles", blank=True, verbose_name=_("topics"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    published_at = models.DateTimeField(_("published at"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ArticleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at", "-pk"]
+        verbose_name = _("article")
+        verbose_name_plural = _("articles")
+        indexes = [models.Index(fields=["status", "published_at"])]
+
+    def __str__(self):
+        return self.title
+
+    def save(self, *args, **kwargs):
+        self.body_html = render_markdown(self.body)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("newsroom:article", args=[self.slug])
+
+    def absolute_url(self):
+        return settings.SITE_URL + self.get_absolute_url()
+
+    @property
+    def is_visible(self):
+        return self.status == self.Status.PUBLISHED and self.published_at <= timezone.now()
+
+    def related(self, limit=5):
+        """Further reading: published articles ranked by shared topics, then recency; never itself."""
+        return (
+            Article.objects.published()
+            .filter(topics__in=self.topics.all())
+            .exclude(pk=self.pk)
+            .annotate(shared_topics=models.Count("topics"))
+            .order_by("-shared_topics", "-published_at", "-pk")[:limit]
+        )
+
+
+class SiteProfile(models.Model):
+    """The one site's header, trust badges and legal links. There is exactly one row (pk=1)."""
+
+    site_name = models.CharField(_("site name"), max_length=100, default="Musterhaus Edelmetalle")
+    tagline = models.CharField(_("tagline"), max_length=200, blank=True)
+    hotline_label = models.CharField(_("hotline label"), max_length=60, default="Kostenlose Beratung")
+    hotline_number = models.CharField(_("hotline number"), max_length=40, blank=True)
+    trust_badges = models.TextField(
+        _("trust badges"), blank=True, help_text=_("One badge per line, e.g. “150.000 Kunden”.")
+    )
+    imprint_url = models.CharField(_("imprint URL"), max_length=300, blank=True)
+    privacy_url = models.CharField(_("privacy notice URL"), max_length=300, blank=True)
+    footer_text = models.TextField(_("footer text"), blank=True)
+
+    class Meta:
+        verbose_name = _("site profile")
+        verbose_name_plural = _("site profile")
+
+    def __str__(self):
+        return self.site_name
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls):
+        profile, _created = cls.objects.get_or_create(pk=1)
+        return profile
+
+    @property
+    def badges(self):
+        return [line.strip() for line in self.trust_badges.splitlines() if line.strip()][:6]
+
+    @property
+    def hotline_tel(self):
+        """The number as a tel: URI target (RFC 3966): digits and a leading +."""
+        number = self.hotline_number.strip()
+        digits = "".join(ch for ch in number if ch.isdigit())
+        return ("+" if number.startswith("+") else "") + digits

@@ -1,0 +1,74 @@
+"""Reader-facing pages: home, article, topic, search, and the editors' preview."""
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+
+from rundbrief.newsroom.models import Article, Topic
+
+SEARCH_MAX_LENGTH = 200
+
+
+def _page(request, queryset):
+    # get_page() turns "abc", "-1" and "99999999999" into the nearest real page.
+    return Paginator(queryset, settings.ARTICLES_PER_PAGE).get_page(request.GET.get("page"))
+
+
+def _listing(queryset):
+    return queryset.prefetch_related("topics")
+
+
+def home(request):
+    page = _page(request, _listing(Article.objects.published()))
+    return render(request, "newsroom/home.html", {"page": page})
+
+
+def topic(request, slug):
+    topic = get_object_or_404(Topic, slug=slug)
+    page = _page(request, _listing(Article.objects.published().filter(topics=topic)))
+    return render(request, "newsroom/topic.html", {"topic": topic, "page": page})
+
+
+def article(request, slug):
+    article = get_object_or_404(Article.objects.published().prefetch_related("topics"), slug=slug)
+    return _render_article(request, article, preview=False)
+
+
+@staff_member_required
+def preview(request, pk):
+    """An editor sees the article exactly as readers will, before it is published."""
+    article = get_object_or_404(Article.objects.prefetch_related("topics"), pk=pk)
+    return _render_article(request, article, preview=True)
+
+
+def _render_article(request, article, preview):
+    context = {"article": article, "related": list(article.related()), "preview": preview}
+    response = render(request, "newsroom/article.html", context)
+    if preview:
+        response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def search(request):
+    query = request.GET.get("q", "").strip()[:SEARCH_MAX_LENGTH]
+    results = Article.objects.none()
+    if query:
+        results = Article.objects.published().filter(Q(title__icontains=query) | Q(body__icontains=query))
+    page = _page(request, _listing(results))
+    return render(request, "newsroom/search.html", {"query": query, "page": page})
+
+
+def page_not_found(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    # Kept free of database queries: the database may be why we are here.
+    return render(request, "500.html", {"site_profile": None, "menu_topics": []}, status=500)
+
+
+def raise_404(request):
+    raise Http404

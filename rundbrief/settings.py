@@ -1,0 +1,141 @@
+"""Django settings for Rundbrief, read from the environment once at start-up.
+
+docs/settings.md documents every variable; defaults give the embedded set-up
+(SQLite under var/, the devmail SMTP capture on 127.0.0.1:1025).
+"""
+
+from pathlib import Path
+
+import dj_database_url
+
+from rundbrief import config
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+BASE_DIR = PACKAGE_DIR.parent
+VAR_DIR = Path(config.env_str("RUNDBRIEF_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+
+DEBUG = config.env_bool("RUNDBRIEF_DEBUG", False)
+SECRET_KEY = config.secret_key(VAR_DIR)
+PORT = config.env_int("PORT", 8000)
+SITE_URL = config.env_str("SITE_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
+ALLOWED_HOSTS = config.env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = config.env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.sitemaps",
+    "rundbrief.ops",
+    "rundbrief.newsroom",
+    "rundbrief.devmail",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "rundbrief.urls"
+WSGI_APPLICATION = "rundbrief.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "rundbrief.newsroom.context_processors.site",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = config.env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'rundbrief.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets readers run beside the one writer; IMMEDIATE takes the write
+        # lock at BEGIN so two writers queue instead of failing mid-transaction.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = config.env_str("LANGUAGE_CODE", "de")
+LANGUAGES = [("de", "Deutsch"), ("en", "English")]
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    raise config.ConfigError(f"LANGUAGE_CODE={LANGUAGE_CODE!r}: expected one of {', '.join(dict(LANGUAGES))}")
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+TIME_ZONE = config.env_str("TIME_ZONE", "Europe/Berlin")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Outgoing mail: everything goes over SMTP. Unset, SMTP_URL points at the
+# embedded devmail capture that `make run` starts (docs/settings.md).
+SMTP_URL = config.env_str("SMTP_URL", "")
+_smtp = config.parse_smtp_url(SMTP_URL or "smtp://127.0.0.1:1025")
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = _smtp.host
+EMAIL_PORT = _smtp.port
+EMAIL_HOST_USER = _smtp.user
+EMAIL_HOST_PASSWORD = _smtp.password
+EMAIL_USE_SSL = _smtp.use_ssl
+EMAIL_USE_TLS = _smtp.use_tls
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = config.env_str("DEFAULT_FROM_EMAIL", "Musterhaus Edelmetalle <newsletter@musterhaus.example>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# The devmail outbox page exists only with debug on and the embedded capture in use.
+DEVMAIL_DIR = VAR_DIR / "devmail"
+DEVMAIL_ENABLED = DEBUG and not SMTP_URL
+
+ARTICLES_PER_PAGE = config.env_int("RUNDBRIEF_ARTICLES_PER_PAGE", 10)
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = SITE_URL.startswith("https://")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": config.env_str("RUNDBRIEF_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.server": {"level": "INFO"},
+        "mail.log": {"level": "WARNING"},  # aiosmtpd logs every connection at INFO
+    },
+}

@@ -1,0 +1,22 @@
+from django.conf.urls.i18n import i18n_patterns
+from django.contrib import admin
+from django.contrib.sitemaps.views import sitemap
+from django.urls import include, path
+
+from rundbrief.newsroom.sitemaps import sitemaps
+
+urlpatterns = [
+    path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
+    # Answers 404 unless DEVMAIL_ENABLED (debug on, embedded capture in use).
+    path("dev/outbox/", include("rundbrief.devmail.urls")),
+]
+
+# German pages have no prefix, English ones live under /en/.
+urlpatterns += i18n_patterns(
+    path("admin/", admin.site.urls),
+    path("", include("rundbrief.newsroom.urls")),
+    prefix_default_language=False,
+)
+
+handler404 = "rundbrief.newsroom.views.page_not_found"
+handler500 = "rundbrief.newsroom.views.server_error"
