@@ -10,4 +10,5 @@ def site(request):
         "menu_topics": Topic.objects.all(),
         "SITE_URL": settings.SITE_URL,
         "canonical_url": settings.SITE_URL + request.path,
+        "default_language": settings.LANGUAGE_CODE,
     }
