@@ -75,6 +75,7 @@ def test_reimporting_a_slug_updates_that_article(tmp_path):
         ("topics.md", GOOD.replace("topics: [Finanznachrichten, Edelmetall-ABC]", "topics: {a: b}"), "'topics' must be a list"),
         ("slug.md", GOOD.replace("title: Goldpreis", "slug: Böse Slug!\ntitle: Goldpreis"), "is not valid"),
         ("key.md", GOOD.replace("author:", "autor:"), "unknown front-matter key(s): autor"),
+        ("nul.md", GOOD.replace("Mehr Text.", "Mehr\x00Text."), "contains NUL bytes"),
     ],
 )
 def test_bad_file_gives_one_line_naming_file_and_problem_and_imports_nothing(tmp_path, name, content, problem):

@@ -64,6 +64,8 @@ def read_article_file(path) -> ArticleFile:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         fail(f"not UTF-8 (invalid byte at offset {exc.start})")
+    if "\x00" in text:
+        fail("contains NUL bytes (a binary file?)")
     text = text.replace("\r\n", "\n")
     meta, body = _split_front_matter(text, fail)
 

@@ -53,7 +53,8 @@ def _render_article(request, article, preview):
 
 
 def search(request):
-    query = request.GET.get("q", "").strip()[:SEARCH_MAX_LENGTH]
+    # Control characters can't match anything, and PostgreSQL refuses NUL in text outright.
+    query = "".join(ch for ch in request.GET.get("q", "") if ch >= " ").strip()[:SEARCH_MAX_LENGTH]
     results = Article.objects.none()
     if query:
         results = Article.objects.published().filter(Q(title__icontains=query) | Q(body__icontains=query))
