@@ -44,6 +44,16 @@ def env_int(name, default):
         raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
 
 
+def env_float(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a number") from None
+
+
 def env_list(name, default=()):
     raw = os.environ.get(name)
     if raw is None:

@@ -4,6 +4,7 @@ docs/settings.md documents every variable; defaults give the embedded set-up
 (SQLite under var/, the devmail SMTP capture on 127.0.0.1:1025).
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -33,6 +34,10 @@ INSTALLED_APPS = [
     "rundbrief.ops",
     "rundbrief.newsroom",
     "rundbrief.devmail",
+    "rundbrief.audience",
+    "rundbrief.api",
+    "rundbrief.campaigns",
+    "rundbrief.delivery",
 ]
 
 MIDDLEWARE = [
@@ -74,10 +79,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers run beside the one writer; IMMEDIATE takes the write
         # lock at BEGIN so two writers queue instead of failing mid-transaction.
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        # secure_delete overwrites deleted rows, so an erased address (GDPR Art. 17) does not
+        # linger in free pages of the file.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;",
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # Tests use a file, not Django's shared-cache in-memory database: delivery tests run
+    # worker threads and processes, which need real WAL concurrency (and a path to open).
+    # One file per test process, so parallel test runs in one checkout do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -123,6 +134,17 @@ DEVMAIL_ENABLED = DEBUG and not SMTP_URL
 
 ARTICLES_PER_PAGE = config.env_int("RUNDBRIEF_ARTICLES_PER_PAGE", 10)
 
+# Audience and consent (issue 3; docs/settings.md). The subject-hash key keys
+# HMAC-SHA256(key, address) in the consent ledger and on the suppression list;
+# derived from SECRET_KEY unless set, so set it explicitly before rotating SECRET_KEY.
+RUNDBRIEF_HASH_KEY = config.env_str("RUNDBRIEF_HASH_KEY", "")
+RUNDBRIEF_UNCONFIRMED_DAYS = config.env_int("RUNDBRIEF_UNCONFIRMED_DAYS", 7)
+RUNDBRIEF_STORE_FULL_IP = config.env_bool("RUNDBRIEF_STORE_FULL_IP", False)
+RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS = config.env_int("RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS", 24)
+RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE = config.env_int("RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE", 10)
+RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE = config.env_int("RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE", 600)
+RUNDBRIEF_EXPORT_LINK_HOURS = config.env_int("RUNDBRIEF_EXPORT_LINK_HOURS", 48)
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = SITE_URL.startswith("https://")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -140,3 +162,27 @@ LOGGING = {
         "mail.log": {"level": "WARNING"},  # aiosmtpd logs every connection at INFO
     },
 }
+
+# Campaigns and delivery (docs/settings.md, docs/delivery.md).
+CAMPAIGN_FROM_EMAIL = config.env_str("CAMPAIGN_FROM_EMAIL", "newsletter@musterhaus.example")
+CAMPAIGN_FROM_NAME = config.env_str("CAMPAIGN_FROM_NAME", "Musterhaus Edelmetalle")
+# Comma-separated SMTP URLs for newsletters; each may carry ?max_connections=&messages_per_connection=
+# &per_second=&per_hour=&from_domain=. Unset: the same server as SMTP_URL.
+DELIVERY_SMTP_URLS = config.env_list("DELIVERY_SMTP_URLS", [SMTP_URL or "smtp://127.0.0.1:1025"])
+DKIM_DOMAIN = config.env_str("DKIM_DOMAIN", "")
+DKIM_SELECTOR = config.env_str("DKIM_SELECTOR", "rundbrief")
+DKIM_PRIVATE_KEY_FILE = config.env_str("DKIM_PRIVATE_KEY_FILE", "")
+DKIM_ED25519_SELECTOR = config.env_str("DKIM_ED25519_SELECTOR", "")
+DKIM_ED25519_KEY_FILE = config.env_str("DKIM_ED25519_KEY_FILE", "")
+BOUNCE_DOMAIN = config.env_str("BOUNCE_DOMAIN", "")
+LIST_ID = config.env_str("LIST_ID", "")
+DELIVERY_BATCH_SIZE = config.env_int("DELIVERY_BATCH_SIZE", 200)
+DELIVERY_CONCURRENCY = config.env_int("DELIVERY_CONCURRENCY", 4)
+DELIVERY_LEASE_SECONDS = config.env_int("DELIVERY_LEASE_SECONDS", 30)
+DELIVERY_MAX_ATTEMPTS = config.env_int("DELIVERY_MAX_ATTEMPTS", 5)
+DELIVERY_RETRY_BASE_SECONDS = config.env_float("DELIVERY_RETRY_BASE_SECONDS", 60.0)
+DELIVERY_DUPLICATE_BOUND = config.env_int("DELIVERY_DUPLICATE_BOUND", 20)
+DELIVERY_PAUSE_AFTER_FAILURES = config.env_int("DELIVERY_PAUSE_AFTER_FAILURES", 50)
+DELIVERY_PER_DOMAIN_PER_SECOND = config.env_float("DELIVERY_PER_DOMAIN_PER_SECOND", 0.0)
+DELIVERY_CONSENT_RECHECK_SECONDS = config.env_float("DELIVERY_CONSENT_RECHECK_SECONDS", 0.25)
+

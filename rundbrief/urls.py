@@ -3,17 +3,22 @@ from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
+from rundbrief.api.api import api
 from rundbrief.newsroom.sitemaps import sitemaps
 
 urlpatterns = [
     path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
     # Answers 404 unless DEVMAIL_ENABLED (debug on, embedded capture in use).
     path("dev/outbox/", include("rundbrief.devmail.urls")),
+    # The HTTP API has no language prefix (docs/api.md).
+    path("api/v1/", api.urls),
 ]
 
 # German pages have no prefix, English ones live under /en/.
 urlpatterns += i18n_patterns(
     path("admin/", admin.site.urls),
+    # /u/<token> works without a prefix (German, the default) and under /en/.
+    path("", include("rundbrief.audience.urls")),
     path("", include("rundbrief.newsroom.urls")),
     prefix_default_language=False,
 )

@@ -47,3 +47,37 @@ def make_article(db):
         return article
 
     return make
+
+
+def _transactional(request):
+    marker = request.node.get_closest_marker("django_db")
+    if marker and (marker.kwargs.get("transaction") or (len(marker.args) > 0 and marker.args[0])):
+        return True
+    return "transactional_db" in request.fixturenames or "live_server" in request.fixturenames
+
+
+@pytest.fixture(autouse=True)
+def _sqlite_ledger_flush_allowed(request):
+    """Transactional tests end with a flush (DELETE FROM every table on SQLite), which the
+    consent ledger's append-only trigger refuses. Lift the delete trigger for the flush only;
+    every test starts with it in place. (PostgreSQL flushes by TRUNCATE, which it allows.)"""
+    if not _transactional(request):
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")
+    import importlib
+
+    from django.db import connection
+
+    triggers = importlib.import_module("rundbrief.audience.migrations.0002_consent_ledger_triggers")
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            for sql in triggers.SQLITE_DROP:
+                cursor.execute(sql)
+            for sql in triggers.SQLITE_CREATE:
+                cursor.execute(sql)
+    yield
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            for sql in triggers.SQLITE_DROP:
+                cursor.execute(sql)

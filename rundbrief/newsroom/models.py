@@ -101,6 +101,12 @@ class SiteProfile(models.Model):
     imprint_url = models.CharField(_("imprint URL"), max_length=300, blank=True)
     privacy_url = models.CharField(_("privacy notice URL"), max_length=300, blank=True)
     footer_text = models.TextField(_("footer text"), blank=True)
+    # Off by default: the consent covers all topics named in the text; readers choose later (issue 3).
+    signup_topic_choice = models.BooleanField(
+        _("topic checkboxes in the sign-up box"),
+        default=False,
+        help_text=_("Show unticked topic checkboxes beside the newsletter sign-up form."),
+    )
 
     class Meta:
         verbose_name = _("site profile")

@@ -1,0 +1,64 @@
+"""The ceiling for Python: N identical pre-built messages over C persistent smtplib connections.
+
+    python bench/raw_smtp.py --messages 20000 --smtp 127.0.0.1:2525 --connections 4
+prints `raw_smtp: messages=N connections=C seconds=S msgs_per_s=X`.
+Slow would mean: below the delivery engine's own rate — the sink or the machine is the limit.
+"""
+
+import argparse
+import smtplib
+import sys
+import threading
+import time
+from email.message import EmailMessage
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+from bench._common import SmtpSink  # noqa: E402
+
+
+def message_bytes(size=15_000):
+    msg = EmailMessage()
+    msg["From"] = "newsletter@musterhaus.example"
+    msg["To"] = "leser@example.org"
+    msg["Subject"] = "Marktbericht"
+    msg.set_content("Gold steigt.\n" * (size // 26))
+    msg.add_alternative("<p>Gold steigt.</p>\n" * (size // 38), subtype="html")
+    return msg.as_bytes()
+
+
+def run(host, port, messages, connections):
+    data = message_bytes()
+    per = [messages // connections + (1 if i < messages % connections else 0) for i in range(connections)]
+
+    def send(count):
+        with smtplib.SMTP(host, port, local_hostname="bench.localhost") as smtp:
+            for i in range(count):
+                smtp.sendmail("bounces@musterhaus.example", [f"leser{i}@example.org"], data)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in per]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--smtp", default="", help="HOST:PORT; default: start smtp-sink on a free port")
+    args = parser.parse_args()
+    if args.smtp:
+        host, port = args.smtp.rsplit(":", 1)
+        seconds = run(host, int(port), args.messages, args.connections)
+    else:
+        with SmtpSink() as sink:
+            seconds = run("127.0.0.1", sink.port, args.messages, args.connections)
+    print(f"raw_smtp: messages={args.messages} connections={args.connections} "
+          f"seconds={seconds:.2f} msgs_per_s={args.messages / seconds:.0f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Bearer tokens of API clients (docs/api.md). Only a SHA-256 of each token is stored."""
+
+import hashlib
+import secrets
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+TOKEN_PREFIX = "rb_"
+
+
+def token_digest(token: str) -> str:
+    # A token has 256 random bits, so a plain SHA-256 is enough: nothing to brute-force, unlike a password.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class ApiToken(models.Model):
+    """One API client, e.g. a shop. Its name is recorded as the source of every consent event it causes."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    token_sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def issue(cls, name):
+        """Create a token for `name`; returns (ApiToken, the token in plain text — shown once, stored nowhere)."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        return cls.objects.create(name=name, token_sha256=token_digest(token)), token
+
+    @classmethod
+    def authenticate(cls, token):
+        if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        return cls.objects.filter(token_sha256=token_digest(token), revoked_at__isnull=True).first()
+
+    @property
+    def source(self):
+        """How consent events caused through this token name their origin (GDPR Art. 7(1): proof)."""
+        return f"api:{self.name}"

@@ -1,0 +1,63 @@
+"""POST /api/v1/subscriptions: the sign-up form's double opt-in for other programs (e.g. a shop's checkout).
+
+Same action, same limits, same neutral answer as the form (issue 3): a 202 for a
+new, pending, confirmed or suppressed address alike, so the API does not reveal
+who is subscribed.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import translation
+from ninja import Router, Status
+from ninja.errors import HttpError
+
+from rundbrief.api.auth import optional_token
+from rundbrief.api.schemas import Accepted, Problem, SubscriptionIn
+from rundbrief.audience import actions, ratelimit
+from rundbrief.audience.models import ConsentText
+from rundbrief.newsroom.models import Topic
+
+router = Router(tags=["sign-up"])
+NEUTRAL = "If the address can receive our newsletter, a request to confirm the subscription has been sent to it."
+
+
+def check_rate_limits(request):
+    """The form's limits, counted together with it: the same per-IP key and the same global breaker."""
+    ip_ok = ratelimit.hit(ratelimit.ip_key(request.META.get("REMOTE_ADDR", "")),
+                          settings.RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE)  # fmt: skip
+    if not ip_ok or not ratelimit.hit("signup:global", settings.RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE):
+        raise HttpError(429, "too many requests; try again in a minute")
+
+
+def unknown_topics(slugs):
+    # Only plausible slugs reach the database: PostgreSQL refuses strings with NUL in a query (a 500).
+    plausible = [slug for slug in slugs if len(slug) <= 50 and slug.isprintable()]
+    return sorted(set(slugs) - set(Topic.objects.filter(slug__in=plausible).values_list("slug", flat=True)))
+
+
+@router.post("", response={202: Accepted, 422: Problem, 429: Problem}, summary="Request a subscription")
+def create_subscription(request, payload: SubscriptionIn):
+    check_rate_limits(request)
+    language = payload.language or settings.LANGUAGE_CODE
+    if language not in dict(settings.LANGUAGES):
+        raise HttpError(422, f"language: expected one of {', '.join(dict(settings.LANGUAGES))}")
+    consent_text = ConsentText.objects.filter(language=language, version=payload.consent_text_version).first()
+    if consent_text is None:
+        raise HttpError(422, f"consent_text_version: no consent text {payload.consent_text_version} in {language!r}")
+    if missing := unknown_topics(payload.topics):
+        raise HttpError(422, f"topics: unknown topic(s) {', '.join(repr(s[:40]) for s in missing[:5])}")
+    token = optional_token(request)
+    try:
+        actions.request_subscription(
+            payload.email,
+            consent_text=consent_text,
+            topics=payload.topics,
+            source=token.source if token else "api:public",
+            ip=request.META.get("REMOTE_ADDR", ""),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            language=language,
+        )
+    except ValidationError as exc:
+        with translation.override("en"):  # API messages are English, like the schema they belong to
+            raise HttpError(422, f"email: {exc.messages[0]}") from None
+    return Status(202, {"detail": NEUTRAL})

@@ -1,0 +1,299 @@
+"""State changes of the audience. Views, commands and the admin call these and nothing else.
+
+Each action is atomic, writes its consent-ledger event in the same transaction,
+and queues mail with transaction.on_commit so no mail leaves for a change that
+was rolled back.
+"""
+
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from rundbrief.audience import mail, tokens
+from rundbrief.audience.addresses import normalise_address, subject_hash
+from rundbrief.audience.ledger import append_event
+from rundbrief.audience.models import (
+    ConsentEvent,
+    ConsentEvidence,
+    Subscriber,
+    Subscription,
+    Suppression,
+    new_nonce,
+)
+from rundbrief.newsroom.models import Topic
+
+log = logging.getLogger(__name__)
+Kind = ConsentEvent.Kind
+
+# Suppressions a fresh double opt-in may overcome: the erasure entry exists only so that the
+# address is not mailed *without* a new opt-in. Bounces and complaints block even the request mail.
+REQUEST_MAIL_BLOCKED_BY = {Suppression.Reason.BOUNCED, Suppression.Reason.COMPLAINED, Suppression.Reason.MANUAL}
+
+
+@dataclass
+class SignupOutcome:
+    """What happened; never shown to the requester (the response is the same for every outcome)."""
+
+    subscriber: Subscriber | None
+    mail_queued: bool
+
+
+def _topics(slugs):
+    chosen = list(Topic.objects.filter(slug__in=slugs)) if slugs else []
+    # By default the consent covers every topic named in the text (issue 3); readers narrow it later.
+    return chosen or list(Topic.objects.all())
+
+
+def _set_topics(subscriber, topics):
+    Subscription.objects.filter(subscriber=subscriber).exclude(topic__in=topics).delete()
+    existing = set(subscriber.subscriptions.values_list("topic_id", flat=True))
+    Subscription.objects.bulk_create(
+        [Subscription(subscriber=subscriber, topic=t) for t in topics if t.pk not in existing]
+    )
+
+
+def _slugs(subscriber):
+    return sorted(subscriber.subscriptions.values_list("topic__slug", flat=True))
+
+
+def _lock_or_create(address, language):
+    subscriber = Subscriber.objects.select_for_update().filter(email=address).first()
+    if subscriber is None:
+        try:
+            with transaction.atomic():
+                subscriber = Subscriber.objects.create(email=address, language=language)
+        except IntegrityError:  # a concurrent request created it first (PostgreSQL)
+            subscriber = Subscriber.objects.select_for_update().get(email=address)
+    return subscriber
+
+
+def request_subscription(email, *, consent_text, topics=(), source="", ip="", user_agent="", language="de"):
+    """Start the double opt-in (UWG §7(2) Nr. 2) for an address; ValidationError for a bad address.
+
+    Confirmed and blocked addresses are left as they are and get no mail; a
+    pending one gets at most one mail per RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS.
+    """
+    if consent_text is None:
+        raise ValueError("a sign-up needs the consent text that was shown")
+    address = normalise_address(email)
+    subject = subject_hash(address)
+    now = timezone.now()
+    with transaction.atomic():
+        subscriber = _lock_or_create(address, language)
+        suppression = Suppression.objects.filter(address_hash=subject).first()
+        if subscriber.status == Subscriber.Status.CONFIRMED or (
+            suppression and suppression.reason in REQUEST_MAIL_BLOCKED_BY
+        ):
+            return SignupOutcome(subscriber, mail_queued=False)
+        interval = timedelta(hours=settings.RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS)
+        last = subscriber.last_confirmation_mail_at
+        if last is not None and now - last < interval and subscriber.status == Subscriber.Status.PENDING:
+            # Mail bombing: the address already has a fresh request mail. No new event either.
+            return SignupOutcome(subscriber, mail_queued=False)
+        chosen = _topics(topics)
+        subscriber.status = Subscriber.Status.PENDING
+        subscriber.language = language
+        subscriber.requested_at = now
+        subscriber.confirm_nonce = new_nonce()
+        subscriber.last_confirmation_mail_at = now
+        subscriber.save()
+        _set_topics(subscriber, chosen)
+        append_event(Kind.REQUESTED, subject_hash=subject, subscriber=subscriber, consent_text=consent_text,
+                     topics=[t.slug for t in chosen], source=source, ip=ip, user_agent=user_agent)  # fmt: skip
+        nonce, names = subscriber.confirm_nonce, [t.name for t in chosen]
+        transaction.on_commit(lambda: _mail_confirmation_request(subscriber.pk, nonce, names))
+    return SignupOutcome(subscriber, mail_queued=True)
+
+
+def _mail_confirmation_request(subscriber_pk, nonce, topic_names):
+    """After commit: send the request mail and record its Message-ID as proof of what was sent."""
+    subscriber = Subscriber.objects.filter(pk=subscriber_pk, confirm_nonce=nonce).first()
+    if subscriber is None:
+        return
+    try:
+        message_id = mail.send_confirmation_request(subscriber, nonce, topic_names)
+    except Exception:  # the requester's page must not change; the interval allows a retry later
+        log.exception("confirmation mail to subscriber %s failed", subscriber_pk)
+        return
+    append_event(Kind.CONFIRMATION_SENT, subject_hash=subject_hash(subscriber.email), subscriber=subscriber,
+                 message_id=message_id, source="mail:confirmation-request")  # fmt: skip
+
+
+def pending_subscriber(token):
+    """The subscriber a confirm token may confirm, or tokens.InvalidToken. Changes nothing."""
+    public_id, nonce = tokens.read_token(tokens.CONFIRM, token)
+    subscriber = Subscriber.objects.filter(public_id=public_id, status=Subscriber.Status.PENDING).first()
+    # Constant-time comparison: the nonce is what makes the link work only once.
+    if subscriber is None or not nonce or not hmac.compare_digest(subscriber.confirm_nonce, nonce):
+        raise tokens.InvalidToken
+    return subscriber
+
+
+def confirm_subscription(token, *, source="", ip="", user_agent=""):
+    """Confirm the double opt-in; the link then stops working. Lifts a suppression (issue 3)."""
+    with transaction.atomic():
+        subscriber = pending_subscriber(token)
+        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        pending_subscriber(token)  # again under the lock: two clicks at once confirm once
+        subscriber.status = Subscriber.Status.CONFIRMED
+        subscriber.confirmed_at = timezone.now()
+        subscriber.withdrawn_at = None
+        subscriber.confirm_nonce = ""
+        subscriber.save()
+        subject = subject_hash(subscriber.email)
+        Suppression.objects.filter(address_hash=subject).delete()
+        requested = subscriber.consent_events.filter(kind=Kind.REQUESTED).order_by("-pk").first()
+        append_event(Kind.CONFIRMED, subject_hash=subject, subscriber=subscriber,
+                     consent_text=requested.consent_text if requested else None,
+                     topics=_slugs(subscriber), source=source, ip=ip, user_agent=user_agent)  # fmt: skip
+    return subscriber
+
+
+def withdraw_consent(subscriber, *, source="", ip="", user_agent=""):
+    """GDPR Art. 7(3): withdrawal works for the future; the history stays. Returns False if already withdrawn."""
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        if subscriber.status == Subscriber.Status.WITHDRAWN:
+            return False
+        subscriber.status = Subscriber.Status.WITHDRAWN
+        subscriber.withdrawn_at = timezone.now()
+        subscriber.confirm_nonce = ""
+        subscriber.save()
+        append_event(Kind.WITHDRAWN, subject_hash=subject_hash(subscriber.email), subscriber=subscriber,
+                     topics=_slugs(subscriber), source=source, ip=ip, user_agent=user_agent)  # fmt: skip
+    return True
+
+
+def update_preferences(subscriber, *, topics, source="", ip="", user_agent=""):
+    """Choose topics. Choosing none withdraws consent: nothing is left to send."""
+    chosen = list(Topic.objects.filter(slug__in=topics))
+    if not chosen:
+        return withdraw_consent(subscriber, source=source, ip=ip, user_agent=user_agent)
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        before = _slugs(subscriber)
+        _set_topics(subscriber, chosen)
+        after = _slugs(subscriber)
+        if before != after:
+            append_event(Kind.TOPICS_CHANGED, subject_hash=subject_hash(subscriber.email), subscriber=subscriber,
+                         topics=after, source=source, ip=ip, user_agent=user_agent)  # fmt: skip
+    return before != after
+
+
+def suppress_address(email, *, reason, source=""):
+    """Put an address on the suppression list (bounce, complaint, administrator); only its HMAC is kept."""
+    address = normalise_address(email)
+    subject = subject_hash(address)
+    with transaction.atomic():
+        suppression, created = Suppression.objects.get_or_create(address_hash=subject, defaults={"reason": reason})
+        subscriber = Subscriber.objects.filter(email=address).first()
+        append_event(Kind.SUPPRESSED, subject_hash=subject, subscriber=subscriber, source=source or f"reason:{reason}")
+    return suppression
+
+
+def is_suppressed(email):
+    return Suppression.objects.filter(address_hash=subject_hash(normalise_address(email))).exists()
+
+
+def ledger_for(subject):
+    events = ConsentEvent.objects.filter(subject_hash=subject).select_related("consent_text", "evidence")
+    rows = []
+    for event in events.order_by("pk"):
+        evidence = getattr(event, "evidence", None)
+        rows.append({
+            "id": event.pk,
+            "kind": event.kind,
+            "occurred_at": event.occurred_at.isoformat(),
+            "consent_text": {"language": event.consent_text.language, "version": event.consent_text.version,
+                             "sha256": event.consent_text_sha256, "text": event.consent_text.text}
+            if event.consent_text else None,
+            "topics": event.topics,
+            "source": event.source,
+            "ip": evidence.ip if evidence else None,
+            "user_agent": evidence.user_agent if evidence else None,
+            "message_id": event.message_id or None,
+            "hash": event.hash,
+        })  # fmt: skip
+    return rows
+
+
+def deliveries_and_bounces(subscriber):
+    """Hook for the delivery and bounce issues: their records of this subscriber (GDPR Art. 15)."""
+    return {"deliveries": [], "bounces": []}
+
+
+def export_subscriber(subscriber):
+    """Everything kept about one subscriber (GDPR Art. 15 and 20), as JSON-ready data."""
+    return {
+        "profile": {
+            "email": subscriber.email,
+            "status": subscriber.status,
+            "language": subscriber.language,
+            "requested_at": subscriber.requested_at.isoformat(),
+            "confirmed_at": subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else None,
+            "withdrawn_at": subscriber.withdrawn_at.isoformat() if subscriber.withdrawn_at else None,
+        },
+        "subscriptions": _slugs(subscriber),
+        "ledger": ledger_for(subject_hash(subscriber.email)),
+        **deliveries_and_bounces(subscriber),
+    }
+
+
+def request_export(subscriber):
+    """Mail an expiring download link to the address itself: data never goes into a form's response."""
+    transaction.on_commit(lambda: mail.send_export_link(subscriber))
+
+
+def _forget_personal_data(subscriber, subject, since=None):
+    evidence = ConsentEvidence.objects.filter(event__subject_hash=subject)
+    if since is not None:
+        evidence = evidence.filter(event__occurred_at__gte=since)
+    evidence.delete()
+    # The admin's history would otherwise keep the address as the object's name.
+    content_type = ContentType.objects.get_for_model(Subscriber)
+    LogEntry.objects.filter(content_type=content_type, object_id=str(subscriber.pk)).delete()
+    subscriber.delete()  # subscriptions go with it; ledger events keep only subject_hash
+
+
+def erase_subscriber(subscriber, *, source=""):
+    """GDPR Art. 17: remove the personal data; the ledger stays verifiable; the HMAC stays suppressed."""
+    with transaction.atomic():
+        subject = subject_hash(subscriber.email)
+        _forget_personal_data(subscriber, subject)
+        Suppression.objects.get_or_create(address_hash=subject, defaults={"reason": Suppression.Reason.ERASED})
+        append_event(Kind.ERASED, subject_hash=subject, source=source)
+        transaction.on_commit(_checkpoint_sqlite)
+    return subject
+
+
+def _checkpoint_sqlite():
+    # Old page images in the WAL still hold the address until they are copied back and the log is reset.
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def purge_unconfirmed(days=None):
+    """Delete requests not confirmed within `days`; an `expired` event without the address remains."""
+    days = settings.RUNDBRIEF_UNCONFIRMED_DAYS if days is None else days
+    cutoff = timezone.now() - timedelta(days=days)
+    count = 0
+    stale = Subscriber.objects.filter(status=Subscriber.Status.PENDING, requested_at__lt=cutoff)
+    for pk in list(stale.values_list("pk", flat=True)):
+        with transaction.atomic():
+            subscriber = Subscriber.objects.select_for_update().filter(pk=pk, status=Subscriber.Status.PENDING).first()
+            if subscriber is None:
+                continue
+            subject = subject_hash(subscriber.email)
+            _forget_personal_data(subscriber, subject, since=subscriber.requested_at)
+            append_event(Kind.EXPIRED, subject_hash=subject, source=f"purge:{days}d")
+            count += 1
+    return count
+

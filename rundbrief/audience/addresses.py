@@ -1,0 +1,66 @@
+"""E-mail addresses: validation, normalisation, the keyed hash, and truncated IPs."""
+
+import hashlib
+import hmac
+import ipaddress
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from email_validator import EmailNotValidError, validate_email
+
+from rundbrief.audience.models import EMAIL_MAX_LENGTH
+
+
+def normalise_address(raw: str) -> str:
+    """The address as stored and hashed, or ValidationError with a message for the reader.
+
+    Line breaks and other control characters are refused before anything else:
+    they are how header injection (`a@b.de\\r\\nBcc: …`) is attempted.
+    """
+    if not isinstance(raw, str):
+        raise ValidationError(_("Please enter an e-mail address."), code="required")
+    address = raw.strip()
+    if not address:
+        raise ValidationError(_("Please enter an e-mail address."), code="required")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in address):
+        raise ValidationError(
+            _("The e-mail address must not contain line breaks or other control characters."), code="control"
+        )
+    if len(address) > EMAIL_MAX_LENGTH:
+        raise ValidationError(_("An e-mail address has at most 254 characters."), code="too_long")
+    try:
+        # No DNS: deliverability shows itself in the confirmation mail (and keeps tests offline).
+        result = validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        raise ValidationError(_("This does not look like a valid e-mail address."), code="invalid") from None
+    # Mailbox providers treat the local part case-insensitively in practice; one person, one row.
+    normalised = result.normalized.lower()
+    if len(normalised) > EMAIL_MAX_LENGTH:
+        raise ValidationError(_("An e-mail address has at most 254 characters."), code="too_long")
+    return normalised
+
+
+def hash_key() -> bytes:
+    if settings.RUNDBRIEF_HASH_KEY:
+        return settings.RUNDBRIEF_HASH_KEY.encode("utf-8")
+    return hmac.new(settings.SECRET_KEY.encode("utf-8"), b"rundbrief.audience.subject-hash", hashlib.sha256).digest()
+
+
+def subject_hash(normalised_address: str) -> str:
+    """HMAC-SHA256(key, address): attributes ledger events and suppressions without the address itself."""
+    return hmac.new(hash_key(), normalised_address.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def truncate_ip(ip: str | None) -> str:
+    """IPv4 to its /24, IPv6 to its /48, unless RUNDBRIEF_STORE_FULL_IP (data minimisation, GDPR Art. 5(1)(c))."""
+    if not ip:
+        return ""
+    try:
+        parsed = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ""
+    if settings.RUNDBRIEF_STORE_FULL_IP:
+        return str(parsed)
+    prefix = 24 if parsed.version == 4 else 48
+    return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False).network_address)

@@ -1,0 +1,95 @@
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from rundbrief.audience import actions
+from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Suppression
+from rundbrief.audience.proof import proof_for_address
+
+
+@admin.register(ConsentText)
+class ConsentTextAdmin(admin.ModelAdmin):
+    list_display = ["language", "version", "short_hash", "created_at"]
+    list_filter = ["language"]
+    readonly_fields = ["version", "sha256", "created_at"]
+    fields = ["language", "text", "version", "sha256", "created_at"]
+
+    @admin.display(description="SHA-256")
+    def short_hash(self, obj):
+        return obj.sha256[:16] + "…"
+
+    def save_model(self, request, obj, form, change):
+        # Immutable: readers agreed to the exact old text, so an edit is saved as a new version.
+        obj.pk = None
+        obj._state.adding = True
+        obj.version = None
+        obj.created_at = timezone.now()
+        obj.save()
+        if change:
+            messages.info(request, _("Saved as a new version; the previous text is kept as proof."))
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Subscriber)
+class SubscriberAdmin(admin.ModelAdmin):
+    list_display = ["email", "status", "language", "requested_at", "confirmed_at", "withdrawn_at", "proof_link"]
+    list_filter = ["status", "language"]
+    search_fields = ["email"]
+    readonly_fields = ["email", "status", "language", "requested_at", "confirmed_at", "withdrawn_at", "proof_link"]
+    fields = readonly_fields
+    actions = ["erase_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deletion is erasure, with its ledger event: use the action
+
+    def get_urls(self):
+        proof = self.admin_site.admin_view(self.proof_view)
+        return [path("<int:pk>/proof/", proof, name="audience_subscriber_proof")] + super().get_urls()
+
+    @admin.display(description=_("proof of consent"))
+    def proof_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:audience_subscriber_proof", args=[obj.pk]), _("proof"))
+
+    def proof_view(self, request, pk):
+        subscriber = get_object_or_404(Subscriber, pk=pk)
+        context = {**self.admin_site.each_context(request), "subscriber": subscriber,
+                   "proof": proof_for_address(subscriber.email), "title": _("Proof of consent")}  # fmt: skip
+        return render(request, "admin/audience/proof.html", context)
+
+    @admin.action(description=_("Erase selected subscribers (GDPR Art. 17)"), permissions=["change"])
+    def erase_selected(self, request, queryset):
+        for subscriber in list(queryset):
+            actions.erase_subscriber(subscriber, source=f"admin:{request.user.get_username()}")
+        self.message_user(request, _("Erased; the addresses stay suppressed as keyed hashes."))
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "kind", "occurred_at", "subject_hash", "source", "message_id"]
+    list_filter = ["kind"]
+    search_fields = ["subject_hash", "message_id"]
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(ReadOnlyAdmin):
+    list_display = ["address_hash", "reason", "created_at"]
+    list_filter = ["reason"]

@@ -1,0 +1,116 @@
+"""The consent ledger: an append-only hash chain of ConsentEvent rows (GDPR Art. 7(1): proof of consent).
+
+hash = SHA-256(prev_hash ‖ canonical JSON of the chained payload). The payload
+holds no personal data: the subject is the keyed subject_hash, and IP and user
+agent enter only as a salted commitment whose inputs live in ConsentEvidence,
+which erasure may delete (docs/decisions.md, "Consent ledger and erasure").
+"""
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from rundbrief.audience.addresses import truncate_ip
+from rundbrief.audience.models import ConsentEvent, ConsentEvidence
+
+GENESIS = "0" * 64
+# Any fixed number: the advisory lock that serialises appends on PostgreSQL.
+ADVISORY_LOCK_ID = 0x52424C47  # "RBLG"
+
+
+def canonical(payload: dict) -> bytes:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def chained_payload(event: ConsentEvent) -> dict:
+    return {
+        "kind": event.kind,
+        "subject_hash": event.subject_hash,
+        "consent_text_id": event.consent_text_id,
+        "consent_text_sha256": event.consent_text_sha256,
+        "topics": list(event.topics),
+        "source": event.source,
+        "occurred_at": event.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "message_id": event.message_id,
+        "evidence_commitment": event.evidence_commitment,
+    }
+
+
+def chain_hash(prev_hash: str, payload: dict) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical(payload)).hexdigest()
+
+
+def evidence_commitment(ip: str, user_agent: str, salt: str) -> str:
+    return hashlib.sha256(canonical({"ip": ip, "salt": salt, "user_agent": user_agent})).hexdigest()
+
+
+def _lock_chain():
+    # SQLite: settings open every transaction with BEGIN IMMEDIATE, so writers are already serial.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_ID])
+
+
+def append_event(kind, *, subject_hash, subscriber=None, consent_text=None, topics=(), source="",
+                 ip="", user_agent="", message_id="", occurred_at=None):  # fmt: skip
+    """Append one event to the chain; IP and user agent go to the erasable evidence row."""
+    with transaction.atomic():
+        _lock_chain()
+        prev_hash = ConsentEvent.objects.order_by("-pk").values_list("hash", flat=True).first() or GENESIS
+        event = ConsentEvent(
+            kind=kind,
+            subscriber=subscriber,
+            subject_hash=subject_hash,
+            consent_text=consent_text,
+            consent_text_sha256=consent_text.sha256 if consent_text else "",
+            topics=sorted(topics),
+            source=source[:300],
+            occurred_at=occurred_at or timezone.now(),
+            message_id=message_id,
+            prev_hash=prev_hash,
+        )
+        ip = truncate_ip(ip)  # GDPR Art. 5(1)(c): /24 or /48 unless RUNDBRIEF_STORE_FULL_IP
+        user_agent = (user_agent or "")[:300]
+        salt = secrets.token_hex(16) if (ip or user_agent) else ""
+        if salt:
+            event.evidence_commitment = evidence_commitment(ip, user_agent, salt)
+        event.hash = chain_hash(prev_hash, chained_payload(event))
+        event.save()
+        if salt:
+            ConsentEvidence.objects.create(event=event, ip=ip, user_agent=user_agent, salt=salt)
+        return event
+
+
+@dataclass
+class ChainReport:
+    count: int
+    broken_event_id: int | None = None
+    reason: str = ""
+
+    @property
+    def intact(self):
+        return self.broken_event_id is None
+
+
+def verify_chain() -> ChainReport:
+    """Recompute every link in order; report the first event whose link or evidence does not match."""
+    prev_hash = GENESIS
+    count = 0
+    events = ConsentEvent.objects.select_related("evidence").order_by("pk")
+    for event in events.iterator(chunk_size=2000):
+        count += 1
+        if event.prev_hash != prev_hash:
+            return ChainReport(count, event.pk, "prev_hash does not match the previous event (missing or reordered)")
+        if chain_hash(prev_hash, chained_payload(event)) != event.hash:
+            return ChainReport(count, event.pk, "hash does not match the event's content")
+        evidence = getattr(event, "evidence", None)  # None once erased
+        if evidence is not None:
+            if evidence_commitment(evidence.ip, evidence.user_agent, evidence.salt) != event.evidence_commitment:
+                return ChainReport(count, event.pk, "IP or user agent differ from what the event committed to")
+        prev_hash = event.hash
+    return ChainReport(count)

@@ -1,0 +1,153 @@
+"""Appending many consent events at once, for the subscriber import (issue 3, "Import and API").
+
+The same chain as rundbrief.audience.ledger.append_event (GDPR Art. 7(1): proof),
+written in bulk: the chain is locked once, each event's hash is computed from
+the one before, and rows go in with one executemany per table instead of one
+INSERT per event. `canonical_fast` must produce exactly the bytes of
+ledger.canonical for the chained payload; tests/test_import_subscribers.py
+checks that against the ledger's own functions and with `verify_chain`.
+"""
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC
+
+from django.db import connection
+
+from rundbrief.audience import ledger
+from rundbrief.audience.models import ConsentEvent, ConsentEvidence
+
+# C-accelerated JSON string encoder with ensure_ascii=False, as ledger.canonical uses.
+_json_str = json.encoder.encode_basestring
+
+
+@dataclass(slots=True)
+class EventRow:
+    """One event to append; attribute names match ConsentEvent so ledger.chained_payload can read it."""
+
+    kind: str
+    subject_hash: str
+    subscriber_id: int | None = None
+    consent_text_id: int | None = None
+    consent_text_sha256: str = ""
+    topics: tuple = ()
+    source: str = ""
+    occurred_at: object = None
+    message_id: str = ""
+    ip: str = ""
+    user_agent: str = ""
+    evidence_commitment: str = ""
+    salt: str = ""
+    prev_hash: str = ""
+    hash: str = ""
+
+
+def canonical_fast(event: EventRow) -> bytes:
+    """ledger.canonical(ledger.chained_payload(event)), without building a dict: keys in sorted order."""
+    ct_id = "null" if event.consent_text_id is None else str(int(event.consent_text_id))
+    occurred = _utc_iso(event.occurred_at)
+    topics = ",".join(_json_str(t) for t in event.topics)
+    return (
+        f'{{"consent_text_id":{ct_id},"consent_text_sha256":{_json_str(event.consent_text_sha256)},'
+        f'"evidence_commitment":{_json_str(event.evidence_commitment)},"kind":{_json_str(event.kind)},'
+        f'"message_id":{_json_str(event.message_id)},"occurred_at":{_json_str(occurred)},'
+        f'"source":{_json_str(event.source)},"subject_hash":{_json_str(event.subject_hash)},"topics":[{topics}]}}'
+    ).encode("utf-8")
+
+
+def evidence_commitment_fast(ip: str, user_agent: str, salt: str) -> str:
+    """ledger.evidence_commitment, with the same canonical bytes."""
+    body = f'{{"ip":{_json_str(ip)},"salt":{_json_str(salt)},"user_agent":{_json_str(user_agent)}}}'
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def datetime_adapter():
+    """connection.ops.adapt_datetimefield_value, fast for SQLite (naive UTC text, as Django stores it).
+
+    Memoised: most times in a chunk are the same few (its `now`, a file's common consent dates).
+    Make a new adapter per chunk so the memo stays small.
+    """
+    if connection.vendor != "sqlite":
+        return connection.ops.adapt_datetimefield_value
+    memo = {None: None}
+
+    def adapt(value):
+        text = memo.get(value)
+        if text is None and value is not None:
+            text = memo[value] = str(value.astimezone(UTC).replace(tzinfo=None))
+        return text
+
+    return adapt
+
+
+def _utc_iso(value, memo={}):  # noqa: B006 (a small cache of the few distinct event times)
+    text = memo.get(value)
+    if text is None:
+        if len(memo) > 10_000:
+            memo.clear()
+        text = memo[value] = value.astimezone(UTC).isoformat(timespec="microseconds")
+    return text
+
+
+def insert_rows(model, fields, rows):
+    """executemany of a plain INSERT: no model instances, values already in database form."""
+    if not rows:
+        return
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(model._meta.get_field(name).column) for name in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _lock_and_tip():
+    """Serialise with ledger.append_event and return (last id, last hash) of the chain."""
+    ledger._lock_chain()  # the same lock the one-at-a-time path takes
+    tip = ConsentEvent.objects.order_by("-pk").values_list("pk", "hash").first()
+    return tip or (0, ledger.GENESIS)
+
+
+def append_events(events: list[EventRow]) -> None:
+    """Append `events` to the chain in list order. Call inside transaction.atomic()."""
+    if not events:
+        return
+    last_id, prev_hash = _lock_and_tip()
+    adapt_dt = datetime_adapter()
+    topics_field = ConsentEvent._meta.get_field("topics")
+    json_cache = {}
+    rows = []
+    for event in events:
+        event.topics = tuple(sorted(event.topics))  # as append_event stores them
+        event.user_agent = event.user_agent[:300]
+        event.source = event.source[:300]
+        if event.ip or event.user_agent:
+            event.salt = secrets.token_hex(16)
+            event.evidence_commitment = evidence_commitment_fast(event.ip, event.user_agent, event.salt)
+        event.prev_hash = prev_hash
+        event.hash = prev_hash = hashlib.sha256(prev_hash.encode("ascii") + canonical_fast(event)).hexdigest()
+        topics = json_cache.get(event.topics)
+        if topics is None:
+            topics = json_cache[event.topics] = topics_field.get_db_prep_save(list(event.topics), connection)
+        rows.append((event.subscriber_id, event.kind, event.subject_hash, event.consent_text_id,
+                     event.consent_text_sha256, topics, event.source, adapt_dt(event.occurred_at),
+                     event.message_id, event.evidence_commitment, event.prev_hash, event.hash))  # fmt: skip
+    insert_rows(ConsentEvent, EVENT_FIELDS, rows)
+    with_evidence = [event for event in events if event.salt]
+    if not with_evidence:
+        return
+    # Under the chain lock nobody else appends, so the new ids are the ones after last_id, in order.
+    with connection.cursor() as cursor:
+        table = connection.ops.quote_name(ConsentEvent._meta.db_table)
+        cursor.execute(f"SELECT id, hash FROM {table} WHERE id > %s ORDER BY id", [last_id])
+        ids = {row_hash: pk for pk, row_hash in cursor.fetchall()}
+    insert_rows(ConsentEvidence, ["event", "ip", "user_agent", "salt"],
+                [(ids[e.hash], e.ip, e.user_agent, e.salt) for e in with_evidence])  # fmt: skip
+
+
+EVENT_FIELDS = [
+    "subscriber", "kind", "subject_hash", "consent_text", "consent_text_sha256", "topics", "source",
+    "occurred_at", "message_id", "evidence_commitment", "prev_hash", "hash",
+]  # fmt: skip

@@ -1,0 +1,82 @@
+"""A campaign: one newsletter, its audience (topics) and its life cycle.
+
+draft ──schedule──► scheduled ──(worker picks it up)──► sending ──► finished
+                        │                                  │  ▲
+                        └──────────── cancel ◄─────────────┤  └─ resume ─┐
+                                                           └─► paused ───┘
+Content is frozen when the campaign is scheduled (`frozen_*`): every worker on
+every host sends exactly the same newsletter, even if an editor changes the draft
+or a digest's articles change afterwards.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from rundbrief.newsroom.models import Topic
+
+
+def default_from_email():
+    return settings.CAMPAIGN_FROM_EMAIL
+
+
+def default_from_name():
+    return settings.CAMPAIGN_FROM_NAME
+
+
+class Campaign(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        SCHEDULED = "scheduled", _("scheduled")
+        SENDING = "sending", _("sending")
+        PAUSED = "paused", _("paused")
+        FINISHED = "finished", _("finished")
+        CANCELLED = "cancelled", _("cancelled")
+
+    class BodyFormat(models.TextChoices):
+        MARKDOWN = "markdown", _("Markdown")
+        HTML = "html", _("HTML")
+        DIGEST = "digest", _("digest of new articles")
+
+    name = models.CharField(_("name"), max_length=200)
+    subject = models.CharField(_("subject"), max_length=200)
+    preheader = models.CharField(_("preheader"), max_length=200, blank=True)
+    from_name = models.CharField(_("from name"), max_length=100, default=default_from_name)
+    from_email = models.EmailField(_("from address"), default=default_from_email)
+    reply_to = models.EmailField(_("reply-to address"), blank=True)
+    topics = models.ManyToManyField(
+        Topic, related_name="campaigns", verbose_name=_("topics"),
+        help_text=_("Sent to confirmed subscribers of any of these topics."),
+    )  # fmt: skip
+    body_format = models.CharField(_("body format"), max_length=10, choices=BodyFormat.choices, default=BodyFormat.MARKDOWN)
+    body = models.TextField(_("body"), blank=True)
+    digest_since = models.DateTimeField(
+        _("digest: articles since"), null=True, blank=True,
+        help_text=_("Empty: since the previous digest was sent."),
+    )  # fmt: skip
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT, db_index=True)
+    scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    pause_reason = models.CharField(_("pause reason"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    # Frozen at scheduling time by schedule_campaign(); workers only read these.
+    frozen_subject = models.CharField(max_length=200, blank=True, editable=False)
+    frozen_html = models.TextField(blank=True, editable=False)
+    frozen_text = models.TextField(blank=True, editable=False)
+    recipient_count = models.PositiveIntegerField(_("recipients"), default=0, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_editable(self):
+        return self.state == self.State.DRAFT

@@ -1,0 +1,400 @@
+"""The delivery engine: one worker process's pipeline.
+
+    claim ─► consent check ─► build (substitute + DKIM) ─► send ─► record
+      ▲         (guard re-checks every 0.25 s        (N sender threads,      │
+      │          until each SMTP transaction starts)  pooled connections)     │
+      └──────────────────────── leases renewed ◄──────────────────────────────┘
+
+Invariants, each with a test in tests/test_delivery_*.py:
+- nobody is mailed without consent at send time: the guard re-reads consent and
+  suppression for every row in flight at least every DELIVERY_CONSENT_RECHECK_SECONDS,
+  and a sender starts an SMTP transaction only on a verdict younger than
+  MAX_VERDICT_AGE (0.75 s) — so a withdrawal committed more than 1 s earlier is
+  always seen;
+- nobody is mailed twice by two workers: rows are claimed atomically under a lease;
+- nobody is lost on a crash: a row becomes final only after its SMTP outcome is
+  recorded; a dead worker's rows return when its lease runs out. Outcomes are
+  flushed at least every `flush_every` messages, so at most that many (plus the
+  transactions in flight) can be sent twice, with the same Message-ID.
+
+The engine talks to the database only through a RecipientStore (store.py) and to
+SMTP only through connection objects (smtp.py), so both can be replaced in tests.
+"""
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from rundbrief.delivery.models import Delivery
+from rundbrief.delivery.smtp import Reply
+from rundbrief.delivery.store import Claimed, Outcome
+
+log = logging.getLogger("rundbrief.delivery")
+State = Delivery.State
+MAX_VERDICT_AGE = 0.75
+FLUSH_SECONDS = 0.5  # outcomes wait at most this long before they are recorded
+
+
+@dataclass
+class Options:
+    batch_size: int = 200
+    concurrency: int = 4
+    lease_seconds: int = 30
+    max_attempts: int = 5
+    retry_base_seconds: float = 60.0
+    duplicate_bound: int = 20
+    pause_after_failures: int = 50
+    recheck_seconds: float = 0.25
+    until_idle: bool = False
+    idle_poll_seconds: float = 1.0
+
+
+@dataclass
+class Job:
+    claimed: Claimed
+    built: object  # compose.Built
+    domain: str
+    started: float = 0.0
+
+
+@dataclass
+class Stats:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    skipped: int = 0
+    by_state: dict = field(default_factory=dict)
+
+    def count(self, outcome: Outcome):
+        self.by_state[outcome.state] = self.by_state.get(outcome.state, 0) + 1
+        if outcome.state == State.SENT:
+            self.sent += 1
+        elif outcome.state == State.FAILED:
+            self.failed += 1
+        elif outcome.state == "retry":
+            self.retried += 1
+        elif outcome.state.startswith("skipped"):
+            self.skipped += 1
+
+
+class ConsentGuard(threading.Thread):
+    """Re-reads consent for every row in flight, several times a second, on its own DB connection.
+
+    Each verdict carries the monotonic time at which the query that produced it
+    began; a sender acts only on a verdict younger than MAX_VERDICT_AGE.
+    """
+
+    def __init__(self, store, topics_for, interval, stop, lease_seconds=30):
+        super().__init__(name="consent-guard", daemon=True)
+        self.store, self.topics_for, self.interval, self.stop = store, topics_for, interval, stop
+        self.renew_every = lease_seconds / 3
+        # A transaction starts only while at least half the lease is left: a live worker's
+        # rows cannot be claimed by another worker in the middle of sending them.
+        self.lease_margin = lease_seconds / 2
+        self.renewed_at = time.monotonic()
+        self.lock = threading.Condition()
+        self.in_flight: dict[int, Claimed] = {}
+        self.verdicts: dict[int, tuple[str, float]] = {}
+        self.campaign_states: dict[int, str] = {}
+
+    def track(self, items, verdicts, began, lease_ok_until):
+        """Start watching rows, with the verdicts of the check (begun at `began`) that admitted them."""
+        with self.lock:
+            for item in items:
+                self.in_flight[item.delivery_id] = item
+                self.verdicts[item.delivery_id] = (verdicts[item.delivery_id], began, lease_ok_until)
+                self.campaign_states.setdefault(item.campaign_id, "sending")
+
+    def forget(self, delivery_id):
+        with self.lock:
+            self.in_flight.pop(delivery_id, None)
+            self.verdicts.pop(delivery_id, None)
+
+    def check_now(self):
+        began = time.monotonic()
+        if began - self.renewed_at > self.renew_every:
+            # Renewed here, not in the main loop: this thread never waits on SMTP or signing.
+            self.store.renew_leases()
+            self.renewed_at = began
+        with self.lock:
+            items = list(self.in_flight.values())
+        if not items:
+            return
+        topics = {c: self.topics_for(c) for c in {i.campaign_id for i in items}}
+        verdicts = self.store.consent_check(items, topics)
+        lease_left = self.store.lease_left([i.delivery_id for i in items])
+        states = self.store.campaign_states(topics.keys())
+        with self.lock:
+            for delivery_id, verdict in verdicts.items():
+                if delivery_id not in self.in_flight:
+                    continue
+                if delivery_id not in lease_left:
+                    verdict = "lost"  # our lease ran out and another worker took the row
+                ok_until = began + lease_left.get(delivery_id, 0.0) - self.lease_margin
+                self.verdicts[delivery_id] = (verdict, began, ok_until)
+            self.campaign_states.update(states)
+            self.lock.notify_all()
+
+    def run(self):
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.check_now()
+                except Exception:  # a database hiccup: verdicts go stale and senders wait; try again
+                    log.exception("consent check failed; sending waits until it succeeds")
+                    close_old_connections()
+                self.stop.wait(self.interval)
+        finally:
+            connection.close()
+
+    def verdict(self, delivery_id, campaign_id, halt):
+        """The row's verdict, once it comes from a check begun less than MAX_VERDICT_AGE ago
+        and the row's lease is safely longer than a transaction (else another worker may take it)."""
+        with self.lock:
+            while True:
+                verdict, began, lease_ok_until = self.verdicts.get(delivery_id, ("unknown", 0.0, 0.0))
+                if self.campaign_states.get(campaign_id, "sending") != "sending":
+                    return "halted"
+                now = time.monotonic()
+                if verdict in ("unknown", "lost") or (now - began <= MAX_VERDICT_AGE and now < lease_ok_until):
+                    return verdict
+                if halt.is_set():
+                    return "halted"
+                self.lock.wait(0.1)
+
+
+class Worker:
+    def __init__(self, store, connections, compile_campaign, options: Options, *, domain_buckets=None,
+                 progress=None, clock=time.monotonic):  # fmt: skip
+        self.store = store
+        self.connections = connections  # one SmtpConnection-like object per sender thread
+        self.compile_campaign = compile_campaign
+        self.options = options
+        self.domain_buckets = domain_buckets
+        self.progress = progress
+        self.clock = clock
+        self.stop = threading.Event()  # stop claiming, finish what is in flight
+        self.halt = threading.Event()  # senders: take no new transaction
+        self.jobs = queue.Queue(maxsize=max(2, 2 * len(connections)))
+        self.results = queue.Queue()
+        self.stats = Stats()
+        self._compiled = {}
+        self._topics = {}
+        self._failures = {}  # campaign id → consecutive failed transactions
+        self._claimed: dict[int, Claimed] = {}
+        self._first_pending = 0.0
+        self._cooldown = {}
+        self._cooldown_lock = threading.Lock()
+        self.flush_every = max(1, options.duplicate_bound - len(connections))
+        self.guard = ConsentGuard(store, self.topics_for, options.recheck_seconds, self.halt, options.lease_seconds)
+
+    # -- helpers -----------------------------------------------------------
+    def topics_for(self, campaign_id):
+        if campaign_id not in self._topics:
+            self._topics[campaign_id] = self.store.campaign_topics(campaign_id)
+        return self._topics[campaign_id]
+
+    def compiled(self, campaign_id):
+        if campaign_id not in self._compiled:
+            self._compiled[campaign_id] = self.compile_campaign(self.store.campaign(campaign_id))
+        return self._compiled[campaign_id]
+
+    def retry_at(self, attempts):
+        delay = self.options.retry_base_seconds * (2 ** max(0, attempts - 1))
+        return timezone.now() + dt.timedelta(seconds=min(delay, 6 * 3600))
+
+    # -- senders -----------------------------------------------------------
+    def _sender(self, conn):
+        try:
+            while True:
+                job = self.jobs.get()
+                if job is None:
+                    return
+                self.results.put(self._send_one(conn, job))
+        finally:
+            conn.close()
+            connection.close()
+
+    def _send_one(self, conn, job) -> Outcome:
+        claimed = job.claimed
+        if self.halt.is_set():
+            return Outcome(claimed.delivery_id, "release", attempted=False)
+        with self._cooldown_lock:
+            until = self._cooldown.get(job.domain)
+        if until and until > time.time():
+            # Per-domain back-off after a 4xx: do not knock again before the domain's cool-down ends.
+            return Outcome(claimed.delivery_id, "retry", retry_at=dt.datetime.fromtimestamp(until, dt.UTC), attempted=False)
+        transport = getattr(conn, "transport", None)
+        if transport is not None:
+            transport.second_bucket.acquire(self.halt)
+            transport.hour_bucket.acquire(self.halt)
+        if self.domain_buckets is not None:
+            self.domain_buckets.for_domain(job.domain).acquire(self.halt)
+
+        def consent_at_transaction_start():
+            verdict = self.guard.verdict(claimed.delivery_id, claimed.campaign_id, self.halt)
+            if verdict == "ok":
+                job.started = time.time()
+                return None
+            return Reply(verdict, 0, "")
+
+        reply = conn.send(job.built.envelope_from, job.built.recipient, job.built.data, consent_at_transaction_start)
+        return self._outcome(claimed, job, reply)
+
+    def _outcome(self, claimed, job, reply) -> Outcome:
+        if reply.kind == "sent":
+            return Outcome(claimed.delivery_id, State.SENT, str(reply))
+        if reply.kind in (State.SKIPPED_WITHDRAWN, State.SKIPPED_SUPPRESSED):
+            return Outcome(claimed.delivery_id, reply.kind, attempted=False)
+        if reply.kind in ("halted", "unknown", "lost"):
+            return Outcome(claimed.delivery_id, "release", attempted=False)
+        if reply.kind == "temporary" and 400 <= reply.code < 500:
+            with self._cooldown_lock:
+                self._cooldown[job.domain] = time.time() + min(self.options.retry_base_seconds, 300)
+        if reply.kind == "permanent":
+            # 5xx: final. Bounce handling (issue 5) decides what it means for the address.
+            return Outcome(claimed.delivery_id, State.FAILED, str(reply))
+        return Outcome(claimed.delivery_id, "retry", str(reply))
+
+    # -- main loop ---------------------------------------------------------
+    def run(self):
+        senders = [threading.Thread(target=self._sender, args=(c,), name=f"sender-{i}", daemon=True)
+                   for i, c in enumerate(self.connections)]  # fmt: skip
+        self.guard.start()
+        for thread in senders:
+            thread.start()
+        pending: list[Outcome] = []
+        outstanding = 0
+        try:
+            while True:
+                outstanding -= self._collect(pending, block=False)
+                if len(pending) >= self.flush_every or (pending and self.clock() - self._first_pending > FLUSH_SECONDS):
+                    self._flush(pending)
+                if self.stop.is_set():
+                    break
+                if outstanding >= self.jobs.maxsize + len(self.connections):
+                    outstanding -= self._collect(pending, block=True)
+                    continue
+                self.store.start_due_campaigns()
+                claimed_at = time.monotonic()
+                batch = self.store.claim(min(self.options.batch_size, self.jobs.maxsize + len(self.connections)))
+                if not batch:
+                    if outstanding:
+                        outstanding -= self._collect(pending, block=True)
+                        continue
+                    self._flush(pending)
+                    self.store.finish_done_campaigns()
+                    if self.options.until_idle and not self.store.has_open_work():
+                        break
+                    self._idle_wait()
+                    continue
+                outstanding += self._dispatch(batch, pending, claimed_at)
+        finally:
+            # Jobs not yet started are released (back to queued); transactions in flight finish.
+            self.halt.set()
+            for _ in senders:
+                self.jobs.put(None)
+            for thread in senders:
+                while thread.is_alive():
+                    thread.join(0.2)
+                    outstanding -= self._collect(pending, block=False)
+            outstanding -= self._collect(pending, block=False)
+            self._flush(pending)
+            self.guard.join(5)
+            self.store.finish_done_campaigns()
+        return self.stats
+
+    def _idle_wait(self):
+        wake = self.store.next_wakeup()
+        wait = self.options.idle_poll_seconds
+        if wake is not None:
+            wait = min(wait, max(0.05, (wake - timezone.now()).total_seconds()))
+        self.stop.wait(wait)
+
+    def _dispatch(self, batch, pending, claimed_at):
+        topics = {c: self.topics_for(c) for c in {i.campaign_id for i in batch}}
+        began = time.monotonic()
+        verdicts = self.store.consent_check(batch, topics)
+        dispatched = 0
+        ready = []
+        for item in batch:
+            verdict = verdicts.get(item.delivery_id)
+            if verdict != "ok":
+                if not pending:
+                    self._first_pending = self.clock()
+                pending.append(Outcome(item.delivery_id, verdict, attempted=False))
+                self.stats.count(pending[-1])
+                continue
+            ready.append(item)
+        self.guard.track(ready, verdicts, began, claimed_at + self.options.lease_seconds - self.guard.lease_margin)
+        self._claimed.update((item.delivery_id, item) for item in batch)
+        for item in ready:
+            built = self.compiled(item.campaign_id).build(item)
+            domain = item.email.rpartition("@")[2].lower()
+            self.jobs.put(Job(item, built, domain))
+            dispatched += 1
+        return dispatched
+
+    def _collect(self, pending, block) -> int:
+        collected = 0
+        while True:
+            try:
+                outcome = self.results.get(timeout=0.2) if block and not collected else self.results.get_nowait()
+            except queue.Empty:
+                return collected
+            collected += 1
+            self.guard.forget(outcome.delivery_id)
+            if not pending:
+                self._first_pending = self.clock()
+            pending.append(outcome)
+            self.stats.count(outcome)
+            self._watch_failures(outcome)
+            if self.progress is not None:
+                self.progress(outcome)
+
+    def _watch_failures(self, outcome):
+        """Pause a campaign after N consecutive failed transactions, and say why."""
+        claimed = self._claimed.get(outcome.delivery_id)
+        if claimed is None or not outcome.attempted:
+            return
+        campaign_id = claimed.campaign_id
+        if outcome.state == State.SENT:
+            self._failures.pop(campaign_id, None)
+            return
+        if outcome.state not in (State.FAILED, "retry"):
+            return
+        count = self._failures.get(campaign_id, 0) + 1
+        self._failures[campaign_id] = count
+        if count >= self.options.pause_after_failures:
+            reason = f"paused after {count} consecutive failed deliveries; last reply: {outcome.reply}"
+            self.store.pause(campaign_id, reason)
+            log.warning("campaign %s %s", campaign_id, reason)
+            self._failures.pop(campaign_id, None)
+
+    def _flush(self, pending):
+        """Record outcomes; a retry past the attempt limit becomes a failure."""
+        if not pending:
+            return
+        outcomes = []
+        for outcome in pending:
+            if outcome.state == "retry":
+                attempts = self._attempts_after(outcome)
+                if attempts >= self.options.max_attempts:
+                    outcome = Outcome(outcome.delivery_id, State.FAILED, outcome.reply)
+                elif outcome.retry_at is None:
+                    retry_at = self.retry_at(attempts)
+                    outcome = Outcome(outcome.delivery_id, "retry", outcome.reply, retry_at, outcome.attempted)
+            outcomes.append(outcome)
+            self._claimed.pop(outcome.delivery_id, None)
+        self.store.record(outcomes)
+        pending.clear()
+
+    def _attempts_after(self, outcome):
+        claimed = self._claimed.get(outcome.delivery_id)
+        return (claimed.attempts if claimed else 0) + (1 if outcome.attempted else 0)

@@ -1,0 +1,53 @@
+"""The delivery ledger: one row per (campaign, subscriber), the unit of work and its outcome.
+
+A row is claimed by a worker under a lease (`lease_until`); a lease that runs out
+without renewal belongs to a dead worker and the row is claimed again. The
+Message-ID is fixed when the row is created, so a copy resent after a crash is
+the same message to the recipient's mail system (RFC 5322 §3.6.4).
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from rundbrief.audience.models import Subscriber
+from rundbrief.campaigns.models import Campaign
+
+
+class Delivery(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        SKIPPED_WITHDRAWN = "skipped_withdrawn", _("skipped: consent withdrawn")
+        SKIPPED_SUPPRESSED = "skipped_suppressed", _("skipped: suppressed")
+        BOUNCED = "bounced", _("bounced")
+
+    FINAL_STATES = {State.SENT, State.FAILED, State.SKIPPED_WITHDRAWN, State.SKIPPED_SUPPRESSED, State.BOUNCED}
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
+    # SET_NULL: erasure (GDPR Art. 17) removes the subscriber; the row stays for the campaign's counts.
+    subscriber = models.ForeignKey(Subscriber, null=True, on_delete=models.SET_NULL, related_name="deliveries")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=100, blank=True)
+    last_reply = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "subscriber"], name="delivery_once_per_subscriber"),
+        ]
+        indexes = [
+            # The claim query: due rows of one campaign in id order.
+            models.Index(fields=["campaign", "state", "id"], name="delivery_claim"),
+        ]
+
+    def __str__(self):
+        return f"{self.campaign_id}/{self.subscriber_id}: {self.state}"

@@ -1,0 +1,168 @@
+"""Transports: persistent SMTP connections with reconnects, and a reply classification.
+
+Each sender thread owns one `SmtpConnection` to one transport; a transport is
+one entry of DELIVERY_SMTP_URLS with its own limits:
+
+    smtp://relay.example:25?max_connections=4&messages_per_connection=500&per_second=100&per_hour=0&from_domain=example.com
+"""
+
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from rundbrief.config import ConfigError, parse_smtp_url
+from rundbrief.delivery.ratelimit import TokenBucket
+
+TIMEOUT = 60
+
+
+@dataclass
+class Transport:
+    name: str
+    host: str
+    port: int
+    user: str
+    password: str
+    use_ssl: bool
+    use_tls: bool
+    max_connections: int = 4
+    messages_per_connection: int = 1000
+    per_second: float = 0.0
+    per_hour: float = 0.0
+    from_domain: str = ""
+
+    def __post_init__(self):
+        self.second_bucket = TokenBucket(self.per_second)
+        self.hour_bucket = TokenBucket(self.per_hour / 3600.0, capacity=max(1.0, self.per_hour / 60.0))
+
+
+def parse_transport(url: str, index: int = 0) -> Transport:
+    base = parse_smtp_url(url)
+    query = {key: values[-1] for key, values in parse_qs(urlsplit(url).query).items()}
+
+    def number(key, default, kind=int):
+        try:
+            return kind(query.get(key, default))
+        except ValueError:
+            raise ConfigError(f"DELIVERY_SMTP_URLS: {key}={query[key]!r} is not a number") from None
+
+    return Transport(
+        name=f"{index}:{base.host}:{base.port}",
+        host=base.host, port=base.port, user=base.user, password=base.password,
+        use_ssl=base.use_ssl, use_tls=base.use_tls,
+        max_connections=max(1, number("max_connections", 4)),
+        messages_per_connection=max(1, number("messages_per_connection", 1000)),
+        per_second=number("per_second", 0, float), per_hour=number("per_hour", 0, float),
+        from_domain=query.get("from_domain", "").lower(),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: str  # "sent", "temporary", "permanent"
+    code: int
+    text: str
+
+    def __str__(self):
+        return f"{self.code} {self.text}".strip()
+
+
+def classify(code: int, text: str) -> Reply:
+    if 200 <= code < 300:
+        return Reply("sent", code, text)
+    if 500 <= code < 600:
+        return Reply("permanent", code, text)
+    return Reply("temporary", code, text)  # 4xx, and anything unexpected, is worth another try
+
+
+def _text(message) -> str:
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    return " ".join(str(message).split())[:400]
+
+
+class SmtpConnection:
+    """One persistent connection; reconnects on demand and after messages_per_connection."""
+
+    def __init__(self, transport: Transport, local_hostname=None):
+        self.transport = transport
+        self.local_hostname = local_hostname
+        self.smtp = None
+        self.sent_on_connection = 0
+
+    def _connect(self):
+        t = self.transport
+        if t.use_ssl:
+            smtp = smtplib.SMTP_SSL(t.host, t.port, local_hostname=self.local_hostname, timeout=TIMEOUT,
+                                    context=ssl.create_default_context())  # fmt: skip
+        else:
+            smtp = smtplib.SMTP(t.host, t.port, local_hostname=self.local_hostname, timeout=TIMEOUT)
+        smtp.ehlo()
+        if t.use_tls:
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+        if t.user:
+            smtp.login(t.user, t.password)
+        self.smtp = smtp
+        self.sent_on_connection = 0
+
+    def close(self):
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self.smtp.close()
+            self.smtp = None
+
+    def send(self, envelope_from: str, recipient: str, data: bytes, before_transaction=None) -> Reply:
+        """One SMTP transaction. A dropped connection is reopened and the message tried once more.
+
+        `before_transaction` is called right before MAIL FROM and may return a Reply
+        to cancel the transaction (the consent check at send time).
+        """
+        for attempt in (1, 2):
+            try:
+                if self.smtp is None or self.sent_on_connection >= self.transport.messages_per_connection:
+                    self.close()
+                    self._connect()
+                if before_transaction is not None:
+                    veto = before_transaction()
+                    if veto is not None:
+                        return veto
+                return self._transaction(envelope_from, recipient, data)
+            except smtplib.SMTPResponseException as exc:
+                # A reply outside a transaction step (greeting 421/554, AUTH failure): drop the connection.
+                self.close()
+                return classify(exc.smtp_code, _text(exc.smtp_error))
+            except (smtplib.SMTPServerDisconnected, OSError, smtplib.SMTPException) as exc:
+                self.close()
+                if attempt == 2:
+                    return Reply("temporary", 0, f"connection failed: {_text(exc) or type(exc).__name__}")
+        raise AssertionError("unreachable")
+
+    def _transaction(self, envelope_from, recipient, data):
+        smtp = self.smtp
+        options = []
+        if not (envelope_from.isascii() and recipient.isascii()):
+            options.append("SMTPUTF8")  # RFC 6531
+        if smtp.has_extn("8bitmime"):
+            options.append("BODY=8BITMIME")
+        code, message = smtp.mail(envelope_from, options)
+        if code != 250:
+            self._reset()
+            return classify(code, _text(message))
+        code, message = smtp.rcpt(recipient)
+        if code not in (250, 251):
+            self._reset()
+            return classify(code, _text(message))
+        code, message = smtp.data(data)
+        self.sent_on_connection += 1
+        return classify(code, _text(message))
+
+    def _reset(self):
+        try:
+            self.smtp.rset()
+        except (smtplib.SMTPException, OSError, socket.timeout):
+            self.close()

@@ -1,0 +1,58 @@
+"""VERP addresses (variable envelope return path) and deterministic Message-IDs.
+
+Return-Path `bounces+<delivery id>-<mac>@<bounce domain>`: a bounce that comes
+back to this address names its delivery. The MAC (HMAC-SHA256, truncated to 10
+base32 characters = 50 bits) makes the id unguessable, so forged bounces for
+other deliveries are ignored. The same scheme gives each delivery its
+Message-ID, so a copy resent after a crash is recognisably the same message.
+"""
+
+import base64
+import functools
+import hashlib
+import hmac
+import re
+
+from django.conf import settings
+
+_VERP = re.compile(r"^bounces\+(\d{1,19})-([a-z2-7]{10})@", re.I)
+
+
+@functools.lru_cache(maxsize=4)
+def _key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"rundbrief.delivery.verp", hashlib.sha256).digest()
+
+
+def _mac(kind: str, value: str) -> str:
+    digest = hmac.new(_key(settings.SECRET_KEY), f"{kind}:{value}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:7]).decode().lower()[:10]
+
+
+def bounce_domain(from_email: str) -> str:
+    return settings.BOUNCE_DOMAIN or from_email.rpartition("@")[2]
+
+
+def return_path(delivery_id: int, domain: str) -> str:
+    return f"bounces+{delivery_id}-{_mac('verp', str(delivery_id))}@{domain}"
+
+
+def unsubscribe_mailbox(delivery_id: int, domain: str) -> str:
+    """The List-Unsubscribe mailto address (RFC 2369); the receiver withdraws consent for it."""
+    return f"unsubscribe+{delivery_id}-{_mac('unsubscribe', str(delivery_id))}@{domain}"
+
+
+def parse_return_path(address: str, prefix: str = "bounces") -> int | None:
+    """The delivery id in a VERP address, or None for anything forged or foreign."""
+    pattern = _VERP if prefix == "bounces" else re.compile(rf"^{prefix}\+(\d{{1,19}})-([a-z2-7]{{10}})@", re.I)
+    match = pattern.match(address.strip().strip("<>"))
+    if not match:
+        return None
+    delivery_id, mac = match.group(1), match.group(2).lower()
+    kind = "verp" if prefix == "bounces" else prefix
+    if not hmac.compare_digest(mac, _mac(kind, delivery_id)):
+        return None
+    return int(delivery_id)
+
+
+def message_id(campaign_id: int, delivery_id: int, domain: str) -> str:
+    return f"<rb.{campaign_id}.{delivery_id}.{_mac('mid', f'{campaign_id}.{delivery_id}')}@{domain}>"

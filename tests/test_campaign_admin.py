@@ -1,0 +1,185 @@
+import html
+import re
+
+import pytest
+from django.utils import timezone
+
+from rundbrief.audience.models import Subscriber, Subscription
+from rundbrief.campaigns import admin as campaign_admin
+from rundbrief.campaigns.authoring import create_campaign
+from rundbrief.campaigns.models import Campaign
+from rundbrief.campaigns.rendering import UNSUBSCRIBE_PLACEHOLDER
+from rundbrief.delivery import actions as delivery_actions
+from rundbrief.delivery.models import Delivery
+from tests.audience_support import smtp_inbox  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.django_db
+BASE = "/admin/campaigns/campaign"
+
+
+@pytest.fixture
+def draft(topics):
+    return create_campaign(name="April", subject="Goldpreis im April", topics=["finanznachrichten"],
+                           body="## Gold\n\nDer Goldpreis steigt.")  # fmt: skip
+
+
+@pytest.fixture
+def readers(topics):
+    """Two confirmed readers of financial news and one who never confirmed."""
+    for address, status in [("anna@example.org", "confirmed"), ("ben@example.org", "confirmed"), ("cem@example.org", "pending")]:
+        reader = Subscriber.objects.create(email=address, status=status, confirmed_at=timezone.now())
+        Subscription.objects.create(subscriber=reader, topic=topics["finanznachrichten"])
+
+
+def compose_data(topics, **fields):
+    data = {
+        "name": "Mai", "subject": "Goldpreis im Mai", "preheader": "", "topics": [topics["finanznachrichten"].pk],
+        "body_format": "markdown", "body": "Text", "from_name": "Musterhaus Edelmetalle",
+        "from_email": "newsletter@musterhaus.example", "reply_to": "",
+    }  # fmt: skip
+    data.update(fields)
+    return data
+
+
+def test_editor_composes_a_draft_in_the_admin(admin_client, topics):
+    response = admin_client.post(f"{BASE}/add/", compose_data(topics))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    campaign = Campaign.objects.get()
+    assert campaign.state == "draft" and list(campaign.topics.all()) == [topics["finanznachrichten"]]
+
+
+def test_compose_rejects_a_subject_with_a_line_break(admin_client, topics):
+    response = admin_client.post(f"{BASE}/add/", compose_data(topics, subject="Hallo\nBcc: x@example.org"))
+    assert response.status_code == 200 and "the subject must be a single line" in response.content.decode()
+    assert not Campaign.objects.exists()
+
+
+def test_compose_needs_a_body_unless_it_is_a_digest(admin_client, topics):
+    response = admin_client.post(f"{BASE}/add/", compose_data(topics, body=""))
+    assert response.status_code == 200 and not Campaign.objects.exists()
+    assert admin_client.post(f"{BASE}/add/", compose_data(topics, body="", body_format="digest")).status_code == 302
+
+
+def test_change_page_links_to_preview_and_progress(admin_client, draft):
+    page = admin_client.get(f"{BASE}/{draft.pk}/change/").content.decode()
+    assert f'href="{BASE}/{draft.pk}/preview/"' in page and f'href="{BASE}/{draft.pk}/progress/"' in page
+
+
+def test_preview_shows_html_in_a_sandboxed_iframe_and_the_text(admin_client, draft):
+    response = admin_client.get(f"{BASE}/{draft.pk}/preview/")
+    page = response.content.decode()
+    iframe = re.search(r'<iframe sandbox="" srcdoc="([^"]*)"', page)
+    assert iframe, page[:3000]
+    srcdoc = html.unescape(iframe.group(1))
+    assert "Der Goldpreis steigt." in srcdoc and f'href="{UNSUBSCRIBE_PLACEHOLDER}"' in srcdoc
+    assert "<pre" in page and "Der Goldpreis steigt." in page.split("<pre", 1)[1]
+    assert "Goldpreis im April" in page
+
+
+def test_preview_shows_render_warnings(admin_client, topics):
+    empty_digest = create_campaign(name="KW", subject="Rückblick", topics=["sonderangebote"], body_format="digest")
+    assert "no new articles" in admin_client.get(f"{BASE}/{empty_digest.pk}/preview/").content.decode()
+
+
+def test_test_message_goes_to_the_given_address(admin_client, draft, monkeypatch):
+    sent = []
+    monkeypatch.setattr(campaign_admin, "send_test_message", lambda c, a: sent.append((c.pk, a)) or "<t1@musterhaus.example>")
+    response = admin_client.post(f"{BASE}/{draft.pk}/test/", {"address": "redaktion@example.org"}, follow=True)
+    assert sent == [(draft.pk, "redaktion@example.org")]
+    assert "&lt;t1@musterhaus.example&gt;" in response.content.decode()
+
+
+def test_test_message_failure_is_shown_not_raised(admin_client, draft, monkeypatch):
+    def refuse(campaign, address):
+        raise delivery_actions.TestSendError("the SMTP server answered: 550 no")
+
+    monkeypatch.setattr(campaign_admin, "send_test_message", refuse)
+    response = admin_client.post(f"{BASE}/{draft.pk}/test/", {"address": "redaktion@example.org"}, follow=True)
+    assert response.status_code == 200 and "550 no" in response.content.decode()
+
+
+def test_test_message_needs_a_valid_address(admin_client, draft, monkeypatch):
+    monkeypatch.setattr(campaign_admin, "send_test_message", lambda c, a: pytest.fail("must not send"))
+    response = admin_client.post(f"{BASE}/{draft.pk}/test/", {"address": "kein-at-zeichen"}, follow=True)
+    assert response.status_code == 200
+
+
+def test_send_now_button_schedules_the_campaign_for_its_confirmed_readers(admin_client, draft, readers):
+    response = admin_client.post(f"{BASE}/{draft.pk}/schedule/")
+    assert response.status_code == 302 and response["Location"].endswith(f"/{draft.pk}/progress/")
+    draft.refresh_from_db()
+    assert draft.state == "scheduled" and draft.recipient_count == 2
+    assert "Der Goldpreis steigt." in draft.frozen_html and UNSUBSCRIBE_PLACEHOLDER in draft.frozen_text
+
+
+def test_scheduled_campaign_is_read_only_and_cannot_be_deleted(admin_client, draft, readers):
+    admin_client.post(f"{BASE}/{draft.pk}/schedule/")
+    page = admin_client.get(f"{BASE}/{draft.pk}/change/").content.decode()
+    assert 'name="subject"' not in page and "Goldpreis im April" in page
+    assert admin_client.get(f"{BASE}/{draft.pk}/delete/").status_code == 403
+
+
+def test_pause_resume_and_cancel_buttons_change_the_state(admin_client, draft, readers):
+    admin_client.post(f"{BASE}/{draft.pk}/schedule/")
+    for verb, state in [("pause", "paused"), ("resume", "scheduled"), ("cancel", "cancelled")]:
+        admin_client.post(f"{BASE}/{draft.pk}/{verb}/")
+        draft.refresh_from_db()
+        assert draft.state == state, verb
+
+
+def test_a_transition_in_the_wrong_state_shows_a_message(admin_client, draft):
+    response = admin_client.post(f"{BASE}/{draft.pk}/resume/", follow=True)
+    assert "this needs: paused" in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.state == "draft"
+
+
+def test_transition_buttons_refuse_get(admin_client, draft):
+    assert admin_client.get(f"{BASE}/{draft.pk}/schedule/").status_code == 405
+    assert Campaign.objects.get().state == "draft"
+
+
+def test_progress_page_shows_counts_and_reloads_while_sending(admin_client, draft, readers):
+    admin_client.post(f"{BASE}/{draft.pk}/schedule/")
+    Delivery.objects.filter(subscriber__email="anna@example.org").update(state="sent", sent_at=timezone.now())
+    Delivery.objects.filter(subscriber__email="ben@example.org").update(state="skipped_withdrawn")
+    page = admin_client.get(f"{BASE}/{draft.pk}/progress/").content.decode()
+    assert '<meta http-equiv="refresh" content="5">' in page
+    assert re.search(r'data-count="total">2<', page) and re.search(r'data-count="sent">1<', page)
+    assert re.search(r'data-count="skipped">1 ', page) and re.search(r'data-count="failed">0<', page)
+    assert re.search(r'data-count="bounced">0<', page) and re.search(r'data-count="rate">1 ', page)
+
+
+def test_progress_page_of_a_draft_does_not_reload(admin_client, draft):
+    page = admin_client.get(f"{BASE}/{draft.pk}/progress/").content.decode()
+    assert "http-equiv" not in page and 'data-count="total">0<' in page
+
+
+def test_list_action_pauses_selected_campaigns(admin_client, draft, readers):
+    admin_client.post(f"{BASE}/{draft.pk}/schedule/")
+    admin_client.post(f"{BASE}/", {"action": "pause_selected", "_selected_action": [draft.pk]})
+    draft.refresh_from_db()
+    assert draft.state == "paused"
+
+
+def test_other_admin_pages_of_a_campaign_still_work(admin_client, draft):
+    assert admin_client.get(f"{BASE}/{draft.pk}/history/").status_code == 200
+    assert admin_client.get(f"{BASE}/").status_code == 200
+
+
+def test_test_message_arrives_over_smtp_with_real_links_in_both_parts(admin_client, draft, smtp_inbox, settings):
+    settings.DELIVERY_SMTP_URLS = [f"smtp://{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"]
+    admin_client.post(f"{BASE}/{draft.pk}/test/", {"address": "redaktion@example.org"})
+    (message,) = smtp_inbox.messages
+    assert message["Subject"] == "Goldpreis im April" and message["To"] == "redaktion@example.org"
+    html_part = message.get_body(preferencelist=("html",)).get_content()
+    text_part = message.get_body(preferencelist=("plain",)).get_content()
+    for part in (html_part, text_part):
+        assert "Der Goldpreis steigt." in part and "%%RB:" not in part
+        assert "http://news.musterhaus.example/u/" in part
+
+
+def test_preview_is_in_the_newsletter_language_whatever_the_admin_language(admin_client, draft):
+    page = admin_client.get(f"/en{BASE}/{draft.pk}/preview/").content.decode()
+    assert "Sending and progress" in page  # the admin speaks English here
+    assert "Newsletter abbestellen" in page  # the newsletter stays German (LANGUAGE_CODE)

@@ -1,0 +1,153 @@
+"""Many worker processes, crashes and withdrawals during a campaign.
+
+- several `rundbrief deliver` processes share one campaign and nobody gets it twice;
+- `kill -9` of workers mid-campaign loses nobody; copies resent after a crash are
+  few and carry the first copy's Message-ID;
+- nobody whose withdrawal was committed more than 1 s before their SMTP
+  transaction began receives the message.
+"""
+
+import collections
+import email
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from email import policy
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+from rundbrief.audience.actions import withdraw_consent
+from rundbrief.campaigns.models import Campaign
+from rundbrief.delivery.models import Delivery
+from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
+from tests.smtp_server import SmtpServer
+from tests.test_delivery_engine import run_worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+RUNDBRIEF = [sys.executable, "-m", "rundbrief"]
+
+
+def database_url():
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = quote(db["USER"]) + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def worker_env(server, **extra):
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url(),
+        SECRET_KEY=django_settings.SECRET_KEY,
+        RUNDBRIEF_VAR_DIR=str(django_settings.VAR_DIR),
+        DELIVERY_SMTP_URLS=server.url,
+        DELIVERY_LEASE_SECONDS="4",
+        DELIVERY_RETRY_BASE_SECONDS="0.1",
+        DELIVERY_CONSENT_RECHECK_SECONDS="0.1",
+        RUNDBRIEF_LOG_LEVEL="WARNING",
+        **{k: str(v) for k, v in extra.items()},
+    )
+    return env
+
+
+def start_worker(env, *args):
+    return subprocess.Popen([*RUNDBRIEF, "deliver", "--until-idle", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def wait_all(processes, timeout=240):
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        _out, err = process.communicate(timeout=max(1, deadline - time.monotonic()))
+        assert process.returncode == 0, err.decode()[-3000:]
+
+
+def received_by_recipient(server):
+    copies = collections.defaultdict(list)
+    for message in server.messages:
+        message_id = email.message_from_bytes(message.data, policy=policy.default)["Message-ID"]
+        for rcpt in message.rcpt_tos:
+            copies[rcpt].append(message_id)
+    return copies
+
+
+def test_four_worker_processes_deliver_5000_recipients_each_exactly_once(finance):
+    make_audience(finance, 5000)
+    campaign = scheduled_campaign([finance])
+    with SmtpServer() as server:
+        env = worker_env(server)
+        wait_all([start_worker(env, "--concurrency", "2", "--batch-size", "50") for _ in range(4)])
+        copies = received_by_recipient(server)
+    assert len(copies) == 5000
+    assert max(len(ids) for ids in copies.values()) == 1
+    assert Delivery.objects.filter(campaign=campaign, state="sent").count() == 5000
+    workers = set(Delivery.objects.filter(campaign=campaign).values_list("worker", flat=True))
+    assert len(workers) >= 2, "the campaign was not shared between the workers"
+    assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.FINISHED
+
+
+def test_workers_killed_five_times_lose_nobody_and_resend_few_copies_with_the_same_message_id(finance):
+    make_audience(finance, 5000)
+    campaign = scheduled_campaign([finance])
+    kills = 0
+    with SmtpServer() as server:
+        env = worker_env(server)
+        running = [start_worker(env, "--concurrency", "2", "--batch-size", "50") for _ in range(2)]
+        while kills < 5:
+            time.sleep(0.8)
+            victim = running.pop(random.randrange(len(running)))
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            kills += 1
+            running.append(start_worker(env, "--concurrency", "2", "--batch-size", "50"))
+        wait_all(running)
+        copies = received_by_recipient(server)
+    assert len(copies) == 5000, "a recipient was lost"
+    duplicates = sum(len(ids) - 1 for ids in copies.values())
+    assert duplicates <= kills * django_settings.DELIVERY_DUPLICATE_BOUND
+    assert all(len(set(ids)) == 1 for ids in copies.values()), "a resent copy had a new Message-ID"
+    assert Delivery.objects.filter(campaign=campaign).exclude(state="sent").count() == 0
+
+
+def test_nobody_receives_a_message_begun_more_than_a_second_after_their_withdrawal(settings, finance):
+    people = make_audience(finance, 400)
+    scheduled_campaign([finance])
+    withdrawn_at = {}
+    with SmtpServer() as server:
+        # About 100 messages a second, so the campaign runs for a few seconds while readers withdraw.
+        settings_url = f"{server.url}?per_second=100"
+        done = threading.Event()
+
+        def work():
+            try:
+                settings.DELIVERY_SMTP_URLS = [settings_url]
+                run_worker(settings, server, concurrency=2)
+            finally:
+                connection.close()
+                done.set()
+
+        server_url = server.url
+        server.url_override = settings_url
+        thread = threading.Thread(target=work)
+        thread.start()
+        for person in random.sample(people, 200):
+            withdraw_consent(person, source="test")
+            withdrawn_at[person.email] = time.time()  # committed: withdraw_consent returned
+            time.sleep(0.01)
+        thread.join(120)
+        assert done.is_set() and server_url
+    late = [
+        (message.rcpt_tos[0], round(message.at - withdrawn_at[message.rcpt_tos[0]], 3))
+        for message in server.messages
+        if message.rcpt_tos[0] in withdrawn_at and message.at > withdrawn_at[message.rcpt_tos[0]] + 1.0
+    ]
+    assert late == []
+    assert len(server.messages) >= 200  # those who stayed got it
