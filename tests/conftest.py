@@ -81,3 +81,20 @@ def _sqlite_ledger_flush_allowed(request):
         with connection.cursor() as cursor:
             for sql in triggers.SQLITE_DROP:
                 cursor.execute(sql)
+
+
+@pytest.fixture(autouse=True)
+def _default_consent_texts(request):
+    """A transactional test's flush also empties tables that data migrations filled; put the
+    default consent texts back so every test sees the database as a fresh install does."""
+    if _transactional(request):
+        import importlib
+
+        from rundbrief.audience.models import ConsentText
+
+        request.getfixturevalue("_django_db_helper")
+        texts = importlib.import_module("rundbrief.audience.migrations.0003_default_consent_texts").TEXTS
+        for language, text in texts.items():
+            if not ConsentText.objects.filter(language=language).exists():
+                ConsentText.objects.create(language=language, text=text)
+    yield

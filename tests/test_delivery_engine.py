@@ -176,3 +176,18 @@ def test_dkim_keygen_writes_a_private_key_and_prints_the_dns_record(tmp_path):
     assert load_key(str(tmp_path / "k.pem"), "musterhaus.example", "rb").key.key_size == 2048
     with pytest.raises(Exception, match="exists already"):
         call_command("dkim", "keygen", "--out", str(tmp_path / "k.pem"), stdout=io.StringIO())
+
+
+def test_worker_purges_expired_unconfirmed_sign_ups_when_idle(settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from rundbrief.audience.models import ConsentEvent
+
+    old = Subscriber.objects.create(email="vergessen@example.org", requested_at=timezone.now() - dt.timedelta(days=8))
+    fresh = Subscriber.objects.create(email="frisch@example.org")
+    with SmtpServer() as server:
+        run_worker(settings, server)
+    assert list(Subscriber.objects.values_list("pk", flat=True)) == [fresh.pk]
+    assert old.email not in str(list(ConsentEvent.objects.values_list("source", flat=True)))

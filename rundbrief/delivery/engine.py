@@ -38,6 +38,7 @@ from rundbrief.delivery.store import Claimed, Outcome
 log = logging.getLogger("rundbrief.delivery")
 State = Delivery.State
 MAX_VERDICT_AGE = 0.75
+HOUSEKEEPING_SECONDS = 24 * 3600
 FLUSH_SECONDS = 0.5  # outcomes wait at most this long before they are recorded
 
 
@@ -189,6 +190,7 @@ class Worker:
         self._failures = {}  # campaign id → consecutive failed transactions
         self._claimed: dict[int, Claimed] = {}
         self._first_pending = 0.0
+        self._housekept_at = -HOUSEKEEPING_SECONDS  # the first idle moment runs it
         self._cooldown = {}
         self._cooldown_lock = threading.Lock()
         self.flush_every = max(1, options.duplicate_bound - len(connections))
@@ -290,6 +292,7 @@ class Worker:
                         continue
                     self._flush(pending)
                     self.store.finish_done_campaigns()
+                    self._daily_housekeeping()
                     if self.options.until_idle and not self.store.has_open_work():
                         break
                     self._idle_wait()
@@ -309,6 +312,16 @@ class Worker:
             self.guard.join(5)
             self.store.finish_done_campaigns()
         return self.stats
+
+    def _daily_housekeeping(self):
+        """Once a day, when idle (issue 3: the worker purges expired sign-up requests daily)."""
+        if self.clock() - self._housekept_at < HOUSEKEEPING_SECONDS:
+            return
+        self._housekept_at = self.clock()
+        try:
+            self.store.housekeeping()
+        except Exception:  # never let a chore stop delivery; it is tried again tomorrow
+            log.exception("daily housekeeping failed")
 
     def _idle_wait(self):
         wake = self.store.next_wakeup()

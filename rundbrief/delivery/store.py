@@ -175,6 +175,12 @@ class DjangoRecipientStore:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(sql, params)
 
+    def housekeeping(self):
+        """Daily chores the worker runs when idle: delete unconfirmed sign-ups past their deadline."""
+        from rundbrief.audience.actions import purge_unconfirmed
+
+        purge_unconfirmed()
+
     def has_open_work(self) -> bool:
         """Rows that will still be sent: queued (now or later) or held by a live or dead worker."""
         now = timezone.now()

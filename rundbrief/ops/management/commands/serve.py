@@ -11,14 +11,30 @@ from django.core.management.base import BaseCommand, CommandError
 from rundbrief.devmail.capture import start_capture
 
 
+def start_worker():
+    """One delivery worker thread, so campaigns scheduled in the admin go out under `make run`."""
+    import threading
+
+    from rundbrief.delivery.compose import compile_campaign
+    from rundbrief.delivery.engine import Options, Worker
+    from rundbrief.delivery.management.commands.deliver import build_connections
+    from rundbrief.delivery.store import DjangoRecipientStore
+
+    options = Options(concurrency=2, lease_seconds=settings.DELIVERY_LEASE_SECONDS)
+    worker = Worker(DjangoRecipientStore("serve", options.lease_seconds), build_connections(2), compile_campaign, options)
+    threading.Thread(target=worker.run, name="delivery-worker", daemon=True).start()
+    return worker
+
+
 class Command(BaseCommand):
     help = "Serve the site on 127.0.0.1:PORT with the embedded SMTP capture (for trying Rundbrief out)."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=settings.PORT)
         parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--no-worker", action="store_true", help="do not run a delivery worker in this process")
 
-    def handle(self, *args, port, host, **options):
+    def handle(self, *args, port, host, no_worker, **options):
         capture = None
         if not settings.SMTP_URL:
             try:
@@ -28,6 +44,7 @@ class Command(BaseCommand):
                     f"cannot start the SMTP capture on {settings.EMAIL_HOST}:{settings.EMAIL_PORT} ({exc}); "
                     "stop what uses that port or set SMTP_URL"
                 ) from exc
+        worker = None if no_worker else start_worker()
         base = f"http://{host}:{port}"
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"Rundbrief is running: {base}/"))
@@ -37,9 +54,13 @@ class Command(BaseCommand):
             self.stdout.write(f"  mail:    captured on {settings.EMAIL_HOST}:{settings.EMAIL_PORT}, shown at {where}")
         else:
             self.stdout.write(f"  mail:    sent via {settings.EMAIL_HOST}:{settings.EMAIL_PORT} (SMTP_URL)")
+        if worker:
+            self.stdout.write("  campaigns: a delivery worker runs in this process (scheduled campaigns go out)")
         self.stdout.write("  stop with Ctrl-C\n")
         try:
             call_command("runserver", f"{host}:{port}", use_reloader=False, use_threading=True)
         finally:
+            if worker:
+                worker.stop.set()
             if capture:
                 capture.stop()
