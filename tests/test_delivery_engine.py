@@ -191,3 +191,19 @@ def test_worker_purges_expired_unconfirmed_sign_ups_when_idle(settings):
         run_worker(settings, server)
     assert list(Subscriber.objects.values_list("pk", flat=True)) == [fresh.pk]
     assert old.email not in str(list(ConsentEvent.objects.values_list("source", flat=True)))
+
+
+def test_transport_with_from_domain_sends_only_that_domains_campaigns(settings, finance):
+    make_audience(finance, 4)
+    musterhaus = scheduled_campaign([finance], subject="Von Musterhaus")
+    other = scheduled_campaign([finance], subject="Von Partner")
+    Campaign.objects.filter(pk=other.pk).update(from_email="news@partner.example")
+    with SmtpServer() as general, SmtpServer() as dedicated:
+        settings.DELIVERY_SMTP_URLS = [general.url, f"{dedicated.url}?from_domain=musterhaus.example"]
+        options = Options(until_idle=True, recheck_seconds=0.05, idle_poll_seconds=0.05, concurrency=2)
+        store = DjangoRecipientStore("routing-worker", options.lease_seconds)
+        Worker(store, build_connections(2), compile_campaign, options).run()
+    assert {parse(m)["Subject"] for m in dedicated.messages} == {"Von Musterhaus"}
+    assert {parse(m)["Subject"] for m in general.messages} == {"Von Partner"}
+    assert len(dedicated.messages) == len(general.messages) == 4
+    assert musterhaus.pk != other.pk

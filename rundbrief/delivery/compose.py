@@ -177,6 +177,7 @@ class CampaignMessage:
     def __init__(self, compiled: CompiledMessage, site_url: str):
         self.compiled = compiled
         self.site_url = site_url
+        self.from_domain = compiled.from_email.rpartition("@")[2].lower()
 
     def build(self, claimed, now=None) -> Built:
         from rundbrief.audience import tokens

@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
 
 from rundbrief.delivery.models import Delivery
@@ -39,6 +39,7 @@ log = logging.getLogger("rundbrief.delivery")
 State = Delivery.State
 MAX_VERDICT_AGE = 0.75
 HOUSEKEEPING_SECONDS = 24 * 3600
+DB_RETRY_FIRST, DB_RETRY_MAX = 0.5, 10.0
 FLUSH_SECONDS = 0.5  # outcomes wait at most this long before they are recorded
 
 
@@ -182,7 +183,16 @@ class Worker:
         self.clock = clock
         self.stop = threading.Event()  # stop claiming, finish what is in flight
         self.halt = threading.Event()  # senders: take no new transaction
-        self.jobs = queue.Queue(maxsize=max(2, 2 * len(connections)))
+        # One job queue per from-domain group: a transport with `from_domain` only sends mail from that
+        # domain (e.g. a relay with that domain's DKIM/SPF); the others ("") take everything else.
+        self.groups: dict[str, list] = {}
+        for conn in connections:
+            domain = getattr(getattr(conn, "transport", None), "from_domain", "") or ""
+            self.groups.setdefault(domain, []).append(conn)
+        # Rows in flight at most (built and queued, or in a transaction). Claiming in batches of about
+        # half of it keeps claim transactions few while the senders always have work.
+        self.capacity = max(options.batch_size, 3 * len(connections))
+        self.queues = {domain: queue.Queue() for domain in self.groups}
         self.results = queue.Queue()
         self.stats = Stats()
         self._compiled = {}
@@ -212,10 +222,10 @@ class Worker:
         return timezone.now() + dt.timedelta(seconds=min(delay, 6 * 3600))
 
     # -- senders -----------------------------------------------------------
-    def _sender(self, conn):
+    def _sender(self, conn, jobs):
         try:
             while True:
-                job = self.jobs.get()
+                job = jobs.get()
                 if job is None:
                     return
                 self.results.put(self._send_one(conn, job))
@@ -266,52 +276,81 @@ class Worker:
 
     # -- main loop ---------------------------------------------------------
     def run(self):
-        senders = [threading.Thread(target=self._sender, args=(c,), name=f"sender-{i}", daemon=True)
-                   for i, c in enumerate(self.connections)]  # fmt: skip
+        senders = [
+            (threading.Thread(target=self._sender, args=(c, self.queues[d]), name=f"sender-{d}-{i}", daemon=True), d)
+            for d, conns in self.groups.items()
+            for i, c in enumerate(conns)
+        ]
         self.guard.start()
-        for thread in senders:
+        for thread, _domain in senders:
             thread.start()
-        pending: list[Outcome] = []
-        outstanding = 0
+        self._pending: list[Outcome] = []
+        self._outstanding = 0
+        backoff = DB_RETRY_FIRST
         try:
             while True:
-                outstanding -= self._collect(pending, block=False)
-                if len(pending) >= self.flush_every or (pending and self.clock() - self._first_pending > FLUSH_SECONDS):
-                    self._flush(pending)
-                if self.stop.is_set():
-                    break
-                if outstanding >= self.jobs.maxsize + len(self.connections):
-                    outstanding -= self._collect(pending, block=True)
-                    continue
-                self.store.start_due_campaigns()
-                claimed_at = time.monotonic()
-                batch = self.store.claim(min(self.options.batch_size, self.jobs.maxsize + len(self.connections)))
-                if not batch:
-                    if outstanding:
-                        outstanding -= self._collect(pending, block=True)
-                        continue
-                    self._flush(pending)
-                    self.store.finish_done_campaigns()
-                    self._daily_housekeeping()
-                    if self.options.until_idle and not self.store.has_open_work():
+                try:
+                    if not self._step():
                         break
-                    self._idle_wait()
-                    continue
-                outstanding += self._dispatch(batch, pending, claimed_at)
+                    backoff = DB_RETRY_FIRST
+                except (OperationalError, InterfaceError) as exc:
+                    # The database restarted or is unreachable: keep the outcomes in hand, reconnect, go on.
+                    log.warning("database unavailable (%s); retrying in %.1f s", exc, backoff)
+                    connection.close()
+                    self.stop.wait(backoff)
+                    backoff = min(backoff * 2, DB_RETRY_MAX)
         finally:
-            # Jobs not yet started are released (back to queued); transactions in flight finish.
-            self.halt.set()
-            for _ in senders:
-                self.jobs.put(None)
-            for thread in senders:
-                while thread.is_alive():
-                    thread.join(0.2)
-                    outstanding -= self._collect(pending, block=False)
-            outstanding -= self._collect(pending, block=False)
-            self._flush(pending)
-            self.guard.join(5)
-            self.store.finish_done_campaigns()
+            self._shutdown(senders)
         return self.stats
+
+    def _step(self) -> bool:
+        """One turn of the loop; False when the worker should stop."""
+        pending = self._pending
+        self._outstanding -= self._collect(pending, block=False)
+        if len(pending) >= self.flush_every or (pending and self.clock() - self._first_pending > FLUSH_SECONDS):
+            self._flush(pending)
+        if self.stop.is_set():
+            return False
+        if self._outstanding > self.capacity // 2:
+            self._outstanding -= self._collect(pending, block=True)
+            return True
+        self.store.start_due_campaigns()
+        claimed_at = time.monotonic()
+        batch = self.store.claim(min(self.options.batch_size, self.capacity - self._outstanding))
+        if batch:
+            self._outstanding += self._dispatch(batch, pending, claimed_at)
+            return True
+        if self._outstanding:
+            self._outstanding -= self._collect(pending, block=True)
+            return True
+        self._flush(pending)
+        self.store.finish_done_campaigns()
+        self._daily_housekeeping()
+        if self.options.until_idle and not self.store.has_open_work():
+            return False
+        self._idle_wait()
+        return True
+
+    def _shutdown(self, senders):
+        # Jobs not yet started are released (back to queued); transactions in flight finish.
+        self.halt.set()
+        for _thread, domain in senders:
+            self.queues[domain].put(None)
+        for thread, _domain in senders:
+            while thread.is_alive():
+                thread.join(0.2)
+                self._collect(self._pending, block=False)
+        self._collect(self._pending, block=False)
+        for attempt in range(5):  # record what was sent; a copy is resent only if the database stays away
+            try:
+                self._flush(self._pending)
+                self.store.finish_done_campaigns()
+                break
+            except (OperationalError, InterfaceError) as exc:
+                log.warning("cannot record outcomes yet (%s)", exc)
+                connection.close()
+                time.sleep(DB_RETRY_FIRST * 2**attempt)
+        self.guard.join(5)
 
     def _daily_housekeeping(self):
         """Once a day, when idle (issue 3: the worker purges expired sign-up requests daily)."""
@@ -350,9 +389,15 @@ class Worker:
         for item in ready:
             built = self.compiled(item.campaign_id).build(item)
             domain = item.email.rpartition("@")[2].lower()
-            self.jobs.put(Job(item, built, domain))
+            self._queue_for(item.campaign_id).put(Job(item, built, domain))
             dispatched += 1
         return dispatched
+
+    def _queue_for(self, campaign_id):
+        from_domain = self.compiled(campaign_id).from_domain
+        if from_domain in self.queues:
+            return self.queues[from_domain]
+        return self.queues.get("") or next(iter(self.queues.values()))
 
     def _collect(self, pending, block) -> int:
         collected = 0
@@ -404,8 +449,9 @@ class Worker:
                     retry_at = self.retry_at(attempts)
                     outcome = Outcome(outcome.delivery_id, "retry", outcome.reply, retry_at, outcome.attempted)
             outcomes.append(outcome)
-            self._claimed.pop(outcome.delivery_id, None)
         self.store.record(outcomes)
+        for outcome in outcomes:
+            self._claimed.pop(outcome.delivery_id, None)
         pending.clear()
 
     def _attempts_after(self, outcome):
