@@ -178,10 +178,8 @@ class DjangoRecipientStore:
     def housekeeping(self):
         """Daily chores the worker runs when idle: delete unconfirmed sign-ups past their deadline."""
         from rundbrief.audience.actions import purge_unconfirmed
-        from rundbrief.ops.retention import apply_retention
 
         purge_unconfirmed()
-        apply_retention()  # storage limitation, GDPR Art. 5(1)(e)
 
     def has_open_work(self) -> bool:
         """Rows that will still be sent: queued (now or later) or held by a live or dead worker."""
