@@ -151,3 +151,24 @@ def test_nobody_receives_a_message_begun_more_than_a_second_after_their_withdraw
     ]
     assert late == []
     assert len(server.messages) >= 200  # those who stayed got it
+
+
+def test_sigterm_finishes_transactions_in_flight_records_them_and_exits_0(finance):
+    from tests.smtp_server import Faults
+
+    make_audience(finance, 200)
+    campaign = scheduled_campaign([finance])
+    with SmtpServer(Faults(stall_seconds=0.2)) as server:
+        worker = start_worker(worker_env(server), "--concurrency", "2")
+        deadline = time.monotonic() + 60
+        while not server.messages and time.monotonic() < deadline:
+            time.sleep(0.1)
+        worker.send_signal(signal.SIGTERM)
+        _out, err = worker.communicate(timeout=30)
+        received = {r for m in server.messages for r in m.rcpt_tos}
+    assert worker.returncode == 0, err.decode()[-2000:]
+    rows = Delivery.objects.filter(campaign=campaign).select_related("subscriber")
+    sent = {d.subscriber.email for d in rows if d.state == "sent"}
+    assert sent == received, "a message went out without being recorded, or the other way round"
+    assert 0 < len(sent) < 200
+    assert not rows.filter(state="sending").exists(), "rows not yet sent must be handed back"
