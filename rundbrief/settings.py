@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "rundbrief.api",
     "rundbrief.campaigns",
     "rundbrief.delivery",
+    "rundbrief.bounces",
 ]
 
 MIDDLEWARE = [
@@ -186,3 +187,10 @@ DELIVERY_PAUSE_AFTER_FAILURES = config.env_int("DELIVERY_PAUSE_AFTER_FAILURES", 
 DELIVERY_PER_DOMAIN_PER_SECOND = config.env_float("DELIVERY_PER_DOMAIN_PER_SECOND", 0.0)
 DELIVERY_CONSENT_RECHECK_SECONDS = config.env_float("DELIVERY_CONSENT_RECHECK_SECONDS", 0.25)
 
+# Bounces and complaints (issue 5; docs/settings.md, docs/bounces.md).
+BOUNCE_SOFT_LIMIT = config.env_int("BOUNCE_SOFT_LIMIT", 3)
+BOUNCE_SOFT_DAYS = config.env_int("BOUNCE_SOFT_DAYS", 14)
+BOUNCE_COMPLAINT_WARN_RATE = config.env_float("BOUNCE_COMPLAINT_WARN_RATE", 0.001)  # Gmail: stay below 0.1 %
+BOUNCE_COMPLAINT_PAUSE_RATE = config.env_float("BOUNCE_COMPLAINT_PAUSE_RATE", 0.003)  # Gmail/Yahoo: never 0.3 %
+BOUNCE_COMPLAINT_MIN_SENT = config.env_int("BOUNCE_COMPLAINT_MIN_SENT", 1000)
+BOUNCE_RAW_RETENTION_DAYS = config.env_int("BOUNCE_RAW_RETENTION_DAYS", 30)

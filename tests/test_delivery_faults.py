@@ -52,8 +52,12 @@ def test_permanent_refusal_fails_at_once_and_keeps_the_reply_for_bounce_handling
     with SmtpServer(faults) as server:
         run_worker(settings, server, concurrency=1)
     assert len(server.messages) == 2
-    failed = Delivery.objects.get(campaign=campaign, state="failed")
-    assert failed.attempts == 1 and failed.last_reply == "550 5.1.1 user unknown"
+    rejected = Delivery.objects.get(campaign=campaign, state__in=["failed", "bounced"])
+    assert rejected.attempts == 1 and rejected.last_reply == "550 5.1.1 user unknown"
+    # Bounce handling took it over: a hard bounce suppresses the address at once (issue 5).
+    from rundbrief.audience.actions import is_suppressed
+
+    assert rejected.state == "bounced" and is_suppressed(rejected.subscriber.email)
 
 
 def test_connection_dropped_in_mid_data_is_reopened_and_the_message_resent(settings, finance):

@@ -225,8 +225,17 @@ def ledger_for(subject):
 
 
 def deliveries_and_bounces(subscriber):
-    """Hook for the delivery and bounce issues: their records of this subscriber (GDPR Art. 15)."""
-    return {"deliveries": [], "bounces": []}
+    """The delivery ledger's and the bounce log's records of this subscriber (GDPR Art. 15)."""
+    from rundbrief.bounces.actions import bounces_for_export
+    from rundbrief.delivery.models import Delivery
+
+    deliveries = [
+        {"campaign_id": campaign_id, "subject": subject, "state": state, "sent_at": sent_at.isoformat() if sent_at else None}
+        for campaign_id, subject, state, sent_at in Delivery.objects.filter(subscriber=subscriber)
+        .order_by("created_at", "id")
+        .values_list("campaign_id", "campaign__frozen_subject", "state", "sent_at")
+    ]
+    return {"deliveries": deliveries, "bounces": bounces_for_export(subscriber)}
 
 
 def export_subscriber(subscriber):

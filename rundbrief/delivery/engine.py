@@ -453,6 +453,12 @@ class Worker:
         for outcome in outcomes:
             self._claimed.pop(outcome.delivery_id, None)
         pending.clear()
+        rejected = [(o.delivery_id, o.reply) for o in outcomes if o.state == State.FAILED and o.reply.startswith("5")]
+        if rejected:
+            try:
+                self.store.permanent_failures(rejected)
+            except Exception:  # bounce handling must never stop delivery; the reply stays on the row
+                log.exception("bounce handling of %d rejection(s) failed", len(rejected))
 
     def _attempts_after(self, outcome):
         claimed = self._claimed.get(outcome.delivery_id)

@@ -175,6 +175,13 @@ class DjangoRecipientStore:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(sql, params)
 
+    def permanent_failures(self, failures: list[tuple[int, str]]):
+        """Hand synchronous 5xx rejections to bounce handling (suppress hard bounces, alert on 5.7.x)."""
+        from rundbrief.bounces.actions import record_smtp_rejection
+
+        for delivery_id, reply in failures:
+            record_smtp_rejection(delivery_id, reply)
+
     def housekeeping(self):
         """Daily chores the worker runs when idle: delete unconfirmed sign-ups past their deadline."""
         from rundbrief.audience.actions import purge_unconfirmed

@@ -1,0 +1,1 @@
+"""Bounces, complaints and inbound mail (issue 5): docs/bounces.md."""

@@ -1,0 +1,265 @@
+"""What a bounce or complaint does to the audience. The receiver, the IMAP poller, the delivery engine
+and the admin all call these.
+
+* hard bounce → the address is suppressed at once, the delivery marked `bounced`;
+* soft bounce → counted; BOUNCE_SOFT_LIMIT soft bounces (distinct messages) within
+  BOUNCE_SOFT_DAYS days suppress the address;
+* complaint (RFC 5965 Feedback-Type abuse) → consent withdrawn and the address suppressed;
+  a campaign whose complaint rate passes BOUNCE_COMPLAINT_PAUSE_RATE is paused;
+* sender policy (5.7.x, RFC 3463 §3.8) → an OperatorAlert; the recipient is NOT suppressed.
+
+Suppressions and withdrawals go through rundbrief.audience.actions, which write
+their consent-ledger events. Only bounces that carry one of our verified ids (VERP
+return path, Message-ID, or a delivery the engine names) change anything; others
+are logged as `unverified`, so a forged "bounce" cannot unsubscribe a reader.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from rundbrief.audience.actions import suppress_address, withdraw_consent
+from rundbrief.audience.addresses import normalise_address, subject_hash
+from rundbrief.audience.models import Subscriber, Suppression
+from rundbrief.bounces.models import BounceEvent, OperatorAlert
+from rundbrief.bounces.parse import classify
+from rundbrief.bounces.status import classify_reply
+from rundbrief.campaigns.models import Campaign
+from rundbrief.delivery import verp
+from rundbrief.delivery.models import Delivery
+
+log = logging.getLogger(__name__)
+Kind, Source, Outcome = BounceEvent.Kind, BounceEvent.Source, BounceEvent.Outcome
+
+
+def _address(recipient):
+    try:
+        return normalise_address(recipient) if recipient else None
+    except ValidationError:
+        return None
+
+
+def _delivery(delivery_id):
+    if delivery_id is None:
+        return None
+    return Delivery.objects.select_related("subscriber", "campaign").filter(pk=delivery_id).first()
+
+
+def _create_event(kind, recipient, *, status, reason, delivery, campaign, source, raw):
+    address = _address(recipient)
+    subscriber = delivery.subscriber if delivery is not None else None
+    if subscriber is None and address:
+        subscriber = Subscriber.objects.filter(email=address).first()
+    if campaign is None and delivery is not None:
+        campaign = delivery.campaign
+    return BounceEvent.objects.create(
+        delivery=delivery, subscriber=subscriber, campaign=campaign, kind=kind, status=status or "",
+        recipient_hash=subject_hash(address) if address else "", recipient=address or "",
+        reason=(reason or "")[:500], source=source, raw_message=raw or b"",
+    ), address  # fmt: skip
+
+
+def record_bounce(*, kind, recipient=None, status="", reason="", delivery=None, campaign=None,
+                  source=Source.API, raw=b"", verified=True) -> BounceEvent:  # fmt: skip
+    """Record one hard, soft or sender-policy bounce and apply the policy (module docstring)."""
+    if kind == Kind.COMPLAINT:
+        return record_complaint(recipient=recipient, delivery=delivery, campaign=campaign, source=source,
+                                reason=reason, raw=raw, verified=verified)  # fmt: skip
+    with transaction.atomic():
+        event, address = _create_event(kind, recipient, status=status, reason=reason, delivery=delivery,
+                                       campaign=campaign, source=source, raw=raw)  # fmt: skip
+        if not verified:
+            event.outcome = Outcome.UNVERIFIED
+        elif kind == Kind.SENDER_POLICY:
+            raise_operator_alert(status, reason, domain=(address or "").rpartition("@")[2])
+            event.outcome = Outcome.ALERTED
+        elif kind == Kind.HARD and address:
+            suppress_address(address, reason=Suppression.Reason.BOUNCED, source=f"bounce:hard:{status}:{source}")
+            event.outcome = Outcome.SUPPRESSED
+        elif kind == Kind.SOFT and address:
+            if soft_bounce_count(event.recipient_hash) >= settings.BOUNCE_SOFT_LIMIT:
+                suppress_address(address, reason=Suppression.Reason.BOUNCED,
+                                 source=f"bounce:soft×{settings.BOUNCE_SOFT_LIMIT}:{status}:{source}")  # fmt: skip
+                event.outcome = Outcome.SUPPRESSED
+            else:
+                event.outcome = Outcome.COUNTED
+        event.save(update_fields=["outcome"])
+        if kind == Kind.HARD and verified and delivery is not None:
+            _mark_bounced(delivery.pk)
+    return event
+
+
+def soft_bounce_count(recipient_hash) -> int:
+    """Soft bounces of distinct messages within BOUNCE_SOFT_DAYS: repeated delay warnings for one
+    message (Postfix sends one after 4 hours, Exim every few hours) count once."""
+    since = timezone.now() - timedelta(days=settings.BOUNCE_SOFT_DAYS)
+    recent = BounceEvent.objects.filter(recipient_hash=recipient_hash, kind=Kind.SOFT, received_at__gte=since)
+    return recent.exclude(delivery=None).values("delivery").distinct().count() + recent.filter(delivery=None).count()
+
+
+def _mark_bounced(delivery_id):
+    # Only a delivery whose outcome the engine has already written: a row still `sending` belongs to a worker.
+    Delivery.objects.filter(pk=delivery_id, state__in=[Delivery.State.SENT, Delivery.State.FAILED]).update(
+        state=Delivery.State.BOUNCED, updated_at=timezone.now()
+    )
+
+
+def record_complaint(*, recipient=None, delivery=None, campaign=None, source=Source.API, reason="", raw=b"",
+                     verified=True) -> BounceEvent:  # fmt: skip
+    """A spam complaint: withdraw consent (the reader said "I do not want this"), suppress, check the rate."""
+    with transaction.atomic():
+        event, address = _create_event(Kind.COMPLAINT, recipient, status="", reason=reason or "spam complaint",
+                                       delivery=delivery, campaign=campaign, source=source, raw=raw)  # fmt: skip
+        if not verified:
+            event.outcome = Outcome.UNVERIFIED
+        elif address or event.subscriber:
+            if event.subscriber is not None:
+                withdraw_consent(event.subscriber, source=f"complaint:{source}")
+            if address:
+                suppress_address(address, reason=Suppression.Reason.COMPLAINED, source=f"complaint:{source}")
+            event.outcome = Outcome.WITHDRAWN
+        event.save(update_fields=["outcome"])
+    if verified and event.campaign_id:
+        pause_if_complaint_rate_too_high(event.campaign_id)
+    return event
+
+
+def record_smtp_rejection(delivery_id: int, reply_text: str) -> BounceEvent | None:
+    """The delivery engine's hook for a synchronous 5xx reply (call it after the outcome is recorded).
+
+    Classifies the reply by its RFC 3463 enhanced code, else its basic code and words:
+    "550 5.1.1 user unknown" → hard, "552 5.2.2 mailbox full" → soft,
+    "550 5.7.515 …" → sender policy. Returns None when the delivery does not exist.
+    """
+    delivery = _delivery(delivery_id)
+    if delivery is None:
+        return None
+    kind, status = classify_reply(reply_text or "")
+    if kind is None:
+        kind, status = Kind.HARD, status or "5.0.0"  # a 5xx without a readable code is still permanent
+    recipient = delivery.subscriber.email if delivery.subscriber else None
+    return record_bounce(kind=kind, recipient=recipient, status=status, reason=" ".join((reply_text or "").split()),
+                         delivery=delivery, source=Source.SMTP_SYNC)  # fmt: skip
+
+
+def record_message(raw: bytes, *, source, envelope_recipient=None) -> BounceEvent | None:
+    """Classify one inbound message and record it; None for anything that is not a bounce or complaint."""
+    result = classify(raw, envelope_recipient)
+    if not result.is_bounce:
+        return None
+    delivery = _delivery(result.delivery_id)
+    recipient, keep_raw = result.recipient, raw
+    if delivery is not None:
+        # VERP names the address we sent to; the report may name a forwarding target instead.
+        recipient = delivery.subscriber.email if delivery.subscriber else None
+        if delivery.subscriber is None:  # erased (GDPR Art. 17): keep no copy of the address
+            keep_raw = b""
+    return record_bounce(kind=result.kind, recipient=recipient, status=result.status or "",
+                         reason=result.diagnostic or result.reason, delivery=delivery, source=source,
+                         raw=keep_raw, verified=delivery is not None)  # fmt: skip
+
+
+def unsubscribe_by_mail(address: str, *, source="mailto") -> bool:
+    """Mail to the List-Unsubscribe mailto address (RFC 2369 §3.2) withdraws consent; the content is irrelevant."""
+    delivery = _delivery(verp.parse_return_path(address or "", prefix="unsubscribe"))
+    if delivery is None or delivery.subscriber is None:
+        return False
+    withdraw_consent(delivery.subscriber, source=f"list-unsubscribe:{source}:delivery {delivery.pk}")
+    return True
+
+
+def raise_operator_alert(status, reason, *, domain=""):
+    """One alert per (status, recipient domain), counted; a repeat re-opens an acknowledged alert."""
+    key = f"{status or '5.7.0'}:{domain}"[:200]
+    message = (f"{domain}: " if domain else "") + (reason or "rejected for sender policy")
+    now = timezone.now()
+    with transaction.atomic():
+        alert = OperatorAlert.objects.select_for_update().filter(key=key).first()
+        if alert is None:
+            try:
+                with transaction.atomic():
+                    return OperatorAlert.objects.create(key=key, status=status or "", message=message)
+            except IntegrityError:  # created by a concurrent receiver
+                alert = OperatorAlert.objects.select_for_update().get(key=key)
+        alert.count += 1
+        alert.last_seen, alert.message, alert.acknowledged, alert.acknowledged_at = now, message, False, None
+        alert.save()
+        return alert
+
+
+def acknowledge_alerts(alerts) -> int:
+    return OperatorAlert.objects.filter(pk__in=[a.pk for a in alerts]).update(
+        acknowledged=True, acknowledged_at=timezone.now()
+    )
+
+
+@dataclass(frozen=True)
+class Rates:
+    sent: int
+    hard: int
+    soft: int
+    complaints: int
+
+    @property
+    def bounce_rate(self):
+        return (self.hard + self.soft) / self.sent if self.sent else 0.0
+
+    @property
+    def complaint_rate(self):
+        return self.complaints / self.sent if self.sent else 0.0
+
+    @property
+    def complaint_warning(self):
+        return self.sent > 0 and self.complaint_rate > settings.BOUNCE_COMPLAINT_WARN_RATE
+
+
+def campaign_rates(campaign_id) -> Rates:
+    """Rates over messages the receiving servers accepted (sent_at set, later bounced ones included)."""
+    sent = Delivery.objects.filter(campaign_id=campaign_id, sent_at__isnull=False).count()
+    counts = dict.fromkeys(Kind.values, 0)
+    for kind in BounceEvent.objects.filter(campaign_id=campaign_id).exclude(outcome=Outcome.UNVERIFIED).values_list(
+        "kind", flat=True
+    ):
+        counts[kind] += 1
+    return Rates(sent, counts[Kind.HARD], counts[Kind.SOFT], counts[Kind.COMPLAINT])
+
+
+def pause_if_complaint_rate_too_high(campaign_id) -> bool:
+    """Gmail and Yahoo reject bulk senders above 0.3 % complaints. Pause only from BOUNCE_COMPLAINT_MIN_SENT
+    accepted messages on, so the first complaint of a young campaign cannot stop it (docs/bounces.md)."""
+    from rundbrief.campaigns.actions import CampaignStateError, pause_campaign
+
+    rates = campaign_rates(campaign_id)
+    if rates.sent < settings.BOUNCE_COMPLAINT_MIN_SENT or rates.complaint_rate <= settings.BOUNCE_COMPLAINT_PAUSE_RATE:
+        return False
+    campaign = Campaign.objects.filter(pk=campaign_id, state__in=[Campaign.State.SCHEDULED, Campaign.State.SENDING])
+    campaign = campaign.first()
+    if campaign is None:
+        return False
+    reason = (f"complaint rate {rates.complaint_rate:.2%} ({rates.complaints} of {rates.sent}) "
+              f"above {settings.BOUNCE_COMPLAINT_PAUSE_RATE:.1%}")  # fmt: skip
+    try:
+        pause_campaign(campaign, reason=reason, actor="bounces")
+    except CampaignStateError:  # finished or paused meanwhile
+        return False
+    log.warning("campaign %s paused: %s", campaign_id, reason)
+    return True
+
+
+def purge_raw_messages(days=None) -> int:
+    """Delete the raw copies older than BOUNCE_RAW_RETENTION_DAYS (GDPR Art. 5(1)(e): storage limitation)."""
+    days = settings.BOUNCE_RAW_RETENTION_DAYS if days is None else days
+    cutoff = timezone.now() - timedelta(days=days)
+    return BounceEvent.objects.filter(received_at__lt=cutoff).exclude(raw_message=b"").update(raw_message=b"")
+
+
+def bounces_for_export(subscriber) -> list[dict]:
+    """This subscriber's bounce log for the GDPR Art. 15 export (audience.actions.deliveries_and_bounces)."""
+    events = BounceEvent.objects.filter(recipient_hash=subject_hash(subscriber.email)).order_by("received_at")
+    return [{"kind": e.kind, "status": e.status, "reason": e.reason, "source": e.source, "campaign_id": e.campaign_id,
+             "received_at": e.received_at.isoformat()} for e in events]  # fmt: skip
