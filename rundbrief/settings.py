@@ -153,10 +153,16 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# text (default, for `make run`) or json (one object per line; recommended in production).
+# Both formats replace addresses by their keyed hash and drop tokens (rundbrief/ops/logs.py).
+RUNDBRIEF_LOG_FORMAT = config.env_str("RUNDBRIEF_LOG_FORMAT", "text")
+if RUNDBRIEF_LOG_FORMAT not in ("text", "json"):
+    raise config.ConfigError(f"RUNDBRIEF_LOG_FORMAT={RUNDBRIEF_LOG_FORMAT!r}: expected text or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"rundbrief": {"()": "rundbrief.ops.logs.make_formatter", "log_format": RUNDBRIEF_LOG_FORMAT}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "rundbrief"}},
     "root": {"handlers": ["console"], "level": config.env_str("RUNDBRIEF_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.server": {"level": "INFO"},
@@ -194,3 +200,10 @@ BOUNCE_COMPLAINT_WARN_RATE = config.env_float("BOUNCE_COMPLAINT_WARN_RATE", 0.00
 BOUNCE_COMPLAINT_PAUSE_RATE = config.env_float("BOUNCE_COMPLAINT_PAUSE_RATE", 0.003)  # Gmail/Yahoo: never 0.3 %
 BOUNCE_COMPLAINT_MIN_SENT = config.env_int("BOUNCE_COMPLAINT_MIN_SENT", 1000)
 BOUNCE_RAW_RETENTION_DAYS = config.env_int("BOUNCE_RAW_RETENTION_DAYS", 30)
+
+# Operations (issue 7; docs/operations.md). /metrics answers a bearer token or an allowed client address.
+METRICS_TOKEN = config.env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = config.env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+# Storage limitation (GDPR Art. 5(1)(e)), applied by `rundbrief retention` and the worker's daily housekeeping.
+RETENTION_DELIVERY_MONTHS = config.env_int("RETENTION_DELIVERY_MONTHS", 13)
+RETENTION_EVIDENCE_DAYS = config.env_int("RETENTION_EVIDENCE_DAYS", 1095)

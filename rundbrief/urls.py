@@ -12,6 +12,8 @@ urlpatterns = [
     path("dev/outbox/", include("rundbrief.devmail.urls")),
     # The HTTP API has no language prefix (docs/api.md).
     path("api/v1/", api.urls),
+    # Probes and metrics for operators: /healthz, /readyz, /metrics (docs/operations.md).
+    path("", include("rundbrief.ops.urls")),
 ]
 
 # German pages have no prefix, English ones live under /en/.

@@ -105,3 +105,36 @@ def test_paused_campaign_resumes_and_completes(settings, finance):
     assert len(server.messages) == 6
     campaign.refresh_from_db()
     assert campaign.state == Campaign.State.FINISHED
+
+
+def test_a_batch_lost_to_a_database_error_is_not_renewed_and_is_claimed_again(settings, finance):
+    """A claim committed but its batch dropped (the database went away): the rows' leases are not
+    renewed, they run out, and the rows are sent once — not held for ever, not sent twice."""
+    import threading
+
+    from django.db import OperationalError
+
+    from rundbrief.delivery.compose import compile_campaign
+    from rundbrief.delivery.engine import Options, Worker
+    from rundbrief.delivery.management.commands.deliver import build_connections
+    from rundbrief.delivery.store import DjangoRecipientStore
+
+    class RestartingStore(DjangoRecipientStore):
+        failures = 0
+
+        def consent_check(self, claimed, topics):
+            if self.failures == 0 and threading.current_thread() is threading.main_thread():
+                self.failures += 1
+                raise OperationalError("server closed the connection unexpectedly")
+            return super().consent_check(claimed, topics)
+
+    make_audience(finance, 12)
+    campaign = scheduled_campaign([finance])
+    with SmtpServer() as server:
+        settings.DELIVERY_SMTP_URLS = [server.url]
+        options = Options(until_idle=True, lease_seconds=1, recheck_seconds=0.05, idle_poll_seconds=0.05, concurrency=2)
+        store = RestartingStore("restart-worker", options.lease_seconds)
+        Worker(store, build_connections(2), compile_campaign, options).run()
+    assert store.failures == 1
+    assert sorted(r for m in server.messages for r in m.rcpt_tos) == sorted(f"leser{i}@example.org" for i in range(12))
+    assert states(campaign) == ["sent"] * 12

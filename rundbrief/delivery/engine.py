@@ -300,8 +300,13 @@ class Worker:
             ready.append(item)
         self.guard.track(ready, verdicts, began, claimed_at + self.options.lease_seconds - self.guard.lease_margin)
         self._claimed.update((item.delivery_id, item) for item in batch)
-        for item in ready:
-            built = self.compiled(item.campaign_id).build(item)
+        for index, item in enumerate(ready):
+            try:
+                built = self.compiled(item.campaign_id).build(item)
+            except Exception:
+                # Not handed to a sender: stop renewing their leases, so they run out and are claimed again.
+                self.guard.forget([i.delivery_id for i in ready[index:]])
+                raise
             domain = item.email.rpartition("@")[2].lower()
             self._queue_for(item.campaign_id).put(Job(item, built, domain))
             dispatched += 1
@@ -321,7 +326,6 @@ class Worker:
             except queue.Empty:
                 return collected
             collected += 1
-            self.guard.forget(outcome.delivery_id)
             if not pending:
                 self._first_pending = self.clock()
             pending.append(outcome)
@@ -364,6 +368,7 @@ class Worker:
                     outcome = Outcome(outcome.delivery_id, "retry", outcome.reply, retry_at, outcome.attempted)
             outcomes.append(outcome)
         self.store.record(outcomes)
+        self.guard.forget([o.delivery_id for o in outcomes])
         for outcome in outcomes:
             self._claimed.pop(outcome.delivery_id, None)
         pending.clear()

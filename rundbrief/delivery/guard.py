@@ -20,6 +20,9 @@ MAX_VERDICT_AGE = 0.75
 class ConsentGuard(threading.Thread):
     """Re-reads consent for every row in flight, several times a second, on its own DB connection.
 
+    "In flight" lasts from the dispatch of a row until its outcome is recorded, so the leases of
+    rows sent but not yet recorded are renewed too.
+
     Each verdict carries the monotonic time at which the query that produced it
     began; a sender acts only on a verdict younger than MAX_VERDICT_AGE.
     """
@@ -45,19 +48,21 @@ class ConsentGuard(threading.Thread):
                 self.verdicts[item.delivery_id] = (verdicts[item.delivery_id], began, lease_ok_until)
                 self.campaign_states.setdefault(item.campaign_id, "sending")
 
-    def forget(self, delivery_id):
+    def forget(self, delivery_ids):
+        """Stop watching rows: their outcome is recorded, or they were never handed to a sender."""
         with self.lock:
-            self.in_flight.pop(delivery_id, None)
-            self.verdicts.pop(delivery_id, None)
+            for delivery_id in delivery_ids:
+                self.in_flight.pop(delivery_id, None)
+                self.verdicts.pop(delivery_id, None)
 
     def check_now(self):
         began = time.monotonic()
-        if began - self.renewed_at > self.renew_every:
-            # Renewed here, not in the main loop: this thread never waits on SMTP or signing.
-            self.store.renew_leases()
-            self.renewed_at = began
         with self.lock:
             items = list(self.in_flight.values())
+        if began - self.renewed_at > self.renew_every:
+            # Renewed here, not in the main loop: this thread never waits on SMTP or signing.
+            self.store.renew_leases([i.delivery_id for i in items])
+            self.renewed_at = began
         if not items:
             return
         topics = {c: self.topics_for(c) for c in {i.campaign_id for i in items}}

@@ -102,9 +102,13 @@ class DjangoRecipientStore:
         )
         return [Claimed(i, c, s, e or "", p or "", a) for i, c, s, e, p, a in rows]
 
-    def renew_leases(self):
+    def renew_leases(self, delivery_ids):
+        """Extend the lease of the rows the engine holds. Only those: a row claimed by a transaction whose
+        answer was lost (the database went away) is not renewed, runs out, and is claimed again."""
         now = timezone.now()
-        Delivery.objects.filter(worker=self.worker_id, state=State.SENDING).update(lease_until=now + self.lease)
+        Delivery.objects.filter(id__in=delivery_ids, worker=self.worker_id, state=State.SENDING).update(
+            lease_until=now + self.lease
+        )
 
     def lease_left(self, delivery_ids) -> dict[int, float]:
         """Seconds of lease left on each row this worker still holds (rows it lost are absent)."""
@@ -185,8 +189,10 @@ class DjangoRecipientStore:
     def housekeeping(self):
         """Daily chores the worker runs when idle: delete unconfirmed sign-ups past their deadline."""
         from rundbrief.audience.actions import purge_unconfirmed
+        from rundbrief.ops.retention import apply_retention
 
         purge_unconfirmed()
+        apply_retention()  # storage limitation, GDPR Art. 5(1)(e)
 
     def has_open_work(self) -> bool:
         """Rows that will still be sent: queued (now or later) or held by a live or dead worker."""

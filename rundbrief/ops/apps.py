@@ -2,7 +2,13 @@ from django.apps import AppConfig
 
 
 class OpsConfig(AppConfig):
-    """Operational commands: serve, ensure-admin."""
+    """Operations: serve, ensure-admin, probes, metrics, deploy checks, logs, retention, backup."""
 
     name = "rundbrief.ops"
     verbose_name = "Operations"
+
+    def ready(self):
+        from rundbrief.ops import checks  # noqa: F401  (registers the deploy checks)
+        from rundbrief.ops.logs import configure_structlog
+
+        configure_structlog()

@@ -1,0 +1,93 @@
+"""Small server-side SVG charts for the admin dashboard: no JavaScript, no CDN, readable as-is.
+
+Every label is escaped; the SVG carries a <title> per point, so hovering shows the value
+in any browser and a screen reader reads the chart's summary.
+"""
+
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+WIDTH, HEIGHT = 640, 220
+LEFT, RIGHT, TOP, BOTTOM = 48, 12, 16, 36
+COLOURS = ["#2b6cb0", "#c05621", "#718096", "#2f855a", "#9b2c2c", "#6b46c1"]
+
+
+def _scale(maximum):
+    """A round upper bound for the y axis (1, 2, 5 × 10^n)."""
+    if maximum <= 0:
+        return 1
+    step = 10 ** (len(str(int(maximum))) - 1)
+    for factor in (1, 2, 5, 10):
+        if maximum <= factor * step:
+            return factor * step
+    return 10 * step
+
+
+def _frame(parts, y_max, fmt, title):
+    inner_h = HEIGHT - TOP - BOTTOM
+    grid = []
+    for i in range(5):
+        value = y_max * i / 4
+        y = TOP + inner_h - inner_h * i / 4
+        grid.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#e2e8f0"/>'
+                    f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="10">{escape(fmt(value))}</text>')  # fmt: skip
+    body = "".join(grid) + "".join(parts)
+    return mark_safe(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" '
+                     f'role="img" aria-label="{escape(title)}" font-family="sans-serif"><title>{escape(title)}</title>'
+                     f"{body}</svg>")  # fmt: skip
+
+
+def _x_labels(labels, x_of):
+    every = max(1, len(labels) // 8)
+    return [f'<text x="{x_of(i):.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="middle" font-size="10">{escape(label)}</text>'
+            for i, label in enumerate(labels) if i % every == 0]  # fmt: skip
+
+
+def line_chart(labels, series: dict, title, fmt=lambda v: f"{v:,.0f}"):
+    """One polyline per series over shared x labels; series values are lists as long as labels."""
+    if not labels:
+        return mark_safe(f"<p>{escape(title)}: —</p>")
+    y_max = _scale(max((max(values) for values in series.values() if values), default=0))
+    inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def x_of(i):
+        return LEFT + (inner_w * i / (len(labels) - 1) if len(labels) > 1 else inner_w / 2)
+
+    def y_of(v):
+        return TOP + inner_h - inner_h * v / y_max
+
+    parts = _x_labels(labels, x_of)
+    for n, (name, values) in enumerate(series.items()):
+        colour = COLOURS[n % len(COLOURS)]
+        points = " ".join(f"{x_of(i):.1f},{y_of(v):.1f}" for i, v in enumerate(values))
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>')
+        parts.append(f'<text x="{LEFT + 8 + 120 * n}" y="{HEIGHT - 4}" font-size="11" fill="{colour}">■ {escape(name)}</text>')
+        if values:
+            parts.append(f'<circle cx="{x_of(len(values) - 1):.1f}" cy="{y_of(values[-1]):.1f}" r="3" fill="{colour}">'
+                         f"<title>{escape(name)}: {escape(fmt(values[-1]))}</title></circle>")  # fmt: skip
+    return _frame(parts, y_max, fmt, title)
+
+
+def bar_chart(bars, title, fmt=lambda v: f"{v:,.0f}", limits=()):
+    """Bars (label, value) with optional horizontal limit lines (value, label), e.g. 0.1 % and 0.3 %."""
+    if not bars:
+        return mark_safe(f"<p>{escape(title)}: —</p>")
+    y_max = _scale(max([v for _label, v in bars] + [v * 1.2 for v, _label in limits]))
+    inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = inner_w / len(bars)
+
+    def x_of(i):
+        return LEFT + slot * i + slot / 2
+
+    parts = _x_labels([label for label, _v in bars], x_of)
+    for i, (label, value) in enumerate(bars):
+        h = inner_h * value / y_max
+        parts.append(f'<rect x="{x_of(i) - slot * 0.35:.1f}" y="{TOP + inner_h - h:.1f}" width="{slot * 0.7:.1f}" '
+                     f'height="{h:.1f}" fill="{COLOURS[0]}"><title>{escape(label)}: {escape(fmt(value))}</title></rect>')  # fmt: skip
+    for n, (value, label) in enumerate(limits):
+        y = TOP + inner_h - inner_h * value / y_max
+        colour = COLOURS[4 - n % 2]
+        parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="{colour}" '
+                     f'stroke-dasharray="6 3"/><text x="{WIDTH - RIGHT}" y="{y - 3:.1f}" text-anchor="end" '
+                     f'font-size="10" fill="{colour}">{escape(label)}</text>')  # fmt: skip
+    return _frame(parts, y_max, fmt, title)

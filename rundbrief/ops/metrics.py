@@ -1,0 +1,109 @@
+"""Prometheus metrics, computed from the database at scrape time.
+
+A custom Collector runs a handful of aggregate queries (GROUP BY, COUNT) per
+scrape; nothing is counted in process memory, so every web node reports the same
+numbers and nothing is lost on restart. Send rates are for Prometheus to derive:
+`rate(rundbrief_deliveries{state="sent"}[5m])`.
+"""
+
+from django.db.models import Count, Sum
+from django.db.models.functions import Substr
+from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
+
+from rundbrief.audience.models import ConsentEvent, Subscriber, Suppression
+from rundbrief.campaigns.models import Campaign
+from rundbrief.delivery.models import Delivery
+from rundbrief.ops.models import DeliveryAggregate
+
+OPEN = [Delivery.State.QUEUED, Delivery.State.SENDING]
+
+
+class RundbriefCollector:
+    def collect(self):
+        yield from self.deliveries()
+        yield self.queue_depth()
+        yield self.reply_classes()
+        yield self.campaigns()
+        yield self.subscribers()
+        yield self.suppressions()
+        yield self.consent_events()
+        yield from self.bounces()
+
+    def deliveries(self):
+        gauge = GaugeMetricFamily("rundbrief_deliveries", "Messages per campaign and delivery state "
+                                  "(including rows reduced to aggregates by retention).", labels=["campaign", "state"])  # fmt: skip
+        counts = {}
+        for campaign, state, n in Delivery.objects.values_list("campaign_id", "state").annotate(n=Count("id")).order_by():
+            counts[(campaign, state)] = counts.get((campaign, state), 0) + n
+        for campaign, state, n in DeliveryAggregate.objects.values_list("campaign_id", "state", "count"):
+            counts[(campaign, state)] = counts.get((campaign, state), 0) + n
+        for (campaign, state), n in sorted(counts.items()):
+            gauge.add_metric([str(campaign), state], n)
+        yield gauge
+
+    def queue_depth(self):
+        n = Delivery.objects.filter(campaign__state=Campaign.State.SENDING, state__in=OPEN).count()
+        return GaugeMetricFamily("rundbrief_delivery_queue_depth",
+                                 "Messages of sending campaigns still queued or in flight.", value=n)  # fmt: skip
+
+    def reply_classes(self):
+        gauge = GaugeMetricFamily("rundbrief_delivery_last_reply", "Delivery rows by the class of the last SMTP reply "
+                                  "(2xx accepted, 4xx temporary, 5xx permanent).", labels=["reply_class"])  # fmt: skip
+        rows = (Delivery.objects.exclude(last_reply="").annotate(c=Substr("last_reply", 1, 1))
+                .values_list("c").annotate(n=Count("id")).order_by())  # fmt: skip
+        for first_digit, n in rows:
+            gauge.add_metric([f"{first_digit}xx" if first_digit.isdigit() else "other"], n)
+        return gauge
+
+    def campaigns(self):
+        gauge = GaugeMetricFamily("rundbrief_campaigns", "Campaigns by state.", labels=["state"])
+        counts = dict(Campaign.objects.values_list("state").annotate(n=Count("id")).order_by())
+        for state in Campaign.State.values:
+            gauge.add_metric([state], counts.get(state, 0))
+        return gauge
+
+    def subscribers(self):
+        gauge = GaugeMetricFamily("rundbrief_subscribers", "Subscribers by status.", labels=["status"])
+        counts = dict(Subscriber.objects.values_list("status").annotate(n=Count("id")).order_by())
+        for status in Subscriber.Status.values:
+            gauge.add_metric([status], counts.get(status, 0))
+        return gauge
+
+    def suppressions(self):
+        gauge = GaugeMetricFamily("rundbrief_suppressions", "Suppressed address hashes by reason.", labels=["reason"])
+        counts = dict(Suppression.objects.values_list("reason").annotate(n=Count("id")).order_by())
+        for reason in Suppression.Reason.values:
+            gauge.add_metric([reason], counts.get(reason, 0))
+        return gauge
+
+    def consent_events(self):
+        # The ledger is append-only, so these only grow: counters (sign-ups = requested,
+        # confirmations = confirmed, withdrawals = withdrawn).
+        counter = CounterMetricFamily("rundbrief_consent_events", "Consent ledger events by kind.", labels=["kind"])
+        counts = dict(ConsentEvent.objects.values_list("kind").annotate(n=Count("id")).order_by())
+        for kind in ConsentEvent.Kind.values:
+            counter.add_metric([kind], counts.get(kind, 0))
+        return counter
+
+    def bounces(self):
+        try:
+            from rundbrief.bounces.models import BounceEvent
+        except ImportError:  # bounces app not installed
+            return
+        counter = CounterMetricFamily("rundbrief_bounce_events", "Bounces and complaints received, by kind.",
+                                      labels=["kind"])  # fmt: skip
+        counts = dict(BounceEvent.objects.values_list("kind").annotate(n=Count("id")).order_by())
+        for kind in BounceEvent.Kind.values:
+            counter.add_metric([kind], counts.get(kind, 0))
+        yield counter
+        sent = Delivery.objects.filter(state=Delivery.State.SENT).count()
+        sent += DeliveryAggregate.objects.filter(state=Delivery.State.SENT).aggregate(n=Sum("count"))["n"] or 0
+        yield GaugeMetricFamily("rundbrief_messages_accepted", "Messages accepted by the receiving MTA, all campaigns "
+                                "(the denominator of bounce and complaint rates).", value=sent)  # fmt: skip
+
+
+def registry() -> CollectorRegistry:
+    """A fresh registry per scrape: only our collector, nothing held between requests."""
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(RundbriefCollector())
+    return reg

@@ -1,0 +1,18 @@
+"""What `rundbrief move-database` copies, and how it checks the copy (row counts per model)."""
+
+from django.apps import apps
+
+# Rebuilt by `migrate` on the target, or worthless to move (rate-limit windows, sessions).
+EXCLUDE = ["contenttypes", "auth.permission", "sessions", "audience.ratecounter"]
+MUST_BE_EMPTY = ["audience.ConsentEvent", "audience.Subscriber", "newsroom.Article", "campaigns.Campaign"]
+
+
+def counts(alias):
+    excluded = {e.lower() for e in EXCLUDE}
+    result = {}
+    for model in apps.get_models():
+        label = model._meta.label_lower
+        if label in excluded or model._meta.app_label in excluded or model._meta.proxy or not model._meta.managed:
+            continue
+        result[label] = model._base_manager.using(alias).count()
+    return result

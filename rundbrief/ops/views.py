@@ -1,0 +1,68 @@
+"""Probes and metrics for operators: /healthz, /readyz, /metrics (docs/operations.md).
+
+All three live outside i18n_patterns and outside the session machinery's concerns:
+no language prefix, no login, no CSRF (GET only).
+"""
+
+import hmac
+import ipaddress
+
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from rundbrief.ops import probes
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """The process is alive and answers; touches neither database nor SMTP."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    """Ready for traffic: the database answers and the first SMTP transport greets us."""
+    checks = {"database": probes.database_problem(), "smtp": probes.smtp_problem()}
+    ready = not any(checks.values())
+    body = {"status": "ok" if ready else "unavailable"}
+    body.update({name: problem or "ok" for name, problem in checks.items()})
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+def _client_allowed(request) -> bool:
+    """A valid bearer token (METRICS_TOKEN), or a client address inside METRICS_ALLOWED_IPS.
+
+    REMOTE_ADDR only: X-Forwarded-For is set by whoever sends the request.
+    """
+    token = settings.METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    if token and header.startswith("Bearer "):
+        return hmac.compare_digest(header[7:].strip().encode(), token.encode())
+    try:
+        client = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    for allowed in settings.METRICS_ALLOWED_IPS:
+        try:
+            if client in ipaddress.ip_network(allowed, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+@never_cache
+@require_GET
+def metrics(request):
+    """Prometheus text exposition, computed from the database at scrape time (ops/metrics.py)."""
+    if not _client_allowed(request):
+        return HttpResponseForbidden("metrics: bearer token or an allowed client address required\n")
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from rundbrief.ops.metrics import registry
+
+    return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)

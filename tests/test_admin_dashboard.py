@@ -1,0 +1,48 @@
+"""The admin dashboard shows audience and delivery as server-side SVG, to staff only."""
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from rundbrief.bounces.models import BounceEvent
+from rundbrief.campaigns.models import Campaign
+from rundbrief.delivery.models import Delivery
+from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
+from tests.support_ops import reader
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def editor_client(client):
+    client.force_login(get_user_model().objects.create_superuser("redaktion", password="x"))
+    return client
+
+
+def test_dashboard_draws_every_chart_as_svg_without_script(editor_client, finance):
+    reader("anna@example.de")
+    reader("bernd@example.de", withdraw=True)
+    reader("clara@example.de", confirm=False)
+    make_audience(finance, 20)
+    campaign = scheduled_campaign([finance], subject="Gold & Silber <Wochenbericht>")
+    start = timezone.now() - dt.timedelta(minutes=10)
+    Campaign.objects.filter(pk=campaign.pk).update(state="finished", started_at=start, finished_at=start)
+    rows = list(Delivery.objects.filter(campaign=campaign))
+    for i, row in enumerate(rows):
+        row.state, row.sent_at = "sent", start + dt.timedelta(seconds=20 * i)
+    Delivery.objects.bulk_update(rows, ["state", "sent_at"])
+    BounceEvent.objects.create(kind="complaint", source="api", campaign=campaign)
+
+    response = editor_client.get("/admin/dashboard/")
+    assert response.status_code == 200
+    html = response.content.decode().split('id="content-main"')[1].split("<!-- END SVGs")[0]
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" viewBox') == 6 and "<script" not in html
+    assert "Gold &amp; Silber &lt;Wochenbericht&gt;" in html and "<Wochenbericht>" not in html
+    assert "0.1 %" in html and "0.3 %" in html and "5%" in html  # 1 complaint in 20 accepted
+
+
+def test_dashboard_is_for_staff_only(client):
+    response = client.get("/admin/dashboard/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]

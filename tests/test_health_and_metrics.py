@@ -1,0 +1,82 @@
+"""Operators' endpoints: /healthz, /readyz and /metrics (docs/operations.md)."""
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from rundbrief.audience import actions
+from rundbrief.audience.models import ConsentText
+from rundbrief.delivery.models import Delivery
+from rundbrief.ops.models import DeliveryAggregate
+from tests.conftest import free_port
+from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
+from tests.smtp_server import SmtpServer
+
+
+def samples(response):
+    values = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            values[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return values
+
+
+def test_healthz_answers_without_touching_the_database(client):
+    """No django_db mark: any query would raise."""
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_is_200_when_database_and_smtp_answer_and_503_when_smtp_is_down(client, settings):
+    with SmtpServer() as server:
+        settings.DELIVERY_SMTP_URLS = [server.url]
+        ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "database": "ok", "smtp": "ok"}
+    settings.DELIVERY_SMTP_URLS = [f"smtp://127.0.0.1:{free_port()}"]
+    down = client.get("/readyz")
+    assert down.status_code == 503
+    assert down.json()["database"] == "ok" and "ConnectionRefused" in down.json()["smtp"]
+
+
+@pytest.mark.django_db  # the 404 page shows the site's header
+def test_probes_have_no_language_prefix_and_need_no_login(client):
+    assert client.get("/en/healthz").status_code == 404
+    assert client.get("/healthz", HTTP_ACCEPT_LANGUAGE="en").status_code == 200
+
+
+@pytest.mark.django_db
+def test_metrics_report_deliveries_queue_subscribers_and_consent_events(client, finance, django_assert_max_num_queries):
+    make_audience(finance, 5)
+    campaign = scheduled_campaign([finance])
+    Delivery.objects.filter(pk__in=list(Delivery.objects.values_list("pk", flat=True)[:2])).update(state="sent", last_reply="250 ok")
+    DeliveryAggregate.objects.create(campaign=campaign, state="sent", count=10)
+    actions.request_subscription("neu@example.de", consent_text=ConsentText.current("de"), source="test")
+    with django_assert_max_num_queries(15):
+        response = client.get("/metrics")
+    assert response.status_code == 200
+    values = samples(response)
+    c = str(campaign.pk)
+    assert values[("rundbrief_deliveries", (("campaign", c), ("state", "sent")))] == 12
+    assert values[("rundbrief_deliveries", (("campaign", c), ("state", "queued")))] == 3
+    assert values[("rundbrief_delivery_queue_depth", ())] == 0  # scheduled, not yet sending
+    assert values[("rundbrief_delivery_last_reply", (("reply_class", "2xx"),))] == 2
+    assert values[("rundbrief_subscribers", (("status", "confirmed"),))] == 5
+    assert values[("rundbrief_subscribers", (("status", "pending"),))] == 1
+    assert values[("rundbrief_consent_events_total", (("kind", "requested"),))] == 1
+    assert values[("rundbrief_bounce_events_total", (("kind", "complaint"),))] == 0
+    assert values[("rundbrief_messages_accepted", ())] == 12
+    assert "@" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_metrics_refuse_other_addresses_unless_the_bearer_token_is_right(client, settings):
+    settings.METRICS_TOKEN = "s3cret-scrape-token"
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9",
+                      HTTP_AUTHORIZATION="Bearer s3cret-scrape-token").status_code == 200  # fmt: skip
+    settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
+    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR="127.0.0.1").status_code == 200
