@@ -350,7 +350,7 @@ class Worker:
         if count >= self.options.pause_after_failures:
             reason = f"paused after {count} consecutive failed deliveries; last reply: {outcome.reply}"
             self.store.pause(campaign_id, reason)
-            log.warning("campaign %s %s", campaign_id, reason)
+            log.warning("campaign %s %s", campaign_id, reason, extra={"campaign_id": campaign_id})
             self._failures.pop(campaign_id, None)
 
     def _flush(self, pending):
@@ -377,7 +377,8 @@ class Worker:
             try:
                 self.store.permanent_failures(rejected)
             except Exception:  # bounce handling must never stop delivery; the reply stays on the row
-                log.exception("bounce handling of %d rejection(s) failed", len(rejected))
+                log.exception("bounce handling of %d rejection(s) failed", len(rejected),
+                              extra={"delivery_ids": [d for d, _reply in rejected]})  # fmt: skip
 
     def _attempts_after(self, outcome):
         claimed = self._claimed.get(outcome.delivery_id)
