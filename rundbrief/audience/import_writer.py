@@ -7,6 +7,7 @@ that are to be mailed go one by one through actions.request_subscription,
 the same double opt-in as the form, since the mail is their bottleneck anyway.
 """
 
+import os
 from datetime import UTC
 
 from django.db import connection, transaction
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from rundbrief.audience import actions
 from rundbrief.audience.ledger_bulk import EventRow, append_events, datetime_adapter, insert_rows
-from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Subscription, Suppression, new_public_id
+from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Subscription, Suppression
 from rundbrief.newsroom.models import Topic
 
 SEEN_TABLE = "rundbrief_import_seen"
@@ -153,14 +154,18 @@ class ChunkWriter:
         now = timezone.now()
         adapt = datetime_adapter()
         confirmed, pending = Subscriber.Status.CONFIRMED, Subscriber.Status.PENDING
+        # models.new_public_id for every row from one read of the OS's random source: 128 bits each,
+        # as secrets.token_hex(16), without a system call per row (8 % of the import's time).
+        public_ids = os.urandom(16 * len(rows)).hex()
         subscriber_rows = []
-        for row in rows:
+        for index, row in enumerate(rows):
             if row.confirmed_at:
                 status, requested_at = confirmed, row.consented_at or row.confirmed_at
             else:
                 # requested now: an unconfirmed import is purged after RUNDBRIEF_UNCONFIRMED_DAYS like any request
                 status, requested_at = pending, now
-            subscriber_rows.append((row.email, new_public_id(), status, row.language, adapt(requested_at),
+            public_id = public_ids[32 * index : 32 * index + 32]
+            subscriber_rows.append((row.email, public_id, status, row.language, adapt(requested_at),
                                     adapt(row.confirmed_at), *self.subscriber_defaults))  # fmt: skip
         insert_rows(Subscriber, self.subscriber_fields, subscriber_rows)
         ids = dict(_select_in(_column_query(Subscriber, ["email", "id"], "email"), [row.email for row in rows]))

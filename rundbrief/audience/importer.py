@@ -179,6 +179,7 @@ class RowParser:
         self.key = hash_key()
         self.store_full_ip = settings.RUNDBRIEF_STORE_FULL_IP
         self.language = settings.LANGUAGE_CODE
+        self.times = {}
 
     def values(self, fields):
         return [fields[i].strip() if i is not None and i < len(fields) else "" for i in self.order]
@@ -225,6 +226,10 @@ class RowParser:
     def time(self, value, name):
         if not value:
             return None
+        # Files repeat the same few times (a campaign's consent date); each is parsed once.
+        parsed = self.times.get(value)
+        if parsed is not None:
+            return parsed
         try:
             parsed = dt.datetime.fromisoformat(value)
         except ValueError:
@@ -233,6 +238,9 @@ class RowParser:
             parsed = parsed.replace(tzinfo=self.tz)
         if parsed > self.now + dt.timedelta(minutes=5):
             raise RowError(f"{name}: lies in the future")
+        if len(self.times) >= 10_000:
+            self.times.clear()
+        self.times[value] = parsed
         return parsed
 
     def consent_text(self, value):
