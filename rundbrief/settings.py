@@ -145,6 +145,9 @@ RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS = config.env_int("RUNDBRIEF_DOI_MAIL_INTERVAL_
 RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE = config.env_int("RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE", 10)
 RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE = config.env_int("RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE", 600)
 RUNDBRIEF_EXPORT_LINK_HOURS = config.env_int("RUNDBRIEF_EXPORT_LINK_HOURS", 48)
+# Service mail (double opt-in, export links) is sent on a thread after the response, so the sign-up's
+# timing does not tell a new address from a known one (rundbrief/audience/outbox.py).
+RUNDBRIEF_SERVICE_MAIL_ASYNC = config.env_bool("RUNDBRIEF_SERVICE_MAIL_ASYNC", True)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = SITE_URL.startswith("https://")

@@ -98,3 +98,10 @@ def _default_consent_texts(request):
             if not ConsentText.objects.filter(language=language).exists():
                 ConsentText.objects.create(language=language, text=text)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _service_mail_inline(settings):
+    """Tests read the double-opt-in mail right after the request; production sends it after the
+    response (rundbrief/audience/outbox.py), which tests/test_double_opt_in.py checks on its own."""
+    settings.RUNDBRIEF_SERVICE_MAIL_ASYNC = False

@@ -190,3 +190,16 @@ def test_topic_checkboxes_appear_only_when_the_site_profile_switch_is_on(client,
     profile.save()
     html = client.get("/artikel/gold-rekord/").content.decode()
     assert html.count('type="checkbox" name="topics"') == 3 and "checked" not in html
+
+
+@pytest.mark.django_db(transaction=True)  # the mail thread has its own connection: data must be committed
+def test_confirmation_mail_is_sent_after_the_response_so_timing_reveals_no_address(sign_up, smtp_inbox, settings):
+    from rundbrief.audience import outbox
+
+    settings.RUNDBRIEF_SERVICE_MAIL_ASYNC = True
+    response = sign_up("spaet@example.org")
+    assert response.status_code == 200
+    outbox.drain()  # in production the mail threads finish on their own
+    assert [m["To"] for m in smtp_inbox.messages] == ["spaet@example.org"]
+    kinds = list(ConsentEvent.objects.values_list("kind", flat=True))
+    assert kinds == ["requested", "confirmation_sent"]

@@ -16,7 +16,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from rundbrief.audience import mail, tokens
+from rundbrief.audience import mail, outbox, tokens
 from rundbrief.audience.addresses import normalise_address, subject_hash
 from rundbrief.audience.ledger import append_event
 from rundbrief.audience.models import (
@@ -108,7 +108,7 @@ def request_subscription(email, *, consent_text, topics=(), source="", ip="", us
         append_event(Kind.REQUESTED, subject_hash=subject, subscriber=subscriber, consent_text=consent_text,
                      topics=[t.slug for t in chosen], source=source, ip=ip, user_agent=user_agent)  # fmt: skip
         nonce, names = subscriber.confirm_nonce, [t.name for t in chosen]
-        transaction.on_commit(lambda: _mail_confirmation_request(subscriber.pk, nonce, names))
+        transaction.on_commit(lambda: outbox.submit(_mail_confirmation_request, subscriber.pk, nonce, names))
     return SignupOutcome(subscriber, mail_queued=True)
 
 
@@ -257,7 +257,7 @@ def export_subscriber(subscriber):
 
 def request_export(subscriber):
     """Mail an expiring download link to the address itself: data never goes into a form's response."""
-    transaction.on_commit(lambda: mail.send_export_link(subscriber))
+    transaction.on_commit(lambda: outbox.submit(mail.send_export_link, subscriber))
 
 
 def _forget_personal_data(subscriber, subject, since=None):
