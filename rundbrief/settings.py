@@ -148,6 +148,8 @@ RUNDBRIEF_EXPORT_LINK_HOURS = config.env_int("RUNDBRIEF_EXPORT_LINK_HOURS", 48)
 # Service mail (double opt-in, export links) is sent on a thread after the response, so the sign-up's
 # timing does not tell a new address from a known one (rundbrief/audience/outbox.py).
 RUNDBRIEF_SERVICE_MAIL_ASYNC = config.env_bool("RUNDBRIEF_SERVICE_MAIL_ASYNC", True)
+# Reverse proxies whose X-Forwarded-For is believed (addresses or networks); empty: none (rundbrief/audience/clientip.py).
+RUNDBRIEF_TRUSTED_PROXIES = config.env_list("RUNDBRIEF_TRUSTED_PROXIES", [])
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = SITE_URL.startswith("https://")

@@ -16,6 +16,7 @@ from rundbrief.api.schemas import Accepted, Problem, SubscriptionIn
 from rundbrief.audience import actions, ratelimit
 from rundbrief.audience.models import ConsentText
 from rundbrief.newsroom.models import Topic
+from rundbrief.audience.clientip import client_ip
 
 router = Router(tags=["sign-up"])
 NEUTRAL = "If the address can receive our newsletter, a request to confirm the subscription has been sent to it."
@@ -23,7 +24,7 @@ NEUTRAL = "If the address can receive our newsletter, a request to confirm the s
 
 def check_rate_limits(request):
     """The form's limits, counted together with it: the same per-IP key and the same global breaker."""
-    ip_ok = ratelimit.hit(ratelimit.ip_key(request.META.get("REMOTE_ADDR", "")),
+    ip_ok = ratelimit.hit(ratelimit.ip_key(client_ip(request)),
                           settings.RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE)  # fmt: skip
     if not ip_ok or not ratelimit.hit("signup:global", settings.RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE):
         raise HttpError(429, "too many requests; try again in a minute")
@@ -53,7 +54,7 @@ def create_subscription(request, payload: SubscriptionIn):
             consent_text=consent_text,
             topics=payload.topics,
             source=token.source if token else "api:public",
-            ip=request.META.get("REMOTE_ADDR", ""),
+            ip=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             language=language,
         )

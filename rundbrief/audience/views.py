@@ -17,10 +17,11 @@ from django.views.decorators.http import require_http_methods
 from rundbrief.audience import actions, ratelimit, tokens
 from rundbrief.audience.forms import PreferencesForm, SignupForm
 from rundbrief.audience.models import ConsentText, Subscriber
+from rundbrief.audience.clientip import client_ip
 
 
 def _client(request):
-    return {"ip": request.META.get("REMOTE_ADDR", ""), "user_agent": request.META.get("HTTP_USER_AGENT", "")}
+    return {"ip": client_ip(request), "user_agent": request.META.get("HTTP_USER_AGENT", "")}
 
 
 def _invalid_link(request):
@@ -48,7 +49,7 @@ def signup(request):
     if request.method == "GET":
         form = SignupForm(initial={"consent_text": getattr(ConsentText.current(language), "pk", None)})
         return render(request, "audience/signup.html", {"form": form, "consent_text": ConsentText.current(language)})
-    if not ratelimit.hit(ratelimit.ip_key(request.META.get("REMOTE_ADDR", "")),
+    if not ratelimit.hit(ratelimit.ip_key(client_ip(request)),
                          settings.RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE) or not ratelimit.hit(
             "signup:global", settings.RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE):  # fmt: skip
         response = render(request, "audience/too_many_requests.html", status=429)
