@@ -203,3 +203,15 @@ def test_confirmation_mail_is_sent_after_the_response_so_timing_reveals_no_addre
     assert [m["To"] for m in smtp_inbox.messages] == ["spaet@example.org"]
     kinds = list(ConsentEvent.objects.values_list("kind", flat=True))
     assert kinds == ["requested", "confirmation_sent"]
+
+
+def test_a_confirmation_mail_that_could_not_be_sent_can_be_requested_again_at_once(sign_up, smtp_inbox, settings):
+    from tests.conftest import free_port
+
+    smtp_port = settings.EMAIL_PORT
+    settings.EMAIL_PORT = free_port()  # nothing listens there: the mail fails
+    assert sign_up("pech@example.org").status_code == 200
+    assert smtp_inbox.messages == []
+    settings.EMAIL_PORT = smtp_port
+    assert sign_up("pech@example.org").status_code == 200
+    assert [m["To"] for m in smtp_inbox.messages] == ["pech@example.org"]

@@ -119,8 +119,10 @@ def _mail_confirmation_request(subscriber_pk, nonce, topic_names):
         return
     try:
         message_id = mail.send_confirmation_request(subscriber, nonce, topic_names)
-    except Exception:  # the requester's page must not change; the interval allows a retry later
+    except Exception:  # the requester's page must not change
         log.exception("confirmation mail to subscriber %s failed", subscriber_pk)
+        # Nothing went out, so the once-a-day allowance is given back: asking again sends the mail.
+        Subscriber.objects.filter(pk=subscriber_pk, confirm_nonce=nonce).update(last_confirmation_mail_at=None)
         return
     append_event(Kind.CONFIRMATION_SENT, subject_hash=subject_hash(subscriber.email), subscriber=subscriber,
                  message_id=message_id, source="mail:confirmation-request")  # fmt: skip
