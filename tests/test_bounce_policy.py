@@ -162,7 +162,7 @@ def test_admin_shows_the_bounce_log_rates_with_a_warning_and_acknowledges_alerts
     page = admin_client.get("/admin/bounces/bounceevent/?kind__exact=hard").content.decode()
     assert "5.1.1" in page and sent[0].subscriber.email in page
     page = admin_client.get("/admin/bounces/campaignrates/").content.decode()
-    assert "20.00%" in page and "⚠" in page and "Complaint rate above 0.1%" in page.replace("&nbsp;", " ")
+    assert "20.00%" in page and "⚠" in page and "Beschwerdequote über 0.1%" in page.replace("&nbsp;", " ")
     alert = OperatorAlert.objects.get()
     response = admin_client.post("/admin/bounces/operatoralert/", {"action": "acknowledge",
                                                                     "_selected_action": [alert.pk]})  # fmt: skip
