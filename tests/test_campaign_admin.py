@@ -183,3 +183,13 @@ def test_preview_is_in_the_newsletter_language_whatever_the_admin_language(admin
     page = admin_client.get(f"/en{BASE}/{draft.pk}/preview/").content.decode()
     assert "Sending and progress" in page  # the admin speaks English here
     assert "Newsletter abbestellen" in page  # the newsletter stays German (LANGUAGE_CODE)
+
+
+def test_the_change_form_offers_send_now_for_a_draft(admin_client, topics):
+    from rundbrief.campaigns.authoring import create_campaign
+
+    campaign = create_campaign(name="Wochenbericht", subject="Marktbericht", topics=["finanznachrichten"], body="Text")
+    page = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
+    assert f'action="/admin/campaigns/campaign/{campaign.pk}/schedule/"' in page
+    assert page.index('value="Jetzt versenden"') > page.index("</form>")  # its own form, after the change form
+    assert 'value="Anhalten"' not in page  # a draft cannot be paused

@@ -128,6 +128,16 @@ class CampaignAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return campaign
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The send / pause / resume / cancel buttons also under the form, where editors look for them.
+        campaign = self.get_object(request, object_id)
+        if campaign is not None:
+            extra_context = {
+                **(extra_context or {}),
+                "offered": [verb for verb, states in TRANSITIONS.items() if campaign.state in states],
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def _page(self, request, campaign, template, title, **context):
         return TemplateResponse(
             request,
