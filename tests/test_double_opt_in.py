@@ -10,7 +10,7 @@ from django.core import signing
 from django.core.management import call_command
 
 from rundbrief.audience import actions, tokens
-from rundbrief.audience.models import ConsentEvent, Subscriber, Suppression
+from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Suppression
 from tests.audience_support import path_of, sign_up, smtp_inbox  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -215,3 +215,13 @@ def test_a_confirmation_mail_that_could_not_be_sent_can_be_requested_again_at_on
     settings.EMAIL_PORT = smtp_port
     assert sign_up("pech@example.org").status_code == 200
     assert [m["To"] for m in smtp_inbox.messages] == ["pech@example.org"]
+
+
+def test_an_invalid_address_shows_the_form_again_with_its_message_and_the_page_it_came_from(client):
+    response = client.post("/newsletter/", {"email": "kaputt", "consent_text": ConsentText.current("de").pk,
+                                            "page": "/artikel/gold-rekord/"})  # fmt: skip
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert 'role="alert"' in html and 'aria-invalid="true"' in html
+    assert 'name="page" value="/artikel/gold-rekord/"' in html and "Abschicken" in html
+    assert not Subscriber.objects.exists()

@@ -143,7 +143,7 @@ def test_after_erasure_the_address_is_not_in_the_sqlite_database_file(tmp_path):
     import sys
 
     env = {**os.environ, "RUNDBRIEF_VAR_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-           "SECRET_KEY": "erasure-test-key"}  # fmt: skip
+           "SECRET_KEY": "erasure-test-key", "RUNDBRIEF_SERVICE_MAIL_ASYNC": "0"}  # fmt: skip  (mail inline: 4 events)
     cli = [sys.executable, "-m", "rundbrief"]
 
     def run(*args):
