@@ -11,6 +11,7 @@ from django.db.models.functions import Substr
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 
 from rundbrief.audience.models import ConsentEvent, Subscriber, Suppression
+from rundbrief.bounces.models import BounceEvent
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
 from rundbrief.ops.models import DeliveryAggregate
@@ -56,50 +57,37 @@ class RundbriefCollector:
         return gauge
 
     def campaigns(self):
-        gauge = GaugeMetricFamily("rundbrief_campaigns", "Campaigns by state.", labels=["state"])
-        counts = dict(Campaign.objects.values_list("state").annotate(n=Count("id")).order_by())
-        for state in Campaign.State.values:
-            gauge.add_metric([state], counts.get(state, 0))
-        return gauge
+        return by_choice(GaugeMetricFamily, "rundbrief_campaigns", "Campaigns by state.", Campaign, "state")
 
     def subscribers(self):
-        gauge = GaugeMetricFamily("rundbrief_subscribers", "Subscribers by status.", labels=["status"])
-        counts = dict(Subscriber.objects.values_list("status").annotate(n=Count("id")).order_by())
-        for status in Subscriber.Status.values:
-            gauge.add_metric([status], counts.get(status, 0))
-        return gauge
+        return by_choice(GaugeMetricFamily, "rundbrief_subscribers", "Subscribers by status.", Subscriber, "status")
 
     def suppressions(self):
-        gauge = GaugeMetricFamily("rundbrief_suppressions", "Suppressed address hashes by reason.", labels=["reason"])
-        counts = dict(Suppression.objects.values_list("reason").annotate(n=Count("id")).order_by())
-        for reason in Suppression.Reason.values:
-            gauge.add_metric([reason], counts.get(reason, 0))
-        return gauge
+        return by_choice(GaugeMetricFamily, "rundbrief_suppressions", "Suppressed address hashes by reason.",
+                         Suppression, "reason")  # fmt: skip
 
     def consent_events(self):
         # The ledger is append-only, so these only grow: counters (sign-ups = requested,
         # confirmations = confirmed, withdrawals = withdrawn).
-        counter = CounterMetricFamily("rundbrief_consent_events", "Consent ledger events by kind.", labels=["kind"])
-        counts = dict(ConsentEvent.objects.values_list("kind").annotate(n=Count("id")).order_by())
-        for kind in ConsentEvent.Kind.values:
-            counter.add_metric([kind], counts.get(kind, 0))
-        return counter
+        return by_choice(CounterMetricFamily, "rundbrief_consent_events", "Consent ledger events by kind.",
+                         ConsentEvent, "kind")  # fmt: skip
 
     def bounces(self):
-        try:
-            from rundbrief.bounces.models import BounceEvent
-        except ImportError:  # bounces app not installed
-            return
-        counter = CounterMetricFamily("rundbrief_bounce_events", "Bounces and complaints received, by kind.",
-                                      labels=["kind"])  # fmt: skip
-        counts = dict(BounceEvent.objects.values_list("kind").annotate(n=Count("id")).order_by())
-        for kind in BounceEvent.Kind.values:
-            counter.add_metric([kind], counts.get(kind, 0))
-        yield counter
+        yield by_choice(CounterMetricFamily, "rundbrief_bounce_events", "Bounces and complaints received, by kind.",
+                        BounceEvent, "kind")  # fmt: skip
         sent = Delivery.objects.filter(state=Delivery.State.SENT).count()
         sent += DeliveryAggregate.objects.filter(state=Delivery.State.SENT).aggregate(n=Sum("count"))["n"] or 0
         yield GaugeMetricFamily("rundbrief_messages_accepted", "Messages accepted by the receiving MTA, all campaigns "
                                 "(the denominator of bounce and complaint rates).", value=sent)  # fmt: skip
+
+
+def by_choice(family, name, documentation, model, field):
+    """One GROUP BY query; every choice of the field reported, the absent ones as 0."""
+    metric = family(name, documentation, labels=[field])
+    counts = dict(model.objects.values_list(field).annotate(n=Count("id")).order_by())
+    for value in model._meta.get_field(field).choices:
+        metric.add_metric([value[0]], counts.get(value[0], 0))
+    return metric
 
 
 def registry() -> CollectorRegistry:
