@@ -144,6 +144,25 @@ def test_snapshot_inserts_each_eligible_subscriber_once_and_is_idempotent(financ
     assert Delivery.objects.filter(campaign=campaign).count() == 13
 
 
+def test_ledger_rows_follow_their_campaign_and_subscriber_without_database_foreign_keys(finance):
+    # The ledger has no FOREIGN KEY constraints (schedule speed, docs/decisions.md); deletion must
+    # still cascade and erasure still null the subscriber through Django's on_delete.
+    from rundbrief.audience.actions import erase_subscriber
+
+    people = make_audience(finance, 3)
+    kept = scheduled_campaign([finance])
+    dropped = scheduled_campaign([finance])
+    assert Delivery.objects.filter(campaign=dropped).count() == 3
+    dropped.delete()
+    assert not Delivery.objects.filter(campaign_id=dropped.pk).exists()
+    erased = people[0].pk
+    erase_subscriber(people[0])
+    rows = Delivery.objects.filter(campaign=kept)
+    assert rows.count() == 3
+    assert rows.filter(subscriber__isnull=True).count() == 1
+    assert not rows.filter(subscriber_id=erased).exists()
+
+
 def test_forged_or_foreign_verp_addresses_map_to_no_delivery():
     address = verp.return_path(42, "bounce.example")
     assert verp.parse_return_path(address) == 42
