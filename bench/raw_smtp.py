@@ -6,6 +6,7 @@ Slow would mean: below the delivery engine's own rate — the sink or the machin
 """
 
 import argparse
+import resource
 import smtplib
 import sys
 import threading
@@ -56,8 +57,10 @@ def main():
     else:
         with SmtpSink() as sink:
             seconds = run("127.0.0.1", sink.port, args.messages, args.connections)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_ms = 1000 * (usage.ru_utime + usage.ru_stime) / args.messages
     print(f"raw_smtp: messages={args.messages} connections={args.connections} "
-          f"seconds={seconds:.2f} msgs_per_s={args.messages / seconds:.0f}")  # fmt: skip
+          f"seconds={seconds:.2f} msgs_per_s={args.messages / seconds:.0f} cpu_ms_per_msg={cpu_ms:.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":

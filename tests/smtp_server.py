@@ -29,11 +29,20 @@ class Faults:
 
 
 class RecordingHandler:
-    def __init__(self, faults=None):
+    def __init__(self, faults=None, pipelining=True):
         self.faults = faults or Faults()
+        self.pipelining = pipelining
         self.messages: list[Received] = []
         self.lock = threading.Lock()
         self.transactions = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        # aiosmtpd reads commands one after another from the stream, so pipelined clients work;
+        # it just does not say so. Advertise it like Postfix does (RFC 2920), unless a test wants the old way.
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         with self.lock:
@@ -71,8 +80,8 @@ class RecordingHandler:
 
 
 class SmtpServer:
-    def __init__(self, faults=None):
-        self.handler = RecordingHandler(faults)
+    def __init__(self, faults=None, *, pipelining=True):
+        self.handler = RecordingHandler(faults, pipelining)
         self.port = free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, ready_timeout=10,
                                      data_size_limit=50 * 1024 * 1024)  # fmt: skip

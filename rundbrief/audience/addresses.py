@@ -1,5 +1,6 @@
 """E-mail addresses: validation, normalisation, the keyed hash, and truncated IPs."""
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -42,14 +43,20 @@ def normalise_address(raw: str) -> str:
 
 
 def hash_key() -> bytes:
-    if settings.RUNDBRIEF_HASH_KEY:
-        return settings.RUNDBRIEF_HASH_KEY.encode("utf-8")
-    return hmac.new(settings.SECRET_KEY.encode("utf-8"), b"rundbrief.audience.subject-hash", hashlib.sha256).digest()
+    return _hash_key(settings.RUNDBRIEF_HASH_KEY, settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _hash_key(configured: str, secret_key: str) -> bytes:
+    if configured:
+        return configured.encode("utf-8")
+    return hmac.new(secret_key.encode("utf-8"), b"rundbrief.audience.subject-hash", hashlib.sha256).digest()
 
 
 def subject_hash(normalised_address: str) -> str:
-    """HMAC-SHA256(key, address): attributes ledger events and suppressions without the address itself."""
-    return hmac.new(hash_key(), normalised_address.encode("utf-8"), hashlib.sha256).hexdigest()
+    """HMAC-SHA256(key, address): attributes ledger events and suppressions without the address itself.
+    (hmac.digest is OpenSSL's one-shot HMAC; the delivery engine hashes every recipient it checks.)"""
+    return hmac.digest(hash_key(), normalised_address.encode("utf-8"), "sha256").hex()
 
 
 def truncate_ip(ip: str | None) -> str:

@@ -8,7 +8,12 @@ SECRET_KEY can be rotated without breaking links already mailed
 address (issue 3: no e-mail address in any URL).
 """
 
+import base64
 import functools
+import hashlib
+import hmac
+import re
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -47,11 +52,26 @@ def _signer(purpose, secret_key):
     return signing.TimestampSigner(key=secret_key, salt=_salt(purpose))
 
 
+@functools.lru_cache(maxsize=16)
+def _signature_key(purpose, secret_key):
+    # What django.utils.crypto.salted_hmac derives for TimestampSigner(salt=…).signature(): sha256(salt + "signer" + key).
+    return hashlib.sha256(f"{_salt(purpose)}signer{secret_key}".encode()).digest()
+
+
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def make_token(purpose, public_id, nonce=""):
-    payload = {"i": public_id}
-    if nonce:
-        payload["n"] = nonce
-    return _signer(purpose, settings.SECRET_KEY).sign_object(payload, compress=False)
+    """The token TimestampSigner.sign_object() makes, built directly: the delivery engine makes two per
+    message, and the generic path (a signer, a JSON encoder, a derived key and a pure-Python HMAC per
+    call) cost about a tenth of a worker's CPU. tests/test_tokens.py proves both give the same token."""
+    if nonce or not _PLAIN_ID.fullmatch(public_id):
+        payload = {"i": public_id, "n": nonce} if nonce else {"i": public_id}
+        return _signer(purpose, settings.SECRET_KEY).sign_object(payload, compress=False)
+    data = base64.urlsafe_b64encode(f'{{"i":"{public_id}"}}'.encode()).rstrip(b"=").decode()
+    value = f"{data}:{signing.b62_encode(int(time.time()))}"
+    mac = hmac.digest(_signature_key(purpose, settings.SECRET_KEY), value.encode(), "sha256")
+    return f"{value}:{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
 
 
 def read_token(purpose, token):

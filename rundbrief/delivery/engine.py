@@ -40,7 +40,8 @@ log = logging.getLogger("rundbrief.delivery")
 State = Delivery.State
 HOUSEKEEPING_SECONDS = 24 * 3600
 DB_RETRY_FIRST, DB_RETRY_MAX = 0.5, 10.0
-FLUSH_SECONDS = 0.5  # outcomes wait at most this long before they are recorded
+FLUSH_SECONDS = 0.5
+UNTIL_IDLE_POLL_SECONDS = 0.1  # outcomes wait at most this long before they are recorded
 
 
 @dataclass
@@ -279,6 +280,10 @@ class Worker:
     def _idle_wait(self):
         wake = self.store.next_wakeup()
         wait = self.options.idle_poll_seconds
+        if self.options.until_idle:
+            # Only rows other workers still hold keep this one alive; look again soon, so the run
+            # ends within a moment of the campaign's last message, not a poll interval later.
+            wait = min(wait, UNTIL_IDLE_POLL_SECONDS)
         if wake is not None:
             wait = min(wait, max(0.05, (wake - timezone.now()).total_seconds()))
         self.stop.wait(wait)

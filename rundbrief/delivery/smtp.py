@@ -6,6 +6,7 @@ one entry of DELIVERY_SMTP_URLS with its own limits:
     smtp://relay.example:25?max_connections=4&messages_per_connection=500&per_second=100&per_hour=0&from_domain=example.com
 """
 
+import re
 import smtplib
 import socket
 import ssl
@@ -75,6 +76,21 @@ def classify(code: int, text: str) -> Reply:
     if 500 <= code < 600:
         return Reply("permanent", code, text)
     return Reply("temporary", code, text)  # 4xx, and anything unexpected, is worth another try
+
+
+def stuffed(data: bytes) -> bytes:
+    """The message as DATA sends it: dots at line starts doubled, CRLF.CRLF appended (RFC 5321 §4.5.2).
+
+    The `in` test is a plain byte search; the regular expression runs only for the rare message with a
+    line that starts with a dot."""
+    if data.startswith(b".") or b"\n." in data:
+        data = _LEADING_DOT.sub(b"..", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def _text(message) -> str:
@@ -149,6 +165,8 @@ class SmtpConnection:
             options.append("SMTPUTF8")  # RFC 6531
         if smtp.has_extn("8bitmime"):
             options.append("BODY=8BITMIME")
+        if smtp.has_extn("pipelining") and "SMTPUTF8" not in options:
+            return self._pipelined(smtp, envelope_from, recipient, options, data)
         code, message = smtp.mail(envelope_from, options)
         if code != 250:
             self._reset()
@@ -161,6 +179,37 @@ class SmtpConnection:
         self.sent_on_connection += 1
         return classify(code, _text(message))
 
+    def _pipelined(self, smtp, envelope_from, recipient, options, data):
+        """MAIL, RCPT and DATA in one write, then the body: two round trips instead of four (RFC 2920 §3.1).
+        (Addresses that need SMTPUTF8 take the step-by-step path, where smtplib negotiates the encoding.)
+
+        On a local relay the round trips, not the bytes, bound a connection's rate; each reply also
+        waits for this process's GIL. The replies are read in order and the first refusal decides.
+        """
+        params = "".join(f" {option}" for option in options)
+        mail_from, rcpt_to = smtplib.quoteaddr(envelope_from), smtplib.quoteaddr(recipient)
+        smtp.send(f"MAIL FROM:{mail_from}{params}\r\nRCPT TO:{rcpt_to}\r\nDATA\r\n")
+        replies = [smtp.getreply() for _ in range(3)]
+        (mail_code, mail_text), (rcpt_code, rcpt_text), (data_code, _data_text) = replies
+        refused = None
+        if mail_code != 250:
+            refused = classify(mail_code, _text(mail_text))
+        elif rcpt_code not in (250, 251):
+            refused = classify(rcpt_code, _text(rcpt_text))
+        elif data_code != 354:
+            refused = classify(data_code, _text(_data_text))
+        if refused is not None:
+            if data_code == 354:
+                # A server that opened DATA although MAIL or RCPT failed gets an empty message,
+                # which it must refuse for lack of recipients (RFC 2920 §3.1).
+                smtp.send(b".\r\n")
+                smtp.getreply()
+            self._reset()
+            return refused
+        smtp.send(stuffed(data))
+        code, message = smtp.getreply()
+        self.sent_on_connection += 1
+        return classify(code, _text(message))
     def _reset(self):
         try:
             self.smtp.rset()
