@@ -58,6 +58,11 @@ def _signature_key(purpose, secret_key):
     return hashlib.sha256(f"{_salt(purpose)}signer{secret_key}".encode()).digest()
 
 
+@functools.lru_cache(maxsize=2)
+def _timestamp(second):
+    return signing.b62_encode(second)
+
+
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -69,7 +74,7 @@ def make_token(purpose, public_id, nonce=""):
         payload = {"i": public_id, "n": nonce} if nonce else {"i": public_id}
         return _signer(purpose, settings.SECRET_KEY).sign_object(payload, compress=False)
     data = base64.urlsafe_b64encode(f'{{"i":"{public_id}"}}'.encode()).rstrip(b"=").decode()
-    value = f"{data}:{signing.b62_encode(int(time.time()))}"
+    value = f"{data}:{_timestamp(int(time.time()))}"
     mac = hmac.digest(_signature_key(purpose, settings.SECRET_KEY), value.encode(), "sha256")
     return f"{value}:{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
 

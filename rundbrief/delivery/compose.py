@@ -139,17 +139,19 @@ class CompiledMessage:
         return merged
 
     def build(self, recipient: Recipient, now=None) -> Built:
-        body, body_hash = [], self._body_hash_prefix.copy()
+        signing = bool(self.signing_keys)  # without a key there is no body hash to compute
+        body, body_hash = [], self._body_hash_prefix.copy() if signing else None
         for index, item in enumerate(self._layout):
             if isinstance(item, bytes):
                 body.append(item)
-                if index:
+                if index and signing:
                     body_hash.update(self._canonical[index])
             else:
                 part, name = item
                 value = part.value(name, recipient)
                 body.append(value)
-                body_hash.update(dkim.relaxed_body_lines(value))
+                if signing:
+                    body_hash.update(dkim.relaxed_body_lines(value))
         message_id = verp.message_id(self.campaign_id, recipient.delivery_id, self.mid_domain)
         unsubscribe_mailto = verp.unsubscribe_mailbox(recipient.delivery_id, self.domain)
         headers = [
@@ -159,8 +161,10 @@ class CompiledMessage:
             ("Message-ID", message_id),
             ("List-Unsubscribe", f"<{recipient.unsubscribe_url}>, <mailto:{unsubscribe_mailto}?subject=unsubscribe>"),
         ]
-        digest = body_hash.digest()
-        lines = [dkim.signature_header(key, headers, digest) for key in self.signing_keys]
+        lines = []
+        if signing:
+            digest = body_hash.digest()
+            lines = [dkim.signature_header(key, headers, digest) for key in self.signing_keys]
         lines += [f"{name}: {value}" for name, value in headers]
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
         return Built(
