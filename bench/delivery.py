@@ -8,6 +8,7 @@ Slow would mean: below 0.4 × raw_smtp with RSA (0.7 × without DKIM) in the sam
 """
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -101,6 +102,11 @@ def run_workers(database_url, smtp, workers, concurrency, extra_env):
 
 def sending_window(database_url):
     """Epoch seconds of the first and last recorded sent_at (recording lags sending by under half a second)."""
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rundbrief.settings")
+    import django
+
+    django.setup()
     from django.db import connection
     from django.db.models import Max, Min
 
@@ -119,11 +125,23 @@ def main():
     parser.add_argument("--dkim", choices=["rsa", "ed25519", "none"], default="rsa")
     parser.add_argument("--smtp", default="", help="HOST:PORT; default: start smtp-sink on a free port")
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--setup-only", default="", help=argparse.SUPPRESS)  # internal: FOLDER, prints the env as JSON
     args = parser.parse_args()
+    if args.setup_only:
+        print(json.dumps(setup(args.database_url, args.recipients, args.dkim, Path(args.setup_only))))
+        return
     database_url, folder = temp_sqlite_url()
     if args.database_url:
         database_url = args.database_url
-    extra = setup(database_url, args.recipients, args.dkim, folder)
+    # The audience is built in a child process. Linux keeps a process's peak RSS (ru_maxrss) across
+    # fork and exec, so workers forked from a parent that had just built 100,000 subscribers reported
+    # that parent's peak as their own: the apparent growth of worker memory with N was this.
+    made = subprocess.run(
+        [sys.executable, __file__, "--setup-only", str(folder), "--database-url", database_url,
+         "--recipients", str(args.recipients), "--dkim", args.dkim],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    extra = json.loads(made.stdout.strip().splitlines()[-1])
     if args.smtp:
         seconds, peak, cpu = run_workers(database_url, args.smtp, args.workers, args.concurrency, extra)
     else:
