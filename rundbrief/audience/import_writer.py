@@ -14,25 +14,22 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from rundbrief.audience import actions
-from rundbrief.audience.ledger_bulk import EventRow, append_events, datetime_adapter, insert_rows
+from rundbrief.audience.ledger_bulk import EventRow, append_events, datetime_adapter, insert_rows, max_params
 from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Subscription, Suppression
 from rundbrief.newsroom.models import Topic
 
 SEEN_TABLE = "rundbrief_import_seen"
 SQLITE_CACHE_KIB = 64 * 1024
-IN_BATCH = 900  # below SQLite's default limit of 999 host parameters per statement
-
-
-def _batches(values, size=IN_BATCH):
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+IN_BATCH = 10_000  # values per `IN (…)` at most, and never more than the backend's parameter limit
 
 
 def _select_in(sql_prefix, values):
     """Rows of `sql_prefix IN (…)` for every batch of values."""
     found = []
+    size = min(IN_BATCH, max_params())
     with connection.cursor() as cursor:
-        for batch in _batches(values):
+        for start in range(0, len(values), size):
+            batch = values[start : start + size]
             cursor.execute(f"{sql_prefix} IN ({', '.join(['%s'] * len(batch))})", batch)
             found.extend(cursor.fetchall())
     return found
@@ -54,6 +51,7 @@ class ChunkWriter:
         self.topic_ids = dict(Topic.objects.values_list("slug", "pk"))
         self.subscriber_fields, self.subscriber_defaults = self._subscriber_template()
         self.sqlite_cache_size = None
+        self.source_memo = {}
 
     # -- the temporary table of addresses seen in this file (duplicates across chunks) --------
 
@@ -97,9 +95,8 @@ class ChunkWriter:
                 self.rejects.add(row.line, f"duplicate: the address is already on line {earlier[key]}", fields)
             else:
                 rows.append(row)
-        with connection.cursor() as cursor:
-            new = [(key, first_line[key]) for key, _row, _fields in candidates if key not in earlier]
-            cursor.executemany(f"INSERT INTO {SEEN_TABLE} (subject, line) VALUES (%s, %s)", new)
+        new = [(key, first_line[key]) for key, _row, _fields in candidates if key not in earlier]
+        insert_rows(SEEN_TABLE, ["subject", "line"], new)
         return rows
 
     # -- one chunk ------------------------------------------------------------------------------
@@ -131,14 +128,21 @@ class ChunkWriter:
                 self.summary.pending += 1
 
     def _source(self, row):
-        parts = [f"{self.source_prefix}:{row.line}"]
-        if row.source:
-            parts.append(f"source={row.source}")
-        if row.consented_at:
-            parts.append(f"consented_at={row.consented_at.astimezone(UTC).isoformat()}")
-        if row.confirmed_at:
-            parts.append(f"confirmed_at={row.confirmed_at.astimezone(UTC).isoformat()}")
-        return " ".join(parts)
+        """`import:FILE:LINE source=… consented_at=… confirmed_at=…` (the parts that are given)."""
+        key = (row.source, row.consented_at, row.confirmed_at)
+        rest = self.source_memo.get(key)
+        if rest is None:
+            parts = [""]
+            if row.source:
+                parts.append(f"source={row.source}")
+            if row.consented_at:
+                parts.append(f"consented_at={row.consented_at.astimezone(UTC).isoformat()}")
+            if row.confirmed_at:
+                parts.append(f"confirmed_at={row.confirmed_at.astimezone(UTC).isoformat()}")
+            if len(self.source_memo) >= 10_000:  # most files repeat a few combinations; bounded for the rest
+                self.source_memo.clear()
+            rest = self.source_memo[key] = " ".join(parts)
+        return f"{self.source_prefix}:{row.line}{rest}"
 
     def _subscriber_template(self):
         """Column order and database-ready defaults, so a field added to Subscriber later gets its default."""

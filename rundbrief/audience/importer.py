@@ -27,9 +27,9 @@ suppression list blocks imports). Re-running a file therefore changes nothing.
 import codecs
 import csv
 import datetime as dt
-import hashlib
 import hmac
 import io
+import operator
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,9 +180,14 @@ class RowParser:
         self.store_full_ip = settings.RUNDBRIEF_STORE_FULL_IP
         self.language = settings.LANGUAGE_CODE
         self.times = {}
+        # Files repeat a few values of these columns over and over; each distinct one is checked once.
+        self.topic_memo, self.text_memo = {}, {}
+        # A missing column, or a short record, reads as "": its index points into the padding.
+        self.padding = [""] * len(columns)
+        self.pick = operator.itemgetter(*(len(columns) if i is None else i for i in self.order))
 
     def values(self, fields):
-        return [fields[i].strip() if i is not None and i < len(fields) else "" for i in self.order]
+        return [value.strip() for value in self.pick(fields + self.padding)]
 
     def parse(self, line, fields) -> Row:
         if isinstance(fields, csv.Error):
@@ -206,9 +211,10 @@ class RowParser:
         ip = truncate_ip_fast(raw_ip, self.store_full_ip)
         if raw_ip and not ip:
             raise RowError(f"ip: {raw_ip[:60]!r} is not an IPv4 or IPv6 address")
-        text = self.consent_text(version)
-        subject = hmac.new(self.key, email.encode("utf-8"), hashlib.sha256).hexdigest()  # = addresses.subject_hash
-        return Row(line, email, subject, self.topic_slugs(topics), consented_at, confirmed_at, source, ip, text,
+        text = self.text_memo.get(version) or self.consent_text(version)
+        slugs = self.topic_memo.get(topics) or self.topic_slugs(topics)
+        subject = hmac.digest(self.key, email.encode("utf-8"), "sha256").hex()  # = addresses.subject_hash
+        return Row(line, email, subject, slugs, consented_at, confirmed_at, source, ip, text,
                    text.language if text else self.language)  # fmt: skip
 
     def topic_slugs(self, value):
@@ -221,7 +227,7 @@ class RowParser:
                 if slug is None:
                     raise RowError(f"topics: unknown topic {word[:60]!r} (known: {', '.join(self.all_topics)})")
                 slugs.add(slug)
-        return tuple(sorted(slugs))
+        return _remember(self.topic_memo, value, tuple(sorted(slugs)))
 
     def time(self, value, name):
         if not value:
@@ -253,7 +259,15 @@ class RowParser:
             text = None
         if text is None:
             raise RowError(f"consent_text_version: unknown consent text {value[:60]!r} (use N or LANG:N)")
-        return text
+        return _remember(self.text_memo, value, text)
+
+
+def _remember(memo, key, value, limit=10_000):
+    """memo[key] = value, starting over when full, so a file of all-different values cannot grow it."""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 class RejectsFile:
