@@ -8,13 +8,21 @@ the same double opt-in as the form, since the mail is their bottleneck anyway.
 """
 
 import os
+from contextlib import closing
 from datetime import UTC
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from rundbrief.audience import actions
-from rundbrief.audience.ledger_bulk import EventRow, append_events, datetime_adapter, insert_rows, max_params
+from rundbrief.audience.ledger_bulk import (
+    EventRow,
+    append_events,
+    bulk_cursor,
+    datetime_adapter,
+    insert_rows,
+    max_params,
+)
 from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Subscription, Suppression
 from rundbrief.newsroom.models import Topic
 
@@ -27,10 +35,11 @@ def _select_in(sql_prefix, values):
     """Rows of `sql_prefix IN (…)` for every batch of values."""
     found = []
     size = min(IN_BATCH, max_params())
-    with connection.cursor() as cursor:
+    cursor, mark = bulk_cursor()
+    with connection.wrap_database_errors, closing(cursor):
         for start in range(0, len(values), size):
             batch = values[start : start + size]
-            cursor.execute(f"{sql_prefix} IN ({', '.join(['%s'] * len(batch))})", batch)
+            cursor.execute(f"{sql_prefix} IN ({', '.join([mark] * len(batch))})", batch)
             found.extend(cursor.fetchall())
     return found
 

@@ -42,6 +42,7 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from rundbrief.audience.addresses import hash_key, normalise_address, truncate_ip
 from rundbrief.audience.import_writer import ChunkWriter
 from rundbrief.audience.models import ConsentText
+from rundbrief.audience.readahead import read_ahead
 from rundbrief.newsroom.models import Topic
 
 COLUMNS = ("email", "topics", "consented_at", "confirmed_at", "source", "ip", "consent_text_version")
@@ -293,10 +294,25 @@ def default_rejects_path(path):
     return path.with_name(path.stem + ".rejects.csv")
 
 
+def parsed_chunks(raw, fh, parser, chunk_rows):
+    """(rows with their fields, rejected (line, reason, fields), bytes read) per chunk; no database access."""
+    chunk, rejected = [], []
+    for line, fields in read_records(fh):
+        try:
+            chunk.append((parser.parse(line, fields), fields))
+        except RowError as exc:
+            rejected.append((line, str(exc), fields))
+        if len(chunk) >= chunk_rows:
+            yield chunk, rejected, raw.tell()
+            chunk, rejected = [], []
+    yield chunk, rejected, raw.tell()
+
+
 def import_subscribers(path, *, send_confirmation=False, rejects_path=None, chunk_rows=CHUNK_ROWS, progress=None):
     """Import FILE; returns an ImportSummary. ImportFileError if the file cannot be read at all.
 
-    `progress(done_bytes, total_bytes)` is called after every chunk.
+    `progress(done_bytes, total_bytes)` is called after every chunk. The next chunk is parsed in a
+    thread while one is written (rundbrief/audience/readahead.py).
     """
     path = Path(path)
     columns = check_file(path)
@@ -308,20 +324,13 @@ def import_subscribers(path, *, send_confirmation=False, rejects_path=None, chun
     try:
         with open(path, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:
             writer.open()
-            chunk = []
-            for line, fields in read_records(fh):
-                try:
-                    chunk.append((parser.parse(line, fields), fields))
-                except RowError as exc:
-                    rejects.add(line, str(exc), fields)
-                if len(chunk) >= chunk_rows:
+            with read_ahead(parsed_chunks(raw, fh, parser, chunk_rows)) as chunks:
+                for chunk, rejected, position in chunks:
+                    for line, reason, fields in rejected:
+                        rejects.add(line, reason, fields)
                     writer.write(chunk)
-                    chunk = []
                     if progress:
-                        progress(raw.tell(), total)
-            writer.write(chunk)
-            if progress:
-                progress(total, total)
+                        progress(position, total)
     finally:
         writer.close()
         rejects.close()
