@@ -318,3 +318,25 @@ def test_read_ahead_produces_at_most_depth_items_ahead_of_the_consumer():
     assert got == list(range(200))
     # consumed item in hand, `depth` in the queue, one being produced
     assert max(lead) <= 2 + 1
+
+
+def test_a_transaction_spans_several_chunks_and_a_failure_undoes_only_the_open_one(csv_file, topics, monkeypatch):
+    """Chunks of 2 rows, 4 rows per transaction: when the 4th chunk fails, the 3rd goes with it, the 1st two stay."""
+    from rundbrief.audience import importer
+    from rundbrief.audience.import_writer import ChunkWriter
+
+    monkeypatch.setattr(importer, "PARSE_ROWS", 2)
+    write, calls = ChunkWriter._write, []
+
+    def fail_fourth(self, chunk):
+        calls.append(len(chunk))
+        if len(calls) == 4:
+            raise RuntimeError("database went away")
+        write(self, chunk)
+
+    monkeypatch.setattr(ChunkWriter, "_write", fail_fourth)
+    body = "".join(f"t{i}@example.de,,,2024-03-01T09:41:00,,203.0.113.1,\n" for i in range(10))
+    with pytest.raises(RuntimeError, match="went away"):
+        import_subscribers(csv_file(body), chunk_rows=4)
+    assert sorted(Subscriber.objects.values_list("email", flat=True)) == [f"t{i}@example.de" for i in range(4)]
+    assert ConsentEvent.objects.count() == 4 and ledger.verify_chain().intact

@@ -1,4 +1,4 @@
-"""The writing stage of the subscriber import: one chunk of parsed rows, one transaction.
+"""The writing stage of the subscriber import: chunks of parsed rows, several chunks per transaction.
 
 See rundbrief/audience/importer.py for the flow. Rows are written with plain
 executemany INSERTs and the ledger's bulk append (ledger_bulk.append_events),
@@ -52,8 +52,10 @@ def _column_query(model, select, where):
 
 
 class ChunkWriter:
-    def __init__(self, summary, rejects, *, source_prefix, send_confirmation=False):
+    def __init__(self, summary, rejects, *, source_prefix, send_confirmation=False, rows_per_transaction=1):
         self.summary = summary
+        self.rows_per_transaction = rows_per_transaction
+        self.transaction, self.transaction_rows = None, 0
         self.rejects = rejects
         self.source_prefix = source_prefix
         self.send_confirmation = send_confirmation
@@ -108,33 +110,59 @@ class ChunkWriter:
         insert_rows(SEEN_TABLE, ["subject", "line"], new)
         return rows
 
-    # -- one chunk ------------------------------------------------------------------------------
+    # -- transactions spanning several chunks ---------------------------------------------------
+
+    def begin(self):
+        if self.transaction is None:
+            self.transaction, self.transaction_rows = transaction.atomic(), 0
+            self.transaction.__enter__()
+
+    def commit(self):
+        if self.transaction is not None:
+            self.transaction, atomic = None, self.transaction
+            atomic.__exit__(None, None, None)
+
+    def rollback(self, exc):
+        if self.transaction is not None:
+            self.transaction, atomic = None, self.transaction
+            atomic.__exit__(type(exc), exc, exc.__traceback__)
 
     def write(self, chunk):
+        """Write one chunk in the open transaction (begun if needed); commit once it holds rows_per_transaction."""
         if not chunk:
             return
-        with transaction.atomic():
-            rows = self._first_occurrences(chunk)
-            suppressed = {h for (h,) in _select_in(_column_query(Suppression, ["address_hash"], "address_hash"),
-                                                   [row.subject for row in rows])}  # fmt: skip
-            known = {e for (e,) in _select_in(_column_query(Subscriber, ["email"], "email"), [r.email for r in rows])}
-            bulk, mailed = [], []
-            for row in rows:
-                if row.subject in suppressed:
-                    self.summary.suppressed += 1
-                elif row.email in known:
-                    self.summary.unchanged += 1  # never overwritten: the import must not undo a withdrawal
-                elif row.confirmed_at is None and self.send_confirmation:
-                    mailed.append(row)
-                else:
-                    bulk.append(row)
-            self._create(bulk)
-            for row in mailed:
-                # The form's double opt-in, mail sent after this chunk commits (UWG §7(2) Nr. 2).
-                text = row.consent_text or ConsentText.current(row.language)
-                actions.request_subscription(row.email, consent_text=text, topics=row.topics,
-                                             source=self._source(row), ip=row.ip, language=row.language)  # fmt: skip
-                self.summary.pending += 1
+        self.begin()
+        try:
+            self._write(chunk)
+        except BaseException as exc:
+            self.rollback(exc)
+            raise
+        self.transaction_rows += len(chunk)
+        if self.transaction_rows >= self.rows_per_transaction:
+            self.commit()
+
+    def _write(self, chunk):
+        rows = self._first_occurrences(chunk)
+        suppressed = {h for (h,) in _select_in(_column_query(Suppression, ["address_hash"], "address_hash"),
+                                               [row.subject for row in rows])}  # fmt: skip
+        known = {e for (e,) in _select_in(_column_query(Subscriber, ["email"], "email"), [r.email for r in rows])}
+        bulk, mailed = [], []
+        for row in rows:
+            if row.subject in suppressed:
+                self.summary.suppressed += 1
+            elif row.email in known:
+                self.summary.unchanged += 1  # never overwritten: the import must not undo a withdrawal
+            elif row.confirmed_at is None and self.send_confirmation:
+                mailed.append(row)
+            else:
+                bulk.append(row)
+        self._create(bulk)
+        for row in mailed:
+            # The form's double opt-in, mail sent after this transaction commits (UWG §7(2) Nr. 2).
+            text = row.consent_text or ConsentText.current(row.language)
+            actions.request_subscription(row.email, consent_text=text, topics=row.topics,
+                                         source=self._source(row), ip=row.ip, language=row.language)  # fmt: skip
+            self.summary.pending += 1
 
     def _source(self, row):
         """`import:FILE:LINE source=… consented_at=… confirmed_at=…` (the parts that are given)."""

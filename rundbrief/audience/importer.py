@@ -9,11 +9,12 @@ the sign-up form's consent covers every topic named in the text); times are
 ISO 8601 (`2024-03-01T09:30:00+01:00`; without an offset read in TIME_ZONE);
 `consent_text_version` is `N` (in LANGUAGE_CODE) or `LANG:N` (`en:2`).
 
-The flow, one stage after the other, per chunk of CHUNK_ROWS rows:
-read_records → RowParser.parse (invalid rows go to the rejects CSV) →
-ChunkWriter.write (one transaction: duplicates, suppression, already-known
-addresses, then bulk inserts and one bulk ledger append). Memory stays flat:
-only one chunk is held; duplicates across chunks are found in a temporary table.
+The flow, one stage after the other, per chunk of PARSE_ROWS rows:
+read_records → RowParser.parse (invalid rows go to the rejects CSV; in a thread,
+one chunk ahead) → ChunkWriter.write (duplicates, suppression, already-known
+addresses, then bulk inserts and one bulk ledger append), committed every
+CHUNK_ROWS rows. Memory stays flat: at most three chunks are held; duplicates
+across chunks are found in a temporary table.
 
 Rows with `confirmed_at` become confirmed subscribers with an `imported`
 ledger event carrying the given evidence (GDPR Art. 7(1): the controller must be
@@ -46,9 +47,13 @@ from rundbrief.audience.readahead import read_ahead
 from rundbrief.newsroom.models import Topic
 
 COLUMNS = ("email", "topics", "consented_at", "confirmed_at", "source", "ip", "consent_text_version")
-# Rows per transaction. Larger chunks mean fewer commits, each rewriting the index pages it touched
-# (the random-key indexes of subscribers and the ledger); 10,000 rows hold a few MB of memory.
-CHUNK_ROWS = 10_000
+# Rows per transaction. Every commit writes out each index page it touched, and rows with random keys
+# (address, public id, subject hash, event hash) touch nearly every page of those indexes: at 500,000
+# rows, 10,000 rows per transaction spent 22 s committing, 50,000 rows 7 s (docs/benchmarks.md). The
+# write lock is held that long; sign-ups wait for it (they give up after the 20 s busy timeout).
+CHUNK_ROWS = 50_000
+# Rows parsed and written at a time, within a transaction: what is held in memory.
+PARSE_ROWS = 10_000
 TOPIC_SEPARATORS = re.compile(r"[|;\s]+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SOURCE_MAX = 120  # leaves room in the ledger's 300-character source for file, line and times
@@ -320,17 +325,22 @@ def import_subscribers(path, *, send_confirmation=False, rejects_path=None, chun
     parser = RowParser(columns, path.name)
     rejects = RejectsFile(summary.rejects_path, columns)
     total = path.stat().st_size
-    writer = ChunkWriter(summary, rejects, source_prefix=f"import:{path.name}", send_confirmation=send_confirmation)
+    writer = ChunkWriter(summary, rejects, source_prefix=f"import:{path.name}", send_confirmation=send_confirmation,
+                         rows_per_transaction=chunk_rows)  # fmt: skip
     try:
         with open(path, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:
             writer.open()
-            with read_ahead(parsed_chunks(raw, fh, parser, chunk_rows)) as chunks:
+            with read_ahead(parsed_chunks(raw, fh, parser, min(chunk_rows, PARSE_ROWS))) as chunks:
                 for chunk, rejected, position in chunks:
                     for line, reason, fields in rejected:
                         rejects.add(line, reason, fields)
                     writer.write(chunk)
                     if progress:
                         progress(position, total)
+            writer.commit()
+    except BaseException as exc:
+        writer.rollback(exc)
+        raise
     finally:
         writer.close()
         rejects.close()
