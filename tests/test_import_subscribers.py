@@ -244,3 +244,99 @@ def test_memory_does_not_grow_with_the_file(csv_file, topics):
     large, summary = _peak_import_memory(csv_file, 10_000, "large.csv")
     assert summary.confirmed == 10_000
     assert large < small * 1.5 + 512 * 1024, (small, large)
+
+
+def test_a_chunk_larger_than_one_insert_statement_is_written_whole(csv_file, topics):
+    """Multi-row INSERTs split at the parameter limit: every subscription, event and evidence row arrives."""
+    from rundbrief.audience.ledger_bulk import MAX_ROWS_PER_INSERT
+    from rundbrief.audience.models import ConsentEvidence, Subscription
+
+    rows = 2 * MAX_ROWS_PER_INSERT + 7  # all three topics each: about six statements of subscriptions
+    body = "".join(f"k{i}@example.de,,2024-03-01T09:30:00,2024-03-01T09:41:00,,203.0.113.{i % 250},1\n"
+                   for i in range(rows))  # fmt: skip
+    summary = import_subscribers(csv_file(body), chunk_rows=rows)
+    assert summary.confirmed == rows
+    assert Subscriber.objects.count() == rows and Subscription.objects.count() == 3 * rows
+    assert ConsentEvent.objects.count() == rows and ConsentEvidence.objects.count() == rows
+    assert ConsentEvidence.objects.get(event__subject_hash=subject_hash(f"k{rows - 1}@example.de")).ip == "203.0.113.0"
+    assert ledger.verify_chain().intact
+
+
+def test_an_error_while_parsing_stops_the_import_after_the_chunks_before_it(csv_file, topics, monkeypatch):
+    """The parsing thread's exception reaches the caller; the chunk it was building is not written."""
+    from rundbrief.audience import importer
+
+    parse = importer.RowParser.parse
+
+    def parse_until_line_8(self, line, fields):
+        if line == 8:
+            raise RuntimeError("parser broke on line 8")
+        return parse(self, line, fields)
+
+    monkeypatch.setattr(importer.RowParser, "parse", parse_until_line_8)
+    body = "".join(f"e{i}@example.de,,,2024-03-01T09:41:00,,,\n" for i in range(10))
+    with pytest.raises(RuntimeError, match="line 8"):
+        import_subscribers(csv_file(body), chunk_rows=3)  # lines 2-4 and 5-7 written, 8-10 not
+    assert sorted(Subscriber.objects.values_list("email", flat=True)) == [f"e{i}@example.de" for i in range(6)]
+    assert ledger.verify_chain().intact
+
+
+def test_a_failing_write_stops_the_parsing_thread(csv_file, topics, monkeypatch):
+    import sys
+    import threading
+
+    from rundbrief.audience.import_writer import ChunkWriter
+
+    def refuse(self, chunk):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ChunkWriter, "write", refuse)
+    interval = sys.getswitchinterval()
+    body = "".join(f"w{i}@example.de,,,,,,\n" for i in range(50))
+    with pytest.raises(RuntimeError, match="disk full"):
+        import_subscribers(csv_file(body), chunk_rows=2)
+    assert not [t for t in threading.enumerate() if t.name == "rundbrief-read-ahead"]
+    assert sys.getswitchinterval() == interval
+    assert not Subscriber.objects.exists()
+
+
+def test_read_ahead_produces_at_most_depth_items_ahead_of_the_consumer():
+    from rundbrief.audience.readahead import read_ahead
+
+    consumed, lead = [0], []
+
+    def items():
+        for n in range(200):
+            lead.append(n - consumed[0])  # how far ahead of the consumer item n is made
+            yield n
+
+    with read_ahead(items(), depth=2) as ahead:
+        got = []
+        for n in ahead:
+            got.append(n)
+            consumed[0] += 1
+    assert got == list(range(200))
+    # consumed item in hand, `depth` in the queue, one being produced
+    assert max(lead) <= 2 + 1
+
+
+def test_a_transaction_spans_several_chunks_and_a_failure_undoes_only_the_open_one(csv_file, topics, monkeypatch):
+    """Chunks of 2 rows, 4 rows per transaction: when the 4th chunk fails, the 3rd goes with it, the 1st two stay."""
+    from rundbrief.audience import importer
+    from rundbrief.audience.import_writer import ChunkWriter
+
+    monkeypatch.setattr(importer, "PARSE_ROWS", 2)
+    write, calls = ChunkWriter._write, []
+
+    def fail_fourth(self, chunk):
+        calls.append(len(chunk))
+        if len(calls) == 4:
+            raise RuntimeError("database went away")
+        write(self, chunk)
+
+    monkeypatch.setattr(ChunkWriter, "_write", fail_fourth)
+    body = "".join(f"t{i}@example.de,,,2024-03-01T09:41:00,,203.0.113.1,\n" for i in range(10))
+    with pytest.raises(RuntimeError, match="went away"):
+        import_subscribers(csv_file(body), chunk_rows=4)
+    assert sorted(Subscriber.objects.values_list("email", flat=True)) == [f"t{i}@example.de" for i in range(4)]
+    assert ConsentEvent.objects.count() == 4 and ledger.verify_chain().intact

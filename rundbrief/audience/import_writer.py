@@ -1,4 +1,4 @@
-"""The writing stage of the subscriber import: one chunk of parsed rows, one transaction.
+"""The writing stage of the subscriber import: chunks of parsed rows, several chunks per transaction.
 
 See rundbrief/audience/importer.py for the flow. Rows are written with plain
 executemany INSERTs and the ledger's bulk append (ledger_bulk.append_events),
@@ -8,32 +8,38 @@ the same double opt-in as the form, since the mail is their bottleneck anyway.
 """
 
 import os
+from contextlib import closing
 from datetime import UTC
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from rundbrief.audience import actions
-from rundbrief.audience.ledger_bulk import EventRow, append_events, datetime_adapter, insert_rows
+from rundbrief.audience.ledger_bulk import (
+    EventRow,
+    append_events,
+    bulk_cursor,
+    datetime_adapter,
+    insert_rows,
+    max_params,
+)
 from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Subscription, Suppression
 from rundbrief.newsroom.models import Topic
 
 SEEN_TABLE = "rundbrief_import_seen"
 SQLITE_CACHE_KIB = 64 * 1024
-IN_BATCH = 900  # below SQLite's default limit of 999 host parameters per statement
-
-
-def _batches(values, size=IN_BATCH):
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+IN_BATCH = 10_000  # values per `IN (…)` at most, and never more than the backend's parameter limit
 
 
 def _select_in(sql_prefix, values):
     """Rows of `sql_prefix IN (…)` for every batch of values."""
     found = []
-    with connection.cursor() as cursor:
-        for batch in _batches(values):
-            cursor.execute(f"{sql_prefix} IN ({', '.join(['%s'] * len(batch))})", batch)
+    size = min(IN_BATCH, max_params())
+    cursor, mark = bulk_cursor()
+    with connection.wrap_database_errors, closing(cursor):
+        for start in range(0, len(values), size):
+            batch = values[start : start + size]
+            cursor.execute(f"{sql_prefix} IN ({', '.join([mark] * len(batch))})", batch)
             found.extend(cursor.fetchall())
     return found
 
@@ -46,14 +52,17 @@ def _column_query(model, select, where):
 
 
 class ChunkWriter:
-    def __init__(self, summary, rejects, *, source_prefix, send_confirmation=False):
+    def __init__(self, summary, rejects, *, source_prefix, send_confirmation=False, rows_per_transaction=1):
         self.summary = summary
+        self.rows_per_transaction = rows_per_transaction
+        self.transaction, self.transaction_rows = None, 0
         self.rejects = rejects
         self.source_prefix = source_prefix
         self.send_confirmation = send_confirmation
         self.topic_ids = dict(Topic.objects.values_list("slug", "pk"))
         self.subscriber_fields, self.subscriber_defaults = self._subscriber_template()
         self.sqlite_cache_size = None
+        self.source_memo = {}
 
     # -- the temporary table of addresses seen in this file (duplicates across chunks) --------
 
@@ -97,48 +106,80 @@ class ChunkWriter:
                 self.rejects.add(row.line, f"duplicate: the address is already on line {earlier[key]}", fields)
             else:
                 rows.append(row)
-        with connection.cursor() as cursor:
-            new = [(key, first_line[key]) for key, _row, _fields in candidates if key not in earlier]
-            cursor.executemany(f"INSERT INTO {SEEN_TABLE} (subject, line) VALUES (%s, %s)", new)
+        new = [(key, first_line[key]) for key, _row, _fields in candidates if key not in earlier]
+        insert_rows(SEEN_TABLE, ["subject", "line"], new)
         return rows
 
-    # -- one chunk ------------------------------------------------------------------------------
+    # -- transactions spanning several chunks ---------------------------------------------------
+
+    def begin(self):
+        if self.transaction is None:
+            self.transaction, self.transaction_rows = transaction.atomic(), 0
+            self.transaction.__enter__()
+
+    def commit(self):
+        if self.transaction is not None:
+            self.transaction, atomic = None, self.transaction
+            atomic.__exit__(None, None, None)
+
+    def rollback(self, exc):
+        if self.transaction is not None:
+            self.transaction, atomic = None, self.transaction
+            atomic.__exit__(type(exc), exc, exc.__traceback__)
 
     def write(self, chunk):
+        """Write one chunk in the open transaction (begun if needed); commit once it holds rows_per_transaction."""
         if not chunk:
             return
-        with transaction.atomic():
-            rows = self._first_occurrences(chunk)
-            suppressed = {h for (h,) in _select_in(_column_query(Suppression, ["address_hash"], "address_hash"),
-                                                   [row.subject for row in rows])}  # fmt: skip
-            known = {e for (e,) in _select_in(_column_query(Subscriber, ["email"], "email"), [r.email for r in rows])}
-            bulk, mailed = [], []
-            for row in rows:
-                if row.subject in suppressed:
-                    self.summary.suppressed += 1
-                elif row.email in known:
-                    self.summary.unchanged += 1  # never overwritten: the import must not undo a withdrawal
-                elif row.confirmed_at is None and self.send_confirmation:
-                    mailed.append(row)
-                else:
-                    bulk.append(row)
-            self._create(bulk)
-            for row in mailed:
-                # The form's double opt-in, mail sent after this chunk commits (UWG §7(2) Nr. 2).
-                text = row.consent_text or ConsentText.current(row.language)
-                actions.request_subscription(row.email, consent_text=text, topics=row.topics,
-                                             source=self._source(row), ip=row.ip, language=row.language)  # fmt: skip
-                self.summary.pending += 1
+        self.begin()
+        try:
+            self._write(chunk)
+        except BaseException as exc:
+            self.rollback(exc)
+            raise
+        self.transaction_rows += len(chunk)
+        if self.transaction_rows >= self.rows_per_transaction:
+            self.commit()
+
+    def _write(self, chunk):
+        rows = self._first_occurrences(chunk)
+        suppressed = {h for (h,) in _select_in(_column_query(Suppression, ["address_hash"], "address_hash"),
+                                               [row.subject for row in rows])}  # fmt: skip
+        known = {e for (e,) in _select_in(_column_query(Subscriber, ["email"], "email"), [r.email for r in rows])}
+        bulk, mailed = [], []
+        for row in rows:
+            if row.subject in suppressed:
+                self.summary.suppressed += 1
+            elif row.email in known:
+                self.summary.unchanged += 1  # never overwritten: the import must not undo a withdrawal
+            elif row.confirmed_at is None and self.send_confirmation:
+                mailed.append(row)
+            else:
+                bulk.append(row)
+        self._create(bulk)
+        for row in mailed:
+            # The form's double opt-in, mail sent after this transaction commits (UWG §7(2) Nr. 2).
+            text = row.consent_text or ConsentText.current(row.language)
+            actions.request_subscription(row.email, consent_text=text, topics=row.topics,
+                                         source=self._source(row), ip=row.ip, language=row.language)  # fmt: skip
+            self.summary.pending += 1
 
     def _source(self, row):
-        parts = [f"{self.source_prefix}:{row.line}"]
-        if row.source:
-            parts.append(f"source={row.source}")
-        if row.consented_at:
-            parts.append(f"consented_at={row.consented_at.astimezone(UTC).isoformat()}")
-        if row.confirmed_at:
-            parts.append(f"confirmed_at={row.confirmed_at.astimezone(UTC).isoformat()}")
-        return " ".join(parts)
+        """`import:FILE:LINE source=… consented_at=… confirmed_at=…` (the parts that are given)."""
+        key = (row.source, row.consented_at, row.confirmed_at)
+        rest = self.source_memo.get(key)
+        if rest is None:
+            parts = [""]
+            if row.source:
+                parts.append(f"source={row.source}")
+            if row.consented_at:
+                parts.append(f"consented_at={row.consented_at.astimezone(UTC).isoformat()}")
+            if row.confirmed_at:
+                parts.append(f"confirmed_at={row.confirmed_at.astimezone(UTC).isoformat()}")
+            if len(self.source_memo) >= 10_000:  # most files repeat a few combinations; bounded for the rest
+                self.source_memo.clear()
+            rest = self.source_memo[key] = " ".join(parts)
+        return f"{self.source_prefix}:{row.line}{rest}"
 
     def _subscriber_template(self):
         """Column order and database-ready defaults, so a field added to Subscriber later gets its default."""

@@ -9,11 +9,12 @@ the sign-up form's consent covers every topic named in the text); times are
 ISO 8601 (`2024-03-01T09:30:00+01:00`; without an offset read in TIME_ZONE);
 `consent_text_version` is `N` (in LANGUAGE_CODE) or `LANG:N` (`en:2`).
 
-The flow, one stage after the other, per chunk of CHUNK_ROWS rows:
-read_records → RowParser.parse (invalid rows go to the rejects CSV) →
-ChunkWriter.write (one transaction: duplicates, suppression, already-known
-addresses, then bulk inserts and one bulk ledger append). Memory stays flat:
-only one chunk is held; duplicates across chunks are found in a temporary table.
+The flow, one stage after the other, per chunk of PARSE_ROWS rows:
+read_records → RowParser.parse (invalid rows go to the rejects CSV; in a thread,
+one chunk ahead) → ChunkWriter.write (duplicates, suppression, already-known
+addresses, then bulk inserts and one bulk ledger append), committed every
+CHUNK_ROWS rows. Memory stays flat: at most three chunks are held; duplicates
+across chunks are found in a temporary table.
 
 Rows with `confirmed_at` become confirmed subscribers with an `imported`
 ledger event carrying the given evidence (GDPR Art. 7(1): the controller must be
@@ -27,9 +28,9 @@ suppression list blocks imports). Re-running a file therefore changes nothing.
 import codecs
 import csv
 import datetime as dt
-import hashlib
 import hmac
 import io
+import operator
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,12 +43,17 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from rundbrief.audience.addresses import hash_key, normalise_address, truncate_ip
 from rundbrief.audience.import_writer import ChunkWriter
 from rundbrief.audience.models import ConsentText
+from rundbrief.audience.readahead import read_ahead
 from rundbrief.newsroom.models import Topic
 
 COLUMNS = ("email", "topics", "consented_at", "confirmed_at", "source", "ip", "consent_text_version")
-# Rows per transaction. Larger chunks mean fewer commits, each rewriting the index pages it touched
-# (the random-key indexes of subscribers and the ledger); 10,000 rows hold a few MB of memory.
-CHUNK_ROWS = 10_000
+# Rows per transaction. Every commit writes out each index page it touched, and rows with random keys
+# (address, public id, subject hash, event hash) touch nearly every page of those indexes: at 500,000
+# rows, 10,000 rows per transaction spent 22 s committing, 50,000 rows 7 s (docs/benchmarks.md). The
+# write lock is held that long; sign-ups wait for it (they give up after the 20 s busy timeout).
+CHUNK_ROWS = 50_000
+# Rows parsed and written at a time, within a transaction: what is held in memory.
+PARSE_ROWS = 10_000
 TOPIC_SEPARATORS = re.compile(r"[|;\s]+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SOURCE_MAX = 120  # leaves room in the ledger's 300-character source for file, line and times
@@ -180,9 +186,14 @@ class RowParser:
         self.store_full_ip = settings.RUNDBRIEF_STORE_FULL_IP
         self.language = settings.LANGUAGE_CODE
         self.times = {}
+        # Files repeat a few values of these columns over and over; each distinct one is checked once.
+        self.topic_memo, self.text_memo = {}, {}
+        # A missing column, or a short record, reads as "": its index points into the padding.
+        self.padding = [""] * len(columns)
+        self.pick = operator.itemgetter(*(len(columns) if i is None else i for i in self.order))
 
     def values(self, fields):
-        return [fields[i].strip() if i is not None and i < len(fields) else "" for i in self.order]
+        return [value.strip() for value in self.pick(fields + self.padding)]
 
     def parse(self, line, fields) -> Row:
         if isinstance(fields, csv.Error):
@@ -206,9 +217,10 @@ class RowParser:
         ip = truncate_ip_fast(raw_ip, self.store_full_ip)
         if raw_ip and not ip:
             raise RowError(f"ip: {raw_ip[:60]!r} is not an IPv4 or IPv6 address")
-        text = self.consent_text(version)
-        subject = hmac.new(self.key, email.encode("utf-8"), hashlib.sha256).hexdigest()  # = addresses.subject_hash
-        return Row(line, email, subject, self.topic_slugs(topics), consented_at, confirmed_at, source, ip, text,
+        text = self.text_memo.get(version) or self.consent_text(version)
+        slugs = self.topic_memo.get(topics) or self.topic_slugs(topics)
+        subject = hmac.digest(self.key, email.encode("utf-8"), "sha256").hex()  # = addresses.subject_hash
+        return Row(line, email, subject, slugs, consented_at, confirmed_at, source, ip, text,
                    text.language if text else self.language)  # fmt: skip
 
     def topic_slugs(self, value):
@@ -221,7 +233,7 @@ class RowParser:
                 if slug is None:
                     raise RowError(f"topics: unknown topic {word[:60]!r} (known: {', '.join(self.all_topics)})")
                 slugs.add(slug)
-        return tuple(sorted(slugs))
+        return _remember(self.topic_memo, value, tuple(sorted(slugs)))
 
     def time(self, value, name):
         if not value:
@@ -253,7 +265,15 @@ class RowParser:
             text = None
         if text is None:
             raise RowError(f"consent_text_version: unknown consent text {value[:60]!r} (use N or LANG:N)")
-        return text
+        return _remember(self.text_memo, value, text)
+
+
+def _remember(memo, key, value, limit=10_000):
+    """memo[key] = value, starting over when full, so a file of all-different values cannot grow it."""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 class RejectsFile:
@@ -279,10 +299,25 @@ def default_rejects_path(path):
     return path.with_name(path.stem + ".rejects.csv")
 
 
+def parsed_chunks(raw, fh, parser, chunk_rows):
+    """(rows with their fields, rejected (line, reason, fields), bytes read) per chunk; no database access."""
+    chunk, rejected = [], []
+    for line, fields in read_records(fh):
+        try:
+            chunk.append((parser.parse(line, fields), fields))
+        except RowError as exc:
+            rejected.append((line, str(exc), fields))
+        if len(chunk) >= chunk_rows:
+            yield chunk, rejected, raw.tell()
+            chunk, rejected = [], []
+    yield chunk, rejected, raw.tell()
+
+
 def import_subscribers(path, *, send_confirmation=False, rejects_path=None, chunk_rows=CHUNK_ROWS, progress=None):
     """Import FILE; returns an ImportSummary. ImportFileError if the file cannot be read at all.
 
-    `progress(done_bytes, total_bytes)` is called after every chunk.
+    `progress(done_bytes, total_bytes)` is called after every chunk. The next chunk is parsed in a
+    thread while one is written (rundbrief/audience/readahead.py).
     """
     path = Path(path)
     columns = check_file(path)
@@ -290,24 +325,22 @@ def import_subscribers(path, *, send_confirmation=False, rejects_path=None, chun
     parser = RowParser(columns, path.name)
     rejects = RejectsFile(summary.rejects_path, columns)
     total = path.stat().st_size
-    writer = ChunkWriter(summary, rejects, source_prefix=f"import:{path.name}", send_confirmation=send_confirmation)
+    writer = ChunkWriter(summary, rejects, source_prefix=f"import:{path.name}", send_confirmation=send_confirmation,
+                         rows_per_transaction=chunk_rows)  # fmt: skip
     try:
         with open(path, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:
             writer.open()
-            chunk = []
-            for line, fields in read_records(fh):
-                try:
-                    chunk.append((parser.parse(line, fields), fields))
-                except RowError as exc:
-                    rejects.add(line, str(exc), fields)
-                if len(chunk) >= chunk_rows:
+            with read_ahead(parsed_chunks(raw, fh, parser, min(chunk_rows, PARSE_ROWS))) as chunks:
+                for chunk, rejected, position in chunks:
+                    for line, reason, fields in rejected:
+                        rejects.add(line, reason, fields)
                     writer.write(chunk)
-                    chunk = []
                     if progress:
-                        progress(raw.tell(), total)
-            writer.write(chunk)
-            if progress:
-                progress(total, total)
+                        progress(position, total)
+            writer.commit()
+    except BaseException as exc:
+        writer.rollback(exc)
+        raise
     finally:
         writer.close()
         rejects.close()
