@@ -226,3 +226,27 @@ def test_transport_with_from_domain_sends_only_that_domains_campaigns(settings, 
     assert {parse(m)["Subject"] for m in general.messages} == {"Von Partner"}
     assert len(dedicated.messages) == len(general.messages) == 4
     assert musterhaus.pk != other.pk
+
+
+def test_claim_and_finish_walk_the_claim_index_instead_of_reading_the_whole_campaign(finance):
+    # A claim that reads every row of the campaign and sorts them is quadratic in the audience:
+    # at 200,000 recipients it cost more CPU per message than sending. The plans must stay index walks.
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the plan check is written for SQLite's EXPLAIN QUERY PLAN")
+    make_audience(finance, 5)
+    campaign = scheduled_campaign([finance])
+    Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.SENDING)
+    store = DjangoRecipientStore("plan-test", 30)
+    with CaptureQueriesContext(connection) as captured:
+        assert len(store.claim(3)) == 3
+        store.finish_done_campaigns()
+    statements = [q["sql"] for q in captured.captured_queries if "delivery_delivery" in q["sql"]]
+    assert statements
+    for sql in statements:
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+            plan = " | ".join(row[3] for row in cursor.fetchall())
+        assert "delivery_claim" in plan, (sql, plan)
+        assert "SCAN delivery_delivery" not in plan and "SCAN U0" not in plan, (sql, plan)
