@@ -7,6 +7,7 @@ who is subscribed.
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import translation
 from ninja import Router, Status
 from ninja.errors import HttpError
@@ -22,14 +23,6 @@ router = Router(tags=["sign-up"])
 NEUTRAL = "If the address can receive our newsletter, a request to confirm the subscription has been sent to it."
 
 
-def check_rate_limits(request):
-    """The form's limits, counted together with it: the same per-IP key and the same global breaker."""
-    ip_ok = ratelimit.hit(ratelimit.ip_key(client_ip(request)),
-                          settings.RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE)  # fmt: skip
-    if not ip_ok or not ratelimit.hit("signup:global", settings.RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE):
-        raise HttpError(429, "too many requests; try again in a minute")
-
-
 def unknown_topics(slugs):
     # Only plausible slugs reach the database: PostgreSQL refuses strings with NUL in a query (a 500).
     plausible = [slug for slug in slugs if len(slug) <= 50 and slug.isprintable()]
@@ -38,15 +31,29 @@ def unknown_topics(slugs):
 
 @router.post("", response={202: Accepted, 422: Problem, 429: Problem}, summary="Request a subscription")
 def create_subscription(request, payload: SubscriptionIn):
-    check_rate_limits(request)
+    # One write transaction per sign-up: the two rate-limit counters commit together with the
+    # request and its ledger event, instead of as writes of their own (docs/benchmarks.md). A
+    # refused request still counts, so the problem is raised only after the counters committed.
+    with transaction.atomic():
+        if not ratelimit.signup_allowed(client_ip(request)):
+            problem = (429, "too many requests; try again in a minute")
+        else:
+            problem = _request_subscription(request, payload)
+    if problem:
+        raise HttpError(*problem)
+    return Status(202, {"detail": NEUTRAL})
+
+
+def _request_subscription(request, payload):
+    """Start the double opt-in; (status, message) if the input is refused, else None."""
     language = payload.language or settings.LANGUAGE_CODE
     if language not in dict(settings.LANGUAGES):
-        raise HttpError(422, f"language: expected one of {', '.join(dict(settings.LANGUAGES))}")
+        return 422, f"language: expected one of {', '.join(dict(settings.LANGUAGES))}"
     consent_text = ConsentText.objects.filter(language=language, version=payload.consent_text_version).first()
     if consent_text is None:
-        raise HttpError(422, f"consent_text_version: no consent text {payload.consent_text_version} in {language!r}")
+        return 422, f"consent_text_version: no consent text {payload.consent_text_version} in {language!r}"
     if missing := unknown_topics(payload.topics):
-        raise HttpError(422, f"topics: unknown topic(s) {', '.join(repr(s[:40]) for s in missing[:5])}")
+        return 422, f"topics: unknown topic(s) {', '.join(repr(s[:40]) for s in missing[:5])}"
     token = optional_token(request)
     try:
         actions.request_subscription(
@@ -58,7 +65,7 @@ def create_subscription(request, payload: SubscriptionIn):
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             language=language,
         )
-    except ValidationError as exc:
+    except ValidationError as exc:  # raised before the action writes anything
         with translation.override("en"):  # API messages are English, like the schema they belong to
-            raise HttpError(422, f"email: {exc.messages[0]}") from None
-    return Status(202, {"detail": NEUTRAL})
+            return 422, f"email: {exc.messages[0]}"
+    return None

@@ -63,15 +63,16 @@ def _slugs(subscriber):
     return sorted(subscriber.subscriptions.values_list("topic__slug", flat=True))
 
 
-def _lock_or_create(address, language):
+def _lock_or_create(address, **fields):
+    """The address's subscriber, locked for this transaction, and whether it was created now."""
     subscriber = Subscriber.objects.select_for_update().filter(email=address).first()
-    if subscriber is None:
-        try:
-            with transaction.atomic():
-                subscriber = Subscriber.objects.create(email=address, language=language)
-        except IntegrityError:  # a concurrent request created it first (PostgreSQL)
-            subscriber = Subscriber.objects.select_for_update().get(email=address)
-    return subscriber
+    if subscriber is not None:
+        return subscriber, False
+    try:
+        with transaction.atomic():
+            return Subscriber.objects.create(email=address, **fields), True
+    except IntegrityError:  # a concurrent request created it first (PostgreSQL)
+        return Subscriber.objects.select_for_update().get(email=address), False
 
 
 def request_subscription(email, *, consent_text, topics=(), source="", ip="", user_agent="", language="de"):
@@ -79,32 +80,38 @@ def request_subscription(email, *, consent_text, topics=(), source="", ip="", us
 
     Confirmed and blocked addresses are left as they are and get no mail; a
     pending one gets at most one mail per RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS.
+    Joins the caller's transaction if there is one (the sign-up views count
+    their rate limits in it).
     """
     if consent_text is None:
         raise ValueError("a sign-up needs the consent text that was shown")
     address = normalise_address(email)
     subject = subject_hash(address)
     now = timezone.now()
-    with transaction.atomic():
-        subscriber = _lock_or_create(address, language)
+    with transaction.atomic(savepoint=False):  # nothing is caught half-way: all or nothing
         suppression = Suppression.objects.filter(address_hash=subject).first()
-        if subscriber.status == Subscriber.Status.CONFIRMED or (
-            suppression and suppression.reason in REQUEST_MAIL_BLOCKED_BY
-        ):
+        blocked = suppression is not None and suppression.reason in REQUEST_MAIL_BLOCKED_BY
+        # A new address is inserted as the request leaves it: no UPDATE, no old topics to clear.
+        request = {} if blocked else {"status": Subscriber.Status.PENDING, "requested_at": now,
+                                      "confirm_nonce": new_nonce(), "last_confirmation_mail_at": now}  # fmt: skip
+        subscriber, created = _lock_or_create(address, language=language, **request)
+        if blocked or subscriber.status == Subscriber.Status.CONFIRMED:
             return SignupOutcome(subscriber, mail_queued=False)
-        interval = timedelta(hours=settings.RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS)
-        last = subscriber.last_confirmation_mail_at
-        if last is not None and now - last < interval and subscriber.status == Subscriber.Status.PENDING:
-            # Mail bombing: the address already has a fresh request mail. No new event either.
-            return SignupOutcome(subscriber, mail_queued=False)
+        if not created:
+            interval = timedelta(hours=settings.RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS)
+            last = subscriber.last_confirmation_mail_at
+            if last is not None and now - last < interval and subscriber.status == Subscriber.Status.PENDING:
+                # Mail bombing: the address already has a fresh request mail. No new event either.
+                return SignupOutcome(subscriber, mail_queued=False)
+            subscriber.language = language
+            for field, value in request.items():
+                setattr(subscriber, field, value)
+            subscriber.save()
         chosen = _topics(topics)
-        subscriber.status = Subscriber.Status.PENDING
-        subscriber.language = language
-        subscriber.requested_at = now
-        subscriber.confirm_nonce = new_nonce()
-        subscriber.last_confirmation_mail_at = now
-        subscriber.save()
-        _set_topics(subscriber, chosen)
+        if created:
+            Subscription.objects.bulk_create([Subscription(subscriber=subscriber, topic=t) for t in chosen])
+        else:
+            _set_topics(subscriber, chosen)
         append_event(Kind.REQUESTED, subject_hash=subject, subscriber=subscriber, consent_text=consent_text,
                      topics=[t.slug for t in chosen], source=source, ip=ip, user_agent=user_agent)  # fmt: skip
         nonce, names = subscriber.confirm_nonce, [t.name for t in chosen]

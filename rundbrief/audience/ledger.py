@@ -59,7 +59,7 @@ def _lock_chain():
 def append_event(kind, *, subject_hash, subscriber=None, consent_text=None, topics=(), source="",
                  ip="", user_agent="", message_id="", occurred_at=None):  # fmt: skip
     """Append one event to the chain; IP and user agent go to the erasable evidence row."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # inside an action's transaction: no savepoint of its own
         _lock_chain()
         prev_hash = ConsentEvent.objects.order_by("-pk").values_list("hash", flat=True).first() or GENESIS
         event = ConsentEvent(
