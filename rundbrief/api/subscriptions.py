@@ -31,41 +31,40 @@ def unknown_topics(slugs):
 
 @router.post("", response={202: Accepted, 422: Problem, 429: Problem}, summary="Request a subscription")
 def create_subscription(request, payload: SubscriptionIn):
+    problem, request_kwargs = _check_input(request, payload)  # reads only, before the write lock
     # One write transaction per sign-up: the two rate-limit counters commit together with the
     # request and its ledger event, instead of as writes of their own (docs/benchmarks.md). A
     # refused request still counts, so the problem is raised only after the counters committed.
     with transaction.atomic():
         if not ratelimit.signup_allowed(client_ip(request)):
             problem = (429, "too many requests; try again in a minute")
-        else:
-            problem = _request_subscription(request, payload)
+        elif problem is None:
+            try:
+                actions.request_subscription(payload.email, **request_kwargs)
+            except ValidationError as exc:  # raised before the action writes anything
+                with translation.override("en"):  # API messages are English, like the schema they belong to
+                    problem = (422, f"email: {exc.messages[0]}")
     if problem:
         raise HttpError(*problem)
     return Status(202, {"detail": NEUTRAL})
 
 
-def _request_subscription(request, payload):
-    """Start the double opt-in; (status, message) if the input is refused, else None."""
+def _check_input(request, payload):
+    """(status, message) if the input is refused, else (None, the action's keyword arguments)."""
     language = payload.language or settings.LANGUAGE_CODE
     if language not in dict(settings.LANGUAGES):
-        return 422, f"language: expected one of {', '.join(dict(settings.LANGUAGES))}"
+        return (422, f"language: expected one of {', '.join(dict(settings.LANGUAGES))}"), None
     consent_text = ConsentText.objects.filter(language=language, version=payload.consent_text_version).first()
     if consent_text is None:
-        return 422, f"consent_text_version: no consent text {payload.consent_text_version} in {language!r}"
+        return (422, f"consent_text_version: no consent text {payload.consent_text_version} in {language!r}"), None
     if missing := unknown_topics(payload.topics):
-        return 422, f"topics: unknown topic(s) {', '.join(repr(s[:40]) for s in missing[:5])}"
+        return (422, f"topics: unknown topic(s) {', '.join(repr(s[:40]) for s in missing[:5])}"), None
     token = optional_token(request)
-    try:
-        actions.request_subscription(
-            payload.email,
-            consent_text=consent_text,
-            topics=payload.topics,
-            source=token.source if token else "api:public",
-            ip=client_ip(request),
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-            language=language,
-        )
-    except ValidationError as exc:  # raised before the action writes anything
-        with translation.override("en"):  # API messages are English, like the schema they belong to
-            return 422, f"email: {exc.messages[0]}"
-    return None
+    return None, {
+        "consent_text": consent_text,
+        "topics": payload.topics,
+        "source": token.source if token else "api:public",
+        "ip": client_ip(request),
+        "user_agent": request.META.get("HTTP_USER_AGENT", ""),
+        "language": language,
+    }

@@ -63,9 +63,15 @@ def _slugs(subscriber):
     return sorted(subscriber.subscriptions.values_list("topic__slug", flat=True))
 
 
+def _unique(queryset):
+    """The row of a lookup by a unique key, or None. Without `first()`'s ORDER BY: on the sign-up
+    path, compiling the models' default orderings cost more than running the queries."""
+    return next(iter(queryset.order_by()[:1]), None)
+
+
 def _lock_or_create(address, **fields):
     """The address's subscriber, locked for this transaction, and whether it was created now."""
-    subscriber = Subscriber.objects.select_for_update().filter(email=address).first()
+    subscriber = _unique(Subscriber.objects.select_for_update().filter(email=address))
     if subscriber is not None:
         return subscriber, False
     try:
@@ -88,8 +94,9 @@ def request_subscription(email, *, consent_text, topics=(), source="", ip="", us
     address = normalise_address(email)
     subject = subject_hash(address)
     now = timezone.now()
+    chosen = _topics(topics)  # a read: before the write lock, which the caller may already hold
     with transaction.atomic(savepoint=False):  # nothing is caught half-way: all or nothing
-        suppression = Suppression.objects.filter(address_hash=subject).first()
+        suppression = _unique(Suppression.objects.filter(address_hash=subject))
         blocked = suppression is not None and suppression.reason in REQUEST_MAIL_BLOCKED_BY
         # A new address is inserted as the request leaves it: no UPDATE, no old topics to clear.
         request = {} if blocked else {"status": Subscriber.Status.PENDING, "requested_at": now,
@@ -107,7 +114,6 @@ def request_subscription(email, *, consent_text, topics=(), source="", ip="", us
             for field, value in request.items():
                 setattr(subscriber, field, value)
             subscriber.save()
-        chosen = _topics(topics)
         if created:
             Subscription.objects.bulk_create([Subscription(subscriber=subscriber, topic=t) for t in chosen])
         else:
