@@ -137,8 +137,9 @@ def _mail_confirmation_request(subscriber_pk, nonce, topic_names):
         # Nothing went out, so the once-a-day allowance is given back: asking again sends the mail.
         Subscriber.objects.filter(pk=subscriber_pk, confirm_nonce=nonce).update(last_confirmation_mail_at=None)
         return
-    append_event(Kind.CONFIRMATION_SENT, subject_hash=subject_hash(subscriber.email), subscriber=subscriber,
-                 message_id=message_id, source="mail:confirmation-request")  # fmt: skip
+    # Recorded with the other mails of the outbox's batch, in one transaction.
+    outbox.record(append_event, Kind.CONFIRMATION_SENT, subject_hash=subject_hash(subscriber.email),
+                  subscriber=subscriber, message_id=message_id, source="mail:confirmation-request")  # fmt: skip
 
 
 def pending_subscriber(token):
