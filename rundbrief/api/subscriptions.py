@@ -31,7 +31,7 @@ def unknown_topics(slugs):
 
 @router.post("", response={202: Accepted, 422: Problem, 429: Problem}, summary="Request a subscription")
 def create_subscription(request, payload: SubscriptionIn):
-    problem, request_kwargs = _check_input(request, payload)  # reads only, before the write lock
+    problem, checked = _check_input(request, payload)  # reads only, before the write lock
     # One write transaction per sign-up: the two rate-limit counters commit together with the
     # request and its ledger event, instead of as writes of their own (docs/benchmarks.md). A
     # refused request still counts, so the problem is raised only after the counters committed.
@@ -39,18 +39,14 @@ def create_subscription(request, payload: SubscriptionIn):
         if not ratelimit.signup_allowed(client_ip(request)):
             problem = (429, "too many requests; try again in a minute")
         elif problem is None:
-            try:
-                actions.request_subscription(payload.email, **request_kwargs)
-            except ValidationError as exc:  # raised before the action writes anything
-                with translation.override("en"):  # API messages are English, like the schema they belong to
-                    problem = (422, f"email: {exc.messages[0]}")
+            actions.submit_subscription_request(checked)
     if problem:
         raise HttpError(*problem)
     return Status(202, {"detail": NEUTRAL})
 
 
 def _check_input(request, payload):
-    """(status, message) if the input is refused, else (None, the action's keyword arguments)."""
+    """(status, message) if the input is refused, else (None, the checked request)."""
     language = payload.language or settings.LANGUAGE_CODE
     if language not in dict(settings.LANGUAGES):
         return (422, f"language: expected one of {', '.join(dict(settings.LANGUAGES))}"), None
@@ -60,11 +56,16 @@ def _check_input(request, payload):
     if missing := unknown_topics(payload.topics):
         return (422, f"topics: unknown topic(s) {', '.join(repr(s[:40]) for s in missing[:5])}"), None
     token = optional_token(request)
-    return None, {
-        "consent_text": consent_text,
-        "topics": payload.topics,
-        "source": token.source if token else "api:public",
-        "ip": client_ip(request),
-        "user_agent": request.META.get("HTTP_USER_AGENT", ""),
-        "language": language,
-    }
+    try:
+        return None, actions.prepare_subscription_request(
+            payload.email,
+            consent_text=consent_text,
+            topics=payload.topics,
+            source=token.source if token else "api:public",
+            ip=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            language=language,
+        )
+    except ValidationError as exc:
+        with translation.override("en"):  # API messages are English, like the schema they belong to
+            return (422, f"email: {exc.messages[0]}"), None

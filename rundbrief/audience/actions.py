@@ -22,6 +22,7 @@ from rundbrief.audience.ledger import append_event
 from rundbrief.audience.models import (
     ConsentEvent,
     ConsentEvidence,
+    ConsentText,
     Subscriber,
     Subscription,
     Suppression,
@@ -81,27 +82,54 @@ def _lock_or_create(address, **fields):
         return Subscriber.objects.select_for_update().get(email=address), False
 
 
-def request_subscription(email, *, consent_text, topics=(), source="", ip="", user_agent="", language="de"):
-    """Start the double opt-in (UWG §7(2) Nr. 2) for an address; ValidationError for a bad address.
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    """A sign-up as checked before any write: the address normalised and hashed, the topics looked up."""
 
-    Confirmed and blocked addresses are left as they are and get no mail; a
-    pending one gets at most one mail per RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS.
-    Joins the caller's transaction if there is one (the sign-up views count
-    their rate limits in it).
-    """
+    address: str
+    subject: str
+    consent_text: ConsentText
+    topics: list
+    source: str
+    ip: str
+    user_agent: str
+    language: str
+
+
+def prepare_subscription_request(email, *, consent_text, topics=(), source="", ip="", user_agent="", language="de"):
+    """Check a sign-up and read what it needs; ValidationError for a bad address. Writes nothing,
+    so the sign-up views run it before their transaction takes the write lock."""
     if consent_text is None:
         raise ValueError("a sign-up needs the consent text that was shown")
     address = normalise_address(email)
-    subject = subject_hash(address)
+    return SubscriptionRequest(address, subject_hash(address), consent_text, _topics(topics), source, ip,
+                               user_agent, language)  # fmt: skip
+
+
+def request_subscription(email, **request):
+    """Start the double opt-in (UWG §7(2) Nr. 2) for an address; ValidationError for a bad address.
+
+    Keyword arguments as for prepare_subscription_request.
+    """
+    return submit_subscription_request(prepare_subscription_request(email, **request))
+
+
+def submit_subscription_request(request: SubscriptionRequest):
+    """The writes of a sign-up; joins the caller's transaction if there is one (the sign-up views
+    count their rate limits in it).
+
+    Confirmed and blocked addresses are left as they are and get no mail; a
+    pending one gets at most one mail per RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS.
+    """
     now = timezone.now()
-    chosen = _topics(topics)  # a read: before the write lock, which the caller may already hold
+    chosen = request.topics
     with transaction.atomic(savepoint=False):  # nothing is caught half-way: all or nothing
-        suppression = _unique(Suppression.objects.filter(address_hash=subject))
+        suppression = _unique(Suppression.objects.filter(address_hash=request.subject))
         blocked = suppression is not None and suppression.reason in REQUEST_MAIL_BLOCKED_BY
         # A new address is inserted as the request leaves it: no UPDATE, no old topics to clear.
-        request = {} if blocked else {"status": Subscriber.Status.PENDING, "requested_at": now,
-                                      "confirm_nonce": new_nonce(), "last_confirmation_mail_at": now}  # fmt: skip
-        subscriber, created = _lock_or_create(address, language=language, **request)
+        fields = {} if blocked else {"status": Subscriber.Status.PENDING, "requested_at": now,
+                                     "confirm_nonce": new_nonce(), "last_confirmation_mail_at": now}  # fmt: skip
+        subscriber, created = _lock_or_create(request.address, language=request.language, **fields)
         if blocked or subscriber.status == Subscriber.Status.CONFIRMED:
             return SignupOutcome(subscriber, mail_queued=False)
         if not created:
@@ -110,16 +138,17 @@ def request_subscription(email, *, consent_text, topics=(), source="", ip="", us
             if last is not None and now - last < interval and subscriber.status == Subscriber.Status.PENDING:
                 # Mail bombing: the address already has a fresh request mail. No new event either.
                 return SignupOutcome(subscriber, mail_queued=False)
-            subscriber.language = language
-            for field, value in request.items():
+            subscriber.language = request.language
+            for field, value in fields.items():
                 setattr(subscriber, field, value)
             subscriber.save()
         if created:
             Subscription.objects.bulk_create([Subscription(subscriber=subscriber, topic=t) for t in chosen])
         else:
             _set_topics(subscriber, chosen)
-        append_event(Kind.REQUESTED, subject_hash=subject, subscriber=subscriber, consent_text=consent_text,
-                     topics=[t.slug for t in chosen], source=source, ip=ip, user_agent=user_agent)  # fmt: skip
+        append_event(Kind.REQUESTED, subject_hash=request.subject, subscriber=subscriber,
+                     consent_text=request.consent_text, topics=[t.slug for t in chosen], source=request.source,
+                     ip=request.ip, user_agent=request.user_agent)  # fmt: skip
         nonce, names = subscriber.confirm_nonce, [t.name for t in chosen]
         transaction.on_commit(lambda: outbox.submit(_mail_confirmation_request, subscriber.pk, nonce, names))
     return SignupOutcome(subscriber, mail_queued=True)

@@ -51,22 +51,25 @@ def signup(request):
         form = SignupForm(initial={"consent_text": getattr(ConsentText.current(language), "pk", None)})
         return render(request, "audience/signup.html", {"form": form, "consent_text": ConsentText.current(language)})
     form = SignupForm(request.POST)
-    valid = form.is_valid()  # reads only; it runs before the write lock is taken
+    valid = form.is_valid()
+    checked = None
+    if valid and not form.is_bot:  # reads only: before the write lock is taken
+        data = form.cleaned_data
+        checked = actions.prepare_subscription_request(
+            data["email"],
+            consent_text=data["consent_text"],
+            topics=data["topics"],
+            source=settings.SITE_URL + (data["page"] or request.path),
+            language=language,
+            **_client(request),
+        )
     # One write transaction per sign-up: the rate-limit counters commit together with the
     # request (docs/benchmarks.md); a refused or invalid request still counts. Pages are
     # rendered after the commit, not while holding the write lock.
     with transaction.atomic():
         allowed = ratelimit.signup_allowed(client_ip(request))
-        if allowed and valid and not form.is_bot:
-            data = form.cleaned_data
-            actions.request_subscription(
-                data["email"],
-                consent_text=data["consent_text"],
-                topics=data["topics"],
-                source=settings.SITE_URL + (data["page"] or request.path),
-                language=language,
-                **_client(request),
-            )
+        if allowed and checked is not None:
+            actions.submit_subscription_request(checked)
     if not allowed:
         response = render(request, "audience/too_many_requests.html", status=429)
         response["Retry-After"] = "60"
