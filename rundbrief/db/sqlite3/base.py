@@ -35,6 +35,7 @@ class WriterLock:
         self.fd = None
 
     def acquire(self, path, timeout):
+        self.release()  # never wait for ourselves, should a COMMIT have been missed
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
