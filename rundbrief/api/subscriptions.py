@@ -24,6 +24,8 @@ NEUTRAL = "If the address can receive our newsletter, a request to confirm the s
 
 
 def unknown_topics(slugs):
+    if not slugs:  # the usual case: every topic of the consent text; no query
+        return []
     # Only plausible slugs reach the database: PostgreSQL refuses strings with NUL in a query (a 500).
     plausible = [slug for slug in slugs if len(slug) <= 50 and slug.isprintable()]
     return sorted(set(slugs) - set(Topic.objects.filter(slug__in=plausible).values_list("slug", flat=True)))
@@ -50,7 +52,9 @@ def _check_input(request, payload):
     language = payload.language or settings.LANGUAGE_CODE
     if language not in dict(settings.LANGUAGES):
         return (422, f"language: expected one of {', '.join(dict(settings.LANGUAGES))}"), None
-    consent_text = ConsentText.objects.filter(language=language, version=payload.consent_text_version).first()
+    # A unique pair: no ORDER BY (first() would add the model's ordering, for nothing).
+    consent_text = ConsentText.objects.filter(language=language, version=payload.consent_text_version).order_by()
+    consent_text = next(iter(consent_text[:1]), None)
     if consent_text is None:
         return (422, f"consent_text_version: no consent text {payload.consent_text_version} in {language!r}"), None
     if missing := unknown_topics(payload.topics):
