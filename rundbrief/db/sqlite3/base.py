@@ -40,7 +40,7 @@ class WriterLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            if not _wait_for_lock(fd, timeout):
+            if not _wait_for_lock(fd, timeout):  # fd now belongs to the helper thread: not closed here
                 raise base.Database.OperationalError("database is locked") from None
         except BaseException:
             os.close(fd)
