@@ -76,7 +76,9 @@ DATABASE_URL = config.env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'rundbrief.
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Django's backend, except that writers wait for each other in the kernel instead of
+    # polling in SQLite's busy handler (rundbrief/db/sqlite3/base.py, docs/decisions.md).
+    DATABASES["default"]["ENGINE"] = "rundbrief.db.sqlite3"
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers run beside the one writer; IMMEDIATE takes the write
         # lock at BEGIN so two writers queue instead of failing mid-transaction.

@@ -22,6 +22,7 @@ from rundbrief.audience.ledger import append_event
 from rundbrief.audience.models import (
     ConsentEvent,
     ConsentEvidence,
+    ConsentText,
     Subscriber,
     Subscription,
     Suppression,
@@ -63,50 +64,91 @@ def _slugs(subscriber):
     return sorted(subscriber.subscriptions.values_list("topic__slug", flat=True))
 
 
-def _lock_or_create(address, language):
-    subscriber = Subscriber.objects.select_for_update().filter(email=address).first()
-    if subscriber is None:
-        try:
-            with transaction.atomic():
-                subscriber = Subscriber.objects.create(email=address, language=language)
-        except IntegrityError:  # a concurrent request created it first (PostgreSQL)
-            subscriber = Subscriber.objects.select_for_update().get(email=address)
-    return subscriber
+def _unique(queryset):
+    """The row of a lookup by a unique key, or None. Without `first()`'s ORDER BY: on the sign-up
+    path, compiling the models' default orderings cost more than running the queries."""
+    return next(iter(queryset.order_by()[:1]), None)
 
 
-def request_subscription(email, *, consent_text, topics=(), source="", ip="", user_agent="", language="de"):
+def _lock_or_create(address, **fields):
+    """The address's subscriber, locked for this transaction, and whether it was created now."""
+    subscriber = _unique(Subscriber.objects.select_for_update().filter(email=address))
+    if subscriber is not None:
+        return subscriber, False
+    try:
+        with transaction.atomic():
+            return Subscriber.objects.create(email=address, **fields), True
+    except IntegrityError:  # a concurrent request created it first (PostgreSQL)
+        return Subscriber.objects.select_for_update().get(email=address), False
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    """A sign-up as checked before any write: the address normalised and hashed, the topics looked up."""
+
+    address: str
+    subject: str
+    consent_text: ConsentText
+    topics: list
+    source: str
+    ip: str
+    user_agent: str
+    language: str
+
+
+def prepare_subscription_request(email, *, consent_text, topics=(), source="", ip="", user_agent="", language="de"):
+    """Check a sign-up and read what it needs; ValidationError for a bad address. Writes nothing,
+    so the sign-up views run it before their transaction takes the write lock."""
+    if consent_text is None:
+        raise ValueError("a sign-up needs the consent text that was shown")
+    address = normalise_address(email)
+    return SubscriptionRequest(address, subject_hash(address), consent_text, _topics(topics), source, ip,
+                               user_agent, language)  # fmt: skip
+
+
+def request_subscription(email, **request):
     """Start the double opt-in (UWG §7(2) Nr. 2) for an address; ValidationError for a bad address.
+
+    Keyword arguments as for prepare_subscription_request.
+    """
+    return submit_subscription_request(prepare_subscription_request(email, **request))
+
+
+def submit_subscription_request(request: SubscriptionRequest):
+    """The writes of a sign-up; joins the caller's transaction if there is one (the sign-up views
+    count their rate limits in it).
 
     Confirmed and blocked addresses are left as they are and get no mail; a
     pending one gets at most one mail per RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS.
     """
-    if consent_text is None:
-        raise ValueError("a sign-up needs the consent text that was shown")
-    address = normalise_address(email)
-    subject = subject_hash(address)
     now = timezone.now()
-    with transaction.atomic():
-        subscriber = _lock_or_create(address, language)
-        suppression = Suppression.objects.filter(address_hash=subject).first()
-        if subscriber.status == Subscriber.Status.CONFIRMED or (
-            suppression and suppression.reason in REQUEST_MAIL_BLOCKED_BY
-        ):
+    chosen = request.topics
+    with transaction.atomic(savepoint=False):  # nothing is caught half-way: all or nothing
+        suppression = _unique(Suppression.objects.filter(address_hash=request.subject))
+        blocked = suppression is not None and suppression.reason in REQUEST_MAIL_BLOCKED_BY
+        # A new address is inserted as the request leaves it: no UPDATE, no old topics to clear.
+        fields = {} if blocked else {"status": Subscriber.Status.PENDING, "requested_at": now,
+                                     "confirm_nonce": new_nonce(), "last_confirmation_mail_at": now}  # fmt: skip
+        subscriber, created = _lock_or_create(request.address, language=request.language, **fields)
+        if blocked or subscriber.status == Subscriber.Status.CONFIRMED:
             return SignupOutcome(subscriber, mail_queued=False)
-        interval = timedelta(hours=settings.RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS)
-        last = subscriber.last_confirmation_mail_at
-        if last is not None and now - last < interval and subscriber.status == Subscriber.Status.PENDING:
-            # Mail bombing: the address already has a fresh request mail. No new event either.
-            return SignupOutcome(subscriber, mail_queued=False)
-        chosen = _topics(topics)
-        subscriber.status = Subscriber.Status.PENDING
-        subscriber.language = language
-        subscriber.requested_at = now
-        subscriber.confirm_nonce = new_nonce()
-        subscriber.last_confirmation_mail_at = now
-        subscriber.save()
-        _set_topics(subscriber, chosen)
-        append_event(Kind.REQUESTED, subject_hash=subject, subscriber=subscriber, consent_text=consent_text,
-                     topics=[t.slug for t in chosen], source=source, ip=ip, user_agent=user_agent)  # fmt: skip
+        if not created:
+            interval = timedelta(hours=settings.RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS)
+            last = subscriber.last_confirmation_mail_at
+            if last is not None and now - last < interval and subscriber.status == Subscriber.Status.PENDING:
+                # Mail bombing: the address already has a fresh request mail. No new event either.
+                return SignupOutcome(subscriber, mail_queued=False)
+            subscriber.language = request.language
+            for field, value in fields.items():
+                setattr(subscriber, field, value)
+            subscriber.save()
+        if created:
+            Subscription.objects.bulk_create([Subscription(subscriber=subscriber, topic=t) for t in chosen])
+        else:
+            _set_topics(subscriber, chosen)
+        append_event(Kind.REQUESTED, subject_hash=request.subject, subscriber=subscriber,
+                     consent_text=request.consent_text, topics=[t.slug for t in chosen], source=request.source,
+                     ip=request.ip, user_agent=request.user_agent)  # fmt: skip
         nonce, names = subscriber.confirm_nonce, [t.name for t in chosen]
         transaction.on_commit(lambda: outbox.submit(_mail_confirmation_request, subscriber.pk, nonce, names))
     return SignupOutcome(subscriber, mail_queued=True)
@@ -124,8 +166,9 @@ def _mail_confirmation_request(subscriber_pk, nonce, topic_names):
         # Nothing went out, so the once-a-day allowance is given back: asking again sends the mail.
         Subscriber.objects.filter(pk=subscriber_pk, confirm_nonce=nonce).update(last_confirmation_mail_at=None)
         return
-    append_event(Kind.CONFIRMATION_SENT, subject_hash=subject_hash(subscriber.email), subscriber=subscriber,
-                 message_id=message_id, source="mail:confirmation-request")  # fmt: skip
+    # Recorded with the other mails of the outbox's batch, in one transaction.
+    outbox.record(append_event, Kind.CONFIRMATION_SENT, subject_hash=subject_hash(subscriber.email),
+                  subscriber=subscriber, message_id=message_id, source="mail:confirmation-request")  # fmt: skip
 
 
 def pending_subscriber(token):

@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
-from rundbrief.audience import tokens
+from rundbrief.audience import outbox, tokens
 from rundbrief.newsroom.models import SiteProfile
 
 
@@ -37,16 +37,32 @@ def send_service_mail(to, template, subject, context, language) -> str:
     """Render audience/email/<template>.txt and .html in `language`, send over SMTP, return the Message-ID."""
     domain = urlsplit(settings.SITE_URL).hostname or "localhost"
     message_id = make_msgid(domain=domain)
+    smtp = outbox.smtp_connection()  # the mail thread's batch shares one connection; None: one per mail
     with translation.override(language):
         context = {**site_links(), **context}
         text = render_to_string(f"audience/email/{template}.txt", context)
         html = render_to_string(f"audience/email/{template}.html", context)
         message = EmailMultiAlternatives(
-            subject=str(subject), body=text, to=[to], headers={"Message-ID": message_id, "Auto-Submitted": "auto-generated"}
+            subject=str(subject), body=text, to=[to], headers={"Message-ID": message_id, "Auto-Submitted": "auto-generated"},
+            connection=smtp,
         )
     message.attach_alternative(html, "text/html")
-    message.send()
+    try:
+        if smtp is not None:
+            smtp.open()  # opened by us, so sending leaves it open; the outbox closes it after the batch
+        message.send()
+    except Exception:
+        if smtp is not None:
+            _close_quietly(smtp)  # the batch's next mail starts on a fresh connection
+        raise
     return message_id
+
+
+def _close_quietly(smtp):
+    try:
+        smtp.close()  # drops the connection even when QUIT fails
+    except Exception:
+        pass
 
 
 def confirm_url(subscriber, nonce, language):

@@ -2,46 +2,122 @@
 
 A new address gets a double-opt-in mail, a confirmed or suppressed one does not
 (issue 3: same status, body and — within noise — timing for every address). So
-the SMTP conversation happens on a small thread pool after the transaction has
+the SMTP conversation happens on a mail thread after the transaction has
 committed, never inside the request. RUNDBRIEF_SERVICE_MAIL_ASYNC=0 sends inline
 (the test suite does, to read the mail right after the request).
+
+The thread takes whatever has queued up as one batch: the mails go out over one
+SMTP connection, and what the jobs ask to record afterwards (`record`, e.g. the
+`confirmation_sent` ledger event) is written in one transaction, each record in
+a savepoint of its own. Under a burst of sign-ups that is one connection and one
+write transaction per batch instead of per mail (docs/benchmarks.md, sign-up).
 """
 
 import atexit
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
 
 from django.conf import settings
-from django.db import connection
+from django.core.mail import get_connection
+from django.db import connection, transaction
 
 log = logging.getLogger(__name__)
-_pool = None
-
-
-def _run(function, args):
-    try:
-        function(*args)
-    except Exception:
-        log.exception("service mail failed")
-    finally:
-        connection.close()  # this thread's own database connection
+MAX_BATCH = 100  # mails per SMTP connection and per ledger transaction, at most
+_queue = None
+_thread = None
+_start_lock = threading.Lock()
+_batch = threading.local()
 
 
 def submit(function, *args):
-    """Run function(*args) now (inline) or soon on the mail threads, depending on the setting."""
-    global _pool
+    """Run function(*args) now (inline) or soon on the mail thread, depending on the setting."""
     if not settings.RUNDBRIEF_SERVICE_MAIL_ASYNC:
-        function(*args)
+        _run_batch([(function, args)])
         return
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="service-mail")
-        atexit.register(_pool.shutdown, wait=True)  # a clean exit still sends what is queued
-    _pool.submit(_run, function, args)
+    _ensure_thread()
+    _queue.put((function, args))
+
+
+def smtp_connection():
+    """The SMTP connection of the batch being sent on this thread, or None outside a batch."""
+    return getattr(_batch, "smtp", None)
+
+
+def record(function, *args, **kwargs):
+    """Write function(*args, **kwargs) after the batch's mails are sent, in the batch's one transaction."""
+    records = getattr(_batch, "records", None)
+    if records is None:  # not on a batch (called directly): write now
+        with transaction.atomic():
+            function(*args, **kwargs)
+        return
+    records.append((function, args, kwargs))
 
 
 def drain():
     """Wait until every queued service mail has been handled (tests, and shutdown paths)."""
-    global _pool
-    if _pool is not None:
-        _pool.shutdown(wait=True)
-        _pool = None
+    if _queue is not None:
+        _queue.join()
+
+
+def _ensure_thread():
+    global _queue, _thread
+    with _start_lock:
+        if _thread is None or not _thread.is_alive():
+            _queue = _queue or queue.Queue()
+            _thread = threading.Thread(target=_work, name="service-mail", daemon=True)
+            _thread.start()
+            atexit.register(drain)  # a clean exit still sends what is queued
+
+
+def _work():
+    while True:
+        jobs = [_queue.get()]
+        while len(jobs) < MAX_BATCH:
+            try:
+                jobs.append(_queue.get_nowait())
+            except queue.Empty:
+                break
+        try:
+            _run_batch(jobs)
+        finally:
+            for _ in jobs:
+                _queue.task_done()
+
+
+def _run_batch(jobs):
+    _batch.smtp = get_connection()  # opened by the first mail (audience/mail.py), closed below
+    _batch.records = []
+    try:
+        for function, args in jobs:
+            try:
+                function(*args)
+            except Exception:
+                log.exception("service mail failed")
+        try:
+            _batch.smtp.close()
+        except Exception:  # QUIT failed; the mails were accepted before it
+            log.warning("closing the service-mail SMTP connection failed", exc_info=True)
+        _write_records(_batch.records)
+    finally:
+        _batch.smtp = None
+        _batch.records = None
+        # This thread's own database connection: kept for the next batch (CONN_MAX_AGE), closed
+        # if it broke or grew too old, as Django does after each request.
+        if threading.current_thread() is _thread:
+            connection.close_if_unusable_or_obsolete()
+
+
+def _write_records(records):
+    if not records:
+        return
+    try:
+        with transaction.atomic():
+            for function, args, kwargs in records:
+                try:
+                    with transaction.atomic():  # one failed record does not take the others with it
+                        function(*args, **kwargs)
+                except Exception:
+                    log.exception("recording a sent service mail failed")
+    except Exception:
+        log.exception("recording %d sent service mails failed", len(records))

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -33,6 +34,18 @@ def hit(key: str, limit: int, window_seconds: int = 60, now=None) -> bool:
         cursor.execute(sql, [key, connection.ops.adapt_datetimefield_value(start)])
         (count,) = cursor.fetchone()
     return count <= limit
+
+
+def signup_allowed(ip: str) -> bool:
+    """Count one sign-up (form or API) against the per-IP window and the global breaker.
+
+    A request refused for its IP does not count against the global breaker, so one
+    sender cannot trip it for everyone. Call it inside the sign-up's transaction: the
+    counters then commit with the request instead of as writes of their own.
+    """
+    if not hit(ip_key(ip), settings.RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE):
+        return False
+    return hit("signup:global", settings.RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE)
 
 
 def forget_old_windows(older_than=timedelta(hours=1)):

@@ -6,6 +6,7 @@ Thin: parse the request, call an action, answer. Every state change is in action
 import json
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import translation
@@ -49,28 +50,34 @@ def signup(request):
     if request.method == "GET":
         form = SignupForm(initial={"consent_text": getattr(ConsentText.current(language), "pk", None)})
         return render(request, "audience/signup.html", {"form": form, "consent_text": ConsentText.current(language)})
-    if not ratelimit.hit(ratelimit.ip_key(client_ip(request)),
-                         settings.RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE) or not ratelimit.hit(
-            "signup:global", settings.RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE):  # fmt: skip
+    form = SignupForm(request.POST)
+    valid = form.is_valid()
+    checked = None
+    if valid and not form.is_bot:  # reads only: before the write lock is taken
+        data = form.cleaned_data
+        checked = actions.prepare_subscription_request(
+            data["email"],
+            consent_text=data["consent_text"],
+            topics=data["topics"],
+            source=settings.SITE_URL + (data["page"] or request.path),
+            language=language,
+            **_client(request),
+        )
+    # One write transaction per sign-up: the rate-limit counters commit together with the
+    # request (docs/benchmarks.md); a refused or invalid request still counts. Pages are
+    # rendered after the commit, not while holding the write lock.
+    with transaction.atomic():
+        allowed = ratelimit.signup_allowed(client_ip(request))
+        if allowed and checked is not None:
+            actions.submit_subscription_request(checked)
+    if not allowed:
         response = render(request, "audience/too_many_requests.html", status=429)
         response["Retry-After"] = "60"
         return response
-    form = SignupForm(request.POST)
-    if form.is_bot:
+    if valid or form.is_bot:
         return _check_your_mail(request)
-    if not form.is_valid():
-        context = {"form": form, "consent_text": ConsentText.current(language)}
-        return render(request, "audience/signup.html", context, status=400)
-    data = form.cleaned_data
-    actions.request_subscription(
-        data["email"],
-        consent_text=data["consent_text"],
-        topics=data["topics"],
-        source=settings.SITE_URL + (data["page"] or request.path),
-        language=language,
-        **_client(request),
-    )
-    return _check_your_mail(request)
+    context = {"form": form, "consent_text": ConsentText.current(language)}
+    return render(request, "audience/signup.html", context, status=400)
 
 
 @never_cache
