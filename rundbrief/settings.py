@@ -72,7 +72,9 @@ TEMPLATES = [
     },
 ]
 
-DATABASE_URL = config.env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'rundbrief.sqlite3'}")
+# An empty DATABASE_URL (`DATABASE_URL= make run`, an empty line in an env file) means the default,
+# not a URL without a scheme.
+DATABASE_URL = config.env_str("DATABASE_URL", "").strip() or f"sqlite:///{VAR_DIR / 'rundbrief.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
