@@ -105,3 +105,17 @@ def _service_mail_inline(settings):
     """Tests read the double-opt-in mail right after the request; production sends it after the
     response (rundbrief/audience/outbox.py), which tests/test_double_opt_in.py checks on its own."""
     settings.RUNDBRIEF_SERVICE_MAIL_ASYNC = False
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the SQLite test database's side files (-wal, -shm, and the writer lock's -lock file)
+    once Django has dropped the database itself; otherwise every run leaves three files in var/."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if not name or settings.DATABASES["default"]["ENGINE"] != "rundbrief.db.sqlite3" or Path(name).exists():
+        return
+    for suffix in ("-wal", "-shm", "-lock"):
+        Path(f"{name}{suffix}").unlink(missing_ok=True)

@@ -14,7 +14,6 @@ import re
 
 from django.conf import settings
 
-_VERP = re.compile(r"^bounces\+(\d{1,19})-([a-z2-7]{10})@", re.I)
 
 
 @functools.lru_cache(maxsize=4)
@@ -49,10 +48,15 @@ def unsubscribe_mailbox(delivery_id: int, domain: str) -> str:
     return f"unsubscribe+{delivery_id}-{_mac('unsubscribe', str(delivery_id))}@{domain}"
 
 
+@functools.lru_cache(maxsize=8)
+def _pattern(prefix: str):
+    """The address pattern for a local-part prefix ("bounces", "unsubscribe"), compiled once."""
+    return re.compile(rf"^{re.escape(prefix)}\+(\d{{1,19}})-([a-z2-7]{{10}})@", re.I)
+
+
 def parse_return_path(address: str, prefix: str = "bounces") -> int | None:
     """The delivery id in a VERP address, or None for anything forged or foreign."""
-    pattern = _VERP if prefix == "bounces" else re.compile(rf"^{prefix}\+(\d{{1,19}})-([a-z2-7]{{10}})@", re.I)
-    match = pattern.match(address.strip().strip("<>"))
+    match = _pattern(prefix).match(address.strip().strip("<>"))
     if not match:
         return None
     delivery_id, mac = match.group(1), match.group(2).lower()
