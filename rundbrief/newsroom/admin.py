@@ -3,7 +3,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from rundbrief.newsroom.models import Article, SiteProfile, Topic
+from rundbrief.newsroom.models import Article, Page, SiteProfile, Topic
 
 
 @admin.register(Topic)
@@ -63,3 +63,17 @@ class SiteProfileAdmin(admin.ModelAdmin):
 
 admin.site.site_header = _("Rundbrief administration")
 admin.site.site_title = _("Rundbrief")
+
+
+@admin.register(Page)
+class PageAdmin(admin.ModelAdmin):
+    list_display = ["title", "slug", "updated_at", "view_link"]
+    search_fields = ["title", "body"]
+    prepopulated_fields = {"slug": ["title"]}
+    readonly_fields = ["view_link", "updated_at"]
+
+    @admin.display(description=_("on the site"))
+    def view_link(self, obj):
+        if not obj.pk:
+            return "–"
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', obj.get_absolute_url(), obj.get_absolute_url())

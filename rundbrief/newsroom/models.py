@@ -88,6 +88,36 @@ class Article(models.Model):
         )
 
 
+class Page(models.Model):
+    """A standing page such as the imprint or the privacy notice, at /<slug>/ (Markdown, like articles).
+
+    The site profile's imprint and privacy links usually point here; German law expects both to be
+    reachable from every page (§ 5 DDG, GDPR Art. 13).
+    """
+
+    title = models.CharField(_("title"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True,
+                            help_text=_("The page's address: /slug/. Addresses the site already uses win."))
+    body = models.TextField(_("text"), help_text=_("Markdown, as in articles."))
+    body_html = models.TextField(editable=False, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("page")
+        verbose_name_plural = _("pages")
+        ordering = ["title"]
+
+    def __str__(self):
+        return self.title
+
+    def save(self, *args, **kwargs):
+        self.body_html = render_markdown(self.body)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("newsroom:page", args=[self.slug])
+
+
 class SiteProfile(models.Model):
     """The one site's header, trust badges and legal links. There is exactly one row (pk=1)."""
 

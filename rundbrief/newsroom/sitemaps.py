@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.sitemaps import Sitemap
 
-from rundbrief.newsroom.models import Article, Topic
+from rundbrief.newsroom.models import Article, Page, Topic
 
 
 class SiteUrlSitemap(Sitemap):
@@ -33,4 +33,14 @@ class TopicSitemap(SiteUrlSitemap):
         return Topic.objects.all()
 
 
-sitemaps = {"articles": ArticleSitemap, "topics": TopicSitemap}
+class PageSitemap(SiteUrlSitemap):
+    changefreq = "monthly"
+
+    def items(self):
+        return Page.objects.all()
+
+    def lastmod(self, item):
+        return item.updated_at
+
+
+sitemaps = {"articles": ArticleSitemap, "topics": TopicSitemap, "pages": PageSitemap}

@@ -14,4 +14,6 @@ urlpatterns = [
     path("feed/atom/", feeds.LatestArticlesAtomFeed(), name="feed-atom"),
     path("themen/<slug:slug>/feed/rss/", feeds.TopicFeed(), name="topic-feed-rss"),
     path("themen/<slug:slug>/feed/atom/", feeds.TopicAtomFeed(), name="topic-feed-atom"),
+    # Last in the last URLconf: a page's address never hides one the site already uses.
+    path("<slug:slug>/", views.page, name="page"),
 ]

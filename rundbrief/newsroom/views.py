@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
-from rundbrief.newsroom.models import Article, Topic
+from rundbrief.newsroom.models import Article, Page, Topic
 
 SEARCH_MAX_LENGTH = 200
 
@@ -50,6 +50,10 @@ def _render_article(request, article, preview):
     if preview:
         response["X-Robots-Tag"] = "noindex"
     return response
+
+
+def page(request, slug):
+    return render(request, "newsroom/page.html", {"page": get_object_or_404(Page, slug=slug)})
 
 
 def search(request):

@@ -5,9 +5,10 @@ from django.db import transaction
 
 from rundbrief.newsroom.actions import ensure_topic, import_article
 from rundbrief.newsroom.importer import read_article_file
-from rundbrief.newsroom.models import Article, SiteProfile
+from rundbrief.newsroom.models import Article, Page, SiteProfile
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+PAGES_DIR = DEMO_DIR / "pages"  # imprint and privacy notice; the profile's legal links point at them
 
 DEMO_TOPICS = [
     ("Produktneuheiten", "Neue Münzen, Barren und Editionen im Sortiment."),
@@ -29,7 +30,7 @@ DEMO_PROFILE = {
 
 
 class Command(BaseCommand):
-    help = "Load the demo site (Musterhaus Edelmetalle): profile, three topics, articles. Safe to run again."
+    help = "Load the demo site (Musterhaus Edelmetalle): profile, three topics, articles, legal pages. Safe to run again."
 
     @transaction.atomic
     def handle(self, *args, **options):
@@ -51,4 +52,11 @@ class Command(BaseCommand):
                 continue
             import_article(data)
             created += 1
-        self.stdout.write(f"demo content: {created} article(s) added")
+        pages = 0
+        for path in sorted(PAGES_DIR.glob("*.md")):
+            heading, _, body = path.read_text(encoding="utf-8").partition("\n")
+            _page, made = Page.objects.get_or_create(  # an existing page is the editor's: left alone
+                slug=path.stem, defaults={"title": heading.removeprefix("# ").strip(), "body": body.strip() + "\n"}
+            )
+            pages += made
+        self.stdout.write(f"demo content: {created} article(s), {pages} page(s) added")
