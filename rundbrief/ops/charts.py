@@ -4,6 +4,8 @@ Every label is escaped; the SVG carries a <title> per point, so hovering shows t
 in any browser and a screen reader reads the chart's summary.
 """
 
+import math
+
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
@@ -12,15 +14,28 @@ LEFT, RIGHT, TOP, BOTTOM = 48, 12, 16, 36
 COLOURS = ["#2b6cb0", "#c05621", "#718096", "#2f855a", "#9b2c2c", "#6b46c1"]
 
 
-def _scale(maximum):
-    """A round upper bound for the y axis (1, 2, 5 × 10^n)."""
+def _scale(maximum, whole_numbers=True):
+    """A round upper bound for the y axis whose quarter — the grid step — is 1, 2, 2.5 or 5 × 10^n.
+
+    The grid lines are labelled with that step's multiples, so the step must be one the labels can
+    show: for counts a whole number (the axis of a chart of 0 and 1 reads 0 1 2 3 4, not 0 0 0 1 1),
+    for fractions any power of ten.
+    """
     if maximum <= 0:
-        return 1
-    step = 10 ** (len(str(int(maximum))) - 1)
-    for factor in (1, 2, 5, 10):
-        if maximum <= factor * step:
-            return factor * step
-    return 10 * step
+        return 4 if whole_numbers else 1
+    exponent = math.floor(math.log10(maximum / 4))
+    for power in range(exponent, exponent + 2):
+        for factor in (1, 2, 2.5, 5):
+            step = factor * 10**power
+            if whole_numbers and step != int(step):
+                continue
+            if 4 * step >= maximum:
+                return 4 * step
+    return 4 * 10 ** (exponent + 2)
+
+
+def _whole(values):
+    return all(isinstance(v, int) for v in values)
 
 
 def _frame(parts, y_max, fmt, title):
@@ -47,7 +62,8 @@ def line_chart(labels, series: dict, title, fmt=lambda v: f"{v:,.0f}"):
     """One polyline per series over shared x labels; series values are lists as long as labels."""
     if not labels:
         return mark_safe(f"<p>{escape(title)}: —</p>")
-    y_max = _scale(max((max(values) for values in series.values() if values), default=0))
+    values = [v for values in series.values() for v in values]
+    y_max = _scale(max(values, default=0), whole_numbers=_whole(values))
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x_of(i):
@@ -72,7 +88,8 @@ def bar_chart(bars, title, fmt=lambda v: f"{v:,.0f}", limits=()):
     """Bars (label, value) with optional horizontal limit lines (value, label), e.g. 0.1 % and 0.3 %."""
     if not bars:
         return mark_safe(f"<p>{escape(title)}: —</p>")
-    y_max = _scale(max([v for _label, v in bars] + [v * 1.2 for v, _label in limits]))
+    values = [v for _label, v in bars]
+    y_max = _scale(max(values + [v * 1.2 for v, _label in limits]), whole_numbers=_whole(values) and not limits)
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = inner_w / len(bars)
 
