@@ -54,3 +54,8 @@ def test_pages_are_in_the_sitemap(client, settings, demo_site):
     settings.SITE_URL = "https://news.musterhaus.example"
     text = client.get("/sitemap.xml").content.decode()
     assert "<loc>https://news.musterhaus.example/impressum/</loc>" in text
+
+
+def test_an_unknown_word_without_a_slash_is_a_404_not_a_redirect(client, demo_site):
+    assert client.get("/gibt-es-nicht").status_code == 404
+    assert client.get("/impressum").status_code == 301  # an existing page still gets its slash

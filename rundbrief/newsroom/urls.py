@@ -1,6 +1,26 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from rundbrief.newsroom import feeds, views
+
+
+class ExistingPageSlug:
+    """Matches only the slug of an existing page. A plain <slug:> as the last pattern would make every
+    unknown /word valid with a slash added, and CommonMiddleware would answer 301 instead of 404."""
+
+    regex = "[-a-zA-Z0-9_]+"
+
+    def to_python(self, value):
+        from rundbrief.newsroom.models import Page
+
+        if not Page.objects.filter(slug=value).exists():
+            raise ValueError(value)  # no match: resolving goes on, and ends in the 404 page
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(ExistingPageSlug, "page")
 
 app_name = "newsroom"
 
@@ -15,5 +35,5 @@ urlpatterns = [
     path("themen/<slug:slug>/feed/rss/", feeds.TopicFeed(), name="topic-feed-rss"),
     path("themen/<slug:slug>/feed/atom/", feeds.TopicAtomFeed(), name="topic-feed-atom"),
     # Last in the last URLconf: a page's address never hides one the site already uses.
-    path("<slug:slug>/", views.page, name="page"),
+    path("<page:slug>/", views.page, name="page"),
 ]
