@@ -23,21 +23,16 @@ from rundbrief.delivery.models import Delivery
 State = Delivery.State
 REPLY_MAX = 500
 DELIVERY, CAMPAIGN, SUBSCRIBER, SUBSCRIPTION, SUPPRESSION = (
-    f'"{model._meta.db_table}"' for model in (Delivery, Campaign, Subscriber, Subscription, Suppression)
+    connection.ops.quote_name(model._meta.db_table) for model in (Delivery, Campaign, Subscriber, Subscription, Suppression)
 )
 
 
 def _datetime_converter():
-    """Raw SQL hands SQLite datetimes back as text; PostgreSQL (psycopg) as aware datetimes."""
+    """Raw SQL hands SQLite datetimes back as text; Django's own converter parses them (PostgreSQL's
+    driver already returns aware datetimes)."""
     if connection.vendor != "sqlite":
         return lambda value: value
-
-    def convert(value):
-        if isinstance(value, str):
-            value = dt.datetime.fromisoformat(value)
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-    return convert
+    return lambda value: connection.ops.convert_datetimefield_value(value, None, connection)
 
 
 @dataclass(frozen=True)
@@ -263,9 +258,8 @@ class DjangoRecipientStore:
                 o.delivery_id,
                 self.worker_id,
             ))  # fmt: skip
-        table = ops.quote_name(Delivery._meta.db_table)
         sql = (
-            f"UPDATE {table} SET state = %s, attempts = attempts + %s, last_reply = COALESCE(%s, last_reply), "
+            f"UPDATE {DELIVERY} SET state = %s, attempts = attempts + %s, last_reply = COALESCE(%s, last_reply), "
             "lease_until = NULL, next_attempt_at = %s, worker = %s, sent_at = COALESCE(%s, sent_at), updated_at = %s "
             "WHERE id = %s AND worker = %s AND state = 'sending'"
         )
