@@ -61,7 +61,7 @@ def append_event(kind, *, subject_hash, subscriber=None, consent_text=None, topi
     """Append one event to the chain; IP and user agent go to the erasable evidence row."""
     with transaction.atomic(savepoint=False):  # inside an action's transaction: no savepoint of its own
         _lock_chain()
-        prev_hash = _chain_tip()
+        _last_id, prev_hash = chain_tip()
         event = ConsentEvent(
             kind=kind,
             subscriber=subscriber,
@@ -86,12 +86,14 @@ def append_event(kind, *, subject_hash, subscriber=None, consent_text=None, topi
         return event
 
 
-def _chain_tip():
+def chain_tip():
+    """(id, hash) of the last event, or (0, GENESIS); call under _lock_chain(). Plain SQL: it runs
+    for every event appended, inside the write lock."""
     table = connection.ops.quote_name(ConsentEvent._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT hash FROM {table} ORDER BY id DESC LIMIT 1")
+        cursor.execute(f"SELECT id, hash FROM {table} ORDER BY id DESC LIMIT 1")
         row = cursor.fetchone()
-    return row[0] if row else GENESIS
+    return tuple(row) if row else (0, GENESIS)
 
 
 def _insert(obj):

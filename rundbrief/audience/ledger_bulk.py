@@ -175,8 +175,7 @@ def max_params():
 def _lock_and_tip():
     """Serialise with ledger.append_event and return (last id, last hash) of the chain."""
     ledger._lock_chain()  # the same lock the one-at-a-time path takes
-    tip = ConsentEvent.objects.order_by("-pk").values_list("pk", "hash").first()
-    return tip or (0, ledger.GENESIS)
+    return ledger.chain_tip()
 
 
 def append_events(events: list[EventRow]) -> None:

@@ -1,21 +1,20 @@
 """Fixed-window counters kept in the database, so a limit holds across gunicorn workers and hosts."""
 
-import hashlib
-import hmac
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from rundbrief.audience.addresses import hash_key
+from rundbrief.audience.addresses import subject_hash
 from rundbrief.audience.models import RateCounter
 
 
 def ip_key(ip: str) -> str:
     # The counter table must not become a second log of visitors' addresses; keyed, because
     # an unkeyed hash of an IPv4 address is reversed by trying all 2^32 of them.
-    return "ip:" + hmac.new(hash_key(), (ip or "unknown").encode(), hashlib.sha256).hexdigest()[:40]
+    # The same keyed HMAC that stands in for addresses (addresses.subject_hash).
+    return "ip:" + subject_hash(ip or "unknown")[:40]
 
 
 def hit(key: str, limit: int, window_seconds: int = 60, now=None) -> bool:

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from rundbrief.audience.admin import ReadOnlyAdmin
 from rundbrief.bounces import actions
 from rundbrief.bounces.models import BounceEvent, CampaignRates, OperatorAlert
 from rundbrief.delivery.models import Delivery
@@ -63,7 +64,7 @@ def _count(**filters):
 
 
 @admin.register(CampaignRates)
-class CampaignRatesAdmin(admin.ModelAdmin):
+class CampaignRatesAdmin(ReadOnlyAdmin):
     list_display = ["name", "state", "sent", "hard_bounces", "soft_bounces", "complaints", "bounce_rate",
                     "complaint_rate"]  # fmt: skip
     list_filter = ["state"]
@@ -119,12 +120,3 @@ class CampaignRatesAdmin(admin.ModelAdmin):
         if rate > settings.BOUNCE_COMPLAINT_WARN_RATE:
             return format_html('<strong style="color:#b00">⚠ {}</strong>', f"{rate:.2%}")
         return f"{rate:.2%}"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

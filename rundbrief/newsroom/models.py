@@ -11,6 +11,15 @@ from rundbrief.newsroom.markdown import render_markdown
 TITLE_MAX_LENGTH = 200
 
 
+class RendersMarkdownBody:
+    """For models with `body` (Markdown) and `body_html`: the sanitised HTML is rendered once on save,
+    not on every page view."""
+
+    def save(self, *args, **kwargs):
+        self.body_html = render_markdown(self.body)
+        super().save(*args, **kwargs)
+
+
 class Topic(models.Model):
     name = models.CharField(_("name"), max_length=100)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
@@ -35,7 +44,7 @@ class ArticleQuerySet(models.QuerySet):
         return self.filter(status=Article.Status.PUBLISHED, published_at__lte=now or timezone.now())
 
 
-class Article(models.Model):
+class Article(RendersMarkdownBody, models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("draft")
         PUBLISHED = "published", _("published")
@@ -63,10 +72,6 @@ class Article(models.Model):
     def __str__(self):
         return self.title
 
-    def save(self, *args, **kwargs):
-        self.body_html = render_markdown(self.body)
-        super().save(*args, **kwargs)
-
     def get_absolute_url(self):
         return reverse("newsroom:article", args=[self.slug])
 
@@ -88,7 +93,7 @@ class Article(models.Model):
         )
 
 
-class Page(models.Model):
+class Page(RendersMarkdownBody, models.Model):
     """A standing page such as the imprint or the privacy notice, at /<slug>/ (Markdown, like articles).
 
     The site profile's imprint and privacy links usually point here; German law expects both to be
@@ -109,10 +114,6 @@ class Page(models.Model):
 
     def __str__(self):
         return self.title
-
-    def save(self, *args, **kwargs):
-        self.body_html = render_markdown(self.body)
-        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("newsroom:page", args=[self.slug])

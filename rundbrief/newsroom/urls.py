@@ -10,14 +10,16 @@ class ExistingPageSlug:
     regex = "[-a-zA-Z0-9_]+"
 
     def to_python(self, value):
+        """The Page itself, so the view does not look it up a second time."""
         from rundbrief.newsroom.models import Page
 
-        if not Page.objects.filter(slug=value).exists():
+        page = Page.objects.filter(slug=value).first()
+        if page is None:
             raise ValueError(value)  # no match: resolving goes on, and ends in the 404 page
-        return value
+        return page
 
     def to_url(self, value):
-        return value
+        return getattr(value, "slug", value)
 
 
 register_converter(ExistingPageSlug, "page")
@@ -35,5 +37,5 @@ urlpatterns = [
     path("themen/<slug:slug>/feed/rss/", feeds.TopicFeed(), name="topic-feed-rss"),
     path("themen/<slug:slug>/feed/atom/", feeds.TopicAtomFeed(), name="topic-feed-atom"),
     # Last in the last URLconf: a page's address never hides one the site already uses.
-    path("<page:slug>/", views.page, name="page"),
+    path("<page:page>/", views.page, name="page"),
 ]

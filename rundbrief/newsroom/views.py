@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
-from rundbrief.newsroom.models import Article, Page, Topic
+from rundbrief.newsroom.models import Article, Topic
 
 SEARCH_MAX_LENGTH = 200
 
@@ -52,8 +52,9 @@ def _render_article(request, article, preview):
     return response
 
 
-def page(request, slug):
-    return render(request, "newsroom/page.html", {"page": get_object_or_404(Page, slug=slug)})
+def page(request, page):
+    """`page` is already the Page: the URL converter (urls.ExistingPageSlug) matched it."""
+    return render(request, "newsroom/page.html", {"page": page})
 
 
 def search(request):
