@@ -54,6 +54,16 @@ def env_float(name, default):
         raise ConfigError(f"{name}={raw!r}: expected a number") from None
 
 
+def env_choice(name, choices, default):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    word = raw.strip().lower()
+    if word not in choices:
+        raise ConfigError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
+    return word
+
+
 def env_list(name, default=()):
     raw = os.environ.get(name)
     if raw is None:

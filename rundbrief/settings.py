@@ -152,6 +152,10 @@ RUNDBRIEF_EXPORT_LINK_HOURS = config.env_int("RUNDBRIEF_EXPORT_LINK_HOURS", 48)
 # Service mail (double opt-in, export links) is sent on a thread after the response, so the sign-up's
 # timing does not tell a new address from a known one (rundbrief/audience/outbox.py).
 RUNDBRIEF_SERVICE_MAIL_ASYNC = config.env_bool("RUNDBRIEF_SERVICE_MAIL_ASYNC", True)
+# Who applies queued sign-ups and sends their confirmation requests (rundbrief/audience/intake.py):
+# "web" — the web process's mail thread right after the answer, with the delivery workers as a
+# backstop; "worker" — only `rundbrief deliver` (and `serve`), so web processes do nothing but answer.
+RUNDBRIEF_SIGNUP_PROCESSING = config.env_choice("RUNDBRIEF_SIGNUP_PROCESSING", ["web", "worker"], "web")
 # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); empty: none (rundbrief/audience/clientip.py).
 RUNDBRIEF_TRUSTED_PROXIES = config.env_list("RUNDBRIEF_TRUSTED_PROXIES", [])
 

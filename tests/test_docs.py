@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.management import get_commands
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV_READ = re.compile(r"""env_(?:str|bool|int|float|list)\(\s*["']([A-Z0-9_]+)["']|environ(?:\.get)?\(\s*["']([A-Z0-9_]+)["']""")
+ENV_READ = re.compile(r"""env_(?:str|bool|int|float|list|choice)\(\s*["']([A-Z0-9_]+)["']|environ(?:\.get)?\(\s*["']([A-Z0-9_]+)["']""")
 
 
 def settings_read_in_code():

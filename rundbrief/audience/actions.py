@@ -16,13 +16,14 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from rundbrief.audience import mail, outbox, tokens
+from rundbrief.audience import intake, mail, outbox, tokens
 from rundbrief.audience.addresses import normalise_address, subject_hash
 from rundbrief.audience.ledger import append_event
 from rundbrief.audience.models import (
     ConsentEvent,
     ConsentEvidence,
     ConsentText,
+    SignupIntake,
     Subscriber,
     Subscription,
     Suppression,
@@ -84,30 +85,40 @@ def _lock_or_create(address, **fields):
 
 @dataclass(frozen=True)
 class SubscriptionRequest:
-    """A sign-up as checked before any write: the address normalised and hashed, the topics looked up."""
+    """A sign-up as checked before any write: the address normalised, nothing read from the database."""
 
     address: str
-    subject: str
     consent_text: ConsentText
-    topics: list
+    topics: tuple  # slugs; empty: every topic of the consent text
     source: str
     ip: str
     user_agent: str
     language: str
+    received_at: object = None  # when the request arrived; None: now
 
 
 def prepare_subscription_request(email, *, consent_text, topics=(), source="", ip="", user_agent="", language="de"):
-    """Check a sign-up and read what it needs; ValidationError for a bad address. Writes nothing,
-    so the sign-up views run it before their transaction takes the write lock."""
+    """Check a sign-up; ValidationError for a bad address. Reads and writes nothing, so the sign-up
+    views run it before their transaction takes the write lock."""
     if consent_text is None:
         raise ValueError("a sign-up needs the consent text that was shown")
-    address = normalise_address(email)
-    return SubscriptionRequest(address, subject_hash(address), consent_text, _topics(topics), source, ip,
-                               user_agent, language)  # fmt: skip
+    # The importer's check: a regular expression for plain ASCII addresses, email-validator for the
+    # rest (tests/test_import_subscribers.py proves both give the same answer).
+    from rundbrief.audience.importer import normalise_fast
+
+    address = normalise_fast(email) if isinstance(email, str) else normalise_address(email)
+    return SubscriptionRequest(address, consent_text, tuple(topics), source, ip, user_agent, language, timezone.now())
+
+
+def receive_subscription_request(request: SubscriptionRequest):
+    """Queue a checked sign-up in the caller's transaction; it is applied and mailed right after the
+    commit, in a batch (rundbrief/audience/intake.py). What the form and the API call: the work
+    before the answer is the same for every address."""
+    intake.receive(request)
 
 
 def request_subscription(email, **request):
-    """Start the double opt-in (UWG §7(2) Nr. 2) for an address; ValidationError for a bad address.
+    """Start the double opt-in (UWG §7(2) Nr. 2) for an address now; ValidationError for a bad address.
 
     Keyword arguments as for prepare_subscription_request.
     """
@@ -115,19 +126,21 @@ def request_subscription(email, **request):
 
 
 def submit_subscription_request(request: SubscriptionRequest):
-    """The writes of a sign-up; joins the caller's transaction if there is one (the sign-up views
-    count their rate limits in it).
+    """The writes of one sign-up; joins the caller's transaction if there is one.
 
     Confirmed and blocked addresses are left as they are and get no mail; a
     pending one gets at most one mail per RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS.
+    The mail is owed durably (intake.queue_mail) and leaves after the commit.
     """
     now = timezone.now()
-    chosen = request.topics
+    received_at = request.received_at or now
+    subject = subject_hash(request.address)
+    chosen = _topics(request.topics)
     with transaction.atomic(savepoint=False):  # nothing is caught half-way: all or nothing
-        suppression = _unique(Suppression.objects.filter(address_hash=request.subject))
+        suppression = _unique(Suppression.objects.filter(address_hash=subject))
         blocked = suppression is not None and suppression.reason in REQUEST_MAIL_BLOCKED_BY
         # A new address is inserted as the request leaves it: no UPDATE, no old topics to clear.
-        fields = {} if blocked else {"status": Subscriber.Status.PENDING, "requested_at": now,
+        fields = {} if blocked else {"status": Subscriber.Status.PENDING, "requested_at": received_at,
                                      "confirm_nonce": new_nonce(), "last_confirmation_mail_at": now}  # fmt: skip
         subscriber, created = _lock_or_create(request.address, language=request.language, **fields)
         if blocked or subscriber.status == Subscriber.Status.CONFIRMED:
@@ -146,29 +159,12 @@ def submit_subscription_request(request: SubscriptionRequest):
             Subscription.objects.bulk_create([Subscription(subscriber=subscriber, topic=t) for t in chosen])
         else:
             _set_topics(subscriber, chosen)
-        append_event(Kind.REQUESTED, subject_hash=request.subject, subscriber=subscriber,
-                     consent_text=request.consent_text, topics=[t.slug for t in chosen], source=request.source,
-                     ip=request.ip, user_agent=request.user_agent)  # fmt: skip
-        nonce, names = subscriber.confirm_nonce, [t.name for t in chosen]
-        transaction.on_commit(lambda: outbox.submit(_mail_confirmation_request, subscriber.pk, nonce, names))
+        slugs = [t.slug for t in chosen]
+        append_event(Kind.REQUESTED, subject_hash=subject, subscriber=subscriber, consent_text=request.consent_text,
+                     topics=slugs, source=request.source, ip=request.ip, user_agent=request.user_agent,
+                     occurred_at=received_at)  # fmt: skip
+        intake.queue_mail(subscriber, subscriber.confirm_nonce, slugs)
     return SignupOutcome(subscriber, mail_queued=True)
-
-
-def _mail_confirmation_request(subscriber_pk, nonce, topic_names):
-    """After commit: send the request mail and record its Message-ID as proof of what was sent."""
-    subscriber = Subscriber.objects.filter(pk=subscriber_pk, confirm_nonce=nonce).first()
-    if subscriber is None:
-        return
-    try:
-        message_id = mail.send_confirmation_request(subscriber, nonce, topic_names)
-    except Exception:  # the requester's page must not change
-        log.exception("confirmation mail to subscriber %s failed", subscriber_pk)
-        # Nothing went out, so the once-a-day allowance is given back: asking again sends the mail.
-        Subscriber.objects.filter(pk=subscriber_pk, confirm_nonce=nonce).update(last_confirmation_mail_at=None)
-        return
-    # Recorded with the other mails of the outbox's batch, in one transaction.
-    outbox.record(append_event, Kind.CONFIRMATION_SENT, subject_hash=subject_hash(subscriber.email),
-                  subscriber=subscriber, message_id=message_id, source="mail:confirmation-request")  # fmt: skip
 
 
 def pending_subscriber(token):
@@ -313,6 +309,8 @@ def _forget_personal_data(subscriber, subject, since=None):
     # The admin's history would otherwise keep the address as the object's name.
     content_type = ContentType.objects.get_for_model(Subscriber)
     LogEntry.objects.filter(content_type=content_type, object_id=str(subscriber.pk)).delete()
+    # A sign-up of the address still in the intake (seconds old) holds it too.
+    SignupIntake.objects.filter(email=subscriber.email).delete()
     subscriber.delete()  # subscriptions go with it; ledger events keep only subject_hash
 
 

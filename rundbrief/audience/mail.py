@@ -6,16 +6,20 @@ nothing the requester typed. Each message gets a Message-ID we
 generate, so the ledger can name the exact mail that asked for confirmation.
 """
 
+import html
+from email.utils import parseaddr
+from smtplib import SMTPException
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.message import make_msgid
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
 from rundbrief.audience import outbox, tokens
+from rundbrief.delivery.smtp import SmtpConnection, Transport
 from rundbrief.newsroom.models import SiteProfile
 
 
@@ -33,11 +37,14 @@ def site_links():
     }
 
 
-def send_service_mail(to, template, subject, context, language) -> str:
-    """Render audience/email/<template>.txt and .html in `language`, send over SMTP, return the Message-ID."""
+def send_service_mail(to, template, subject, context, language, connection=None) -> str:
+    """Render audience/email/<template>.txt and .html in `language`, send over SMTP, return the Message-ID.
+
+    `connection`: an SMTP connection of the caller's, left open for its next mail; by default
+    the mail thread's batch connection, or one of its own."""
     domain = urlsplit(settings.SITE_URL).hostname or "localhost"
     message_id = make_msgid(domain=domain)
-    smtp = outbox.smtp_connection()  # the mail thread's batch shares one connection; None: one per mail
+    smtp = connection or outbox.smtp_connection()  # a batch shares one connection; None: one per mail
     with translation.override(language):
         context = {**site_links(), **context}
         text = render_to_string(f"audience/email/{template}.txt", context)
@@ -77,7 +84,7 @@ def export_url(subscriber, language):
     return settings.SITE_URL + path
 
 
-def send_confirmation_request(subscriber, nonce, topic_names) -> str:
+def send_confirmation_request(subscriber, nonce, topic_names, connection=None) -> str:
     from django.utils.translation import gettext as _
 
     with translation.override(subscriber.language):
@@ -87,7 +94,91 @@ def send_confirmation_request(subscriber, nonce, topic_names) -> str:
         "topic_names": topic_names,
         "days": settings.RUNDBRIEF_UNCONFIRMED_DAYS,
     }
-    return send_service_mail(subscriber.email, "confirm", subject, context, subscriber.language)
+    return send_service_mail(subscriber.email, "confirm", subject, context, subscriber.language, connection)
+
+
+class ConfirmationMails:
+    """The confirmation requests of one batch (rundbrief/audience/intake.py), built by substitution.
+
+    Every request mail of a language and a choice of topics differs from the others
+    only in its recipient, Message-ID and link. So the mail is rendered and encoded
+    once per such group through the same path as send_confirmation_request
+    (templates, EmailMultiAlternatives), with placeholders for those three, and
+    each recipient's copy is that message's bytes with the placeholders replaced.
+    Django's encoder and the email package's header folding cost more than the
+    SMTP conversation (docs/benchmarks.md, sign-up). A recipient the substitution
+    cannot serve exactly — an address outside ASCII, which the encoder would
+    rewrite, or a body the encoder folded through a placeholder — gets the mail
+    from send_confirmation_request itself.
+    """
+
+    TO = "rb-recipient@placeholder.invalid"
+    MESSAGE_ID = "<rb-message-id@placeholder.invalid>"
+    URL_TEXT = "https://placeholder.invalid/rb-confirm-text"
+    URL_HTML = "https://placeholder.invalid/rb-confirm-html"
+
+    def __init__(self):
+        self.django = get_connection()  # for what the substitution cannot serve
+        # The delivery engine's SMTP client (pipelined, RFC 2920), when mail goes out over SMTP at
+        # all: another EMAIL_BACKEND (the console's, the test suite's) gets every mail through Django.
+        self.direct = None
+        if settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
+            self.direct = SmtpConnection(Transport(
+                name="service-mail", host=settings.EMAIL_HOST, port=settings.EMAIL_PORT,
+                user=settings.EMAIL_HOST_USER, password=settings.EMAIL_HOST_PASSWORD,
+                use_ssl=settings.EMAIL_USE_SSL, use_tls=settings.EMAIL_USE_TLS,
+            ))  # fmt: skip
+        self.compiled = {}
+        self.links = site_links()  # one read of the site profile for the whole batch
+        self.domain = urlsplit(settings.SITE_URL).hostname or "localhost"
+
+    def send(self, subscriber, nonce, topic_names) -> str:
+        """Send one request mail; returns its Message-ID, raises if the server did not take it."""
+        language = subscriber.language
+        template = self._compiled(language, tuple(topic_names)) if self.direct else None
+        if template is None or not subscriber.email.isascii():
+            return send_confirmation_request(subscriber, nonce, topic_names, connection=self.django)
+        envelope_from, data = template
+        message_id = make_msgid(domain=self.domain)
+        url = confirm_url(subscriber, nonce, language)
+        data = (data.replace(self.TO.encode(), subscriber.email.encode("ascii"))
+                .replace(self.MESSAGE_ID.encode(), message_id.encode("ascii"))
+                .replace(self.URL_TEXT.encode(), url.encode("ascii"))
+                .replace(self.URL_HTML.encode(), html.escape(url).encode("ascii")))  # fmt: skip
+        reply = self.direct.send(envelope_from, subscriber.email, data)
+        if reply.kind != "sent":
+            raise SMTPException(f"confirmation request to subscriber {subscriber.pk} not accepted: {reply}")
+        return message_id
+
+    def close(self):
+        for smtp in (self.direct, self.django):
+            if smtp is not None:
+                _close_quietly(smtp)
+
+    def _compiled(self, language, topic_names):
+        key = (language, topic_names)
+        if key not in self.compiled:
+            self.compiled[key] = self._compile(language, topic_names)
+        return self.compiled[key]
+
+    def _compile(self, language, topic_names):
+        from django.utils.translation import gettext as _
+
+        with translation.override(language):
+            context = {**self.links, "topic_names": list(topic_names), "days": settings.RUNDBRIEF_UNCONFIRMED_DAYS}
+            text = render_to_string("audience/email/confirm.txt", {**context, "confirm_url": self.URL_TEXT})
+            body = render_to_string("audience/email/confirm.html", {**context, "confirm_url": self.URL_HTML})
+            message = EmailMultiAlternatives(
+                subject=str(_("Please confirm your newsletter subscription")), body=text, to=[self.TO],
+                headers={"Message-ID": self.MESSAGE_ID, "Auto-Submitted": "auto-generated"},
+            )  # fmt: skip
+        message.attach_alternative(body, "text/html")
+        data = message.message().as_bytes(linesep="\r\n")
+        placeholders = {self.TO: 1, self.MESSAGE_ID: 1, self.URL_TEXT: text.count(self.URL_TEXT),
+                        self.URL_HTML: body.count(self.URL_HTML)}  # fmt: skip
+        if any(data.count(p.encode()) != n for p, n in placeholders.items()):
+            return None  # encoded out of reach of a plain replacement: every mail the slow way
+        return parseaddr(message.from_email)[1], data
 
 
 def send_export_link(subscriber) -> str:

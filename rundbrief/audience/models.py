@@ -215,3 +215,38 @@ class RateCounter(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="audience_ratecounter_window")]
+
+
+class SignupIntake(models.Model):
+    """A sign-up between the answer and its double-opt-in mail: the durable queue of the sign-up path.
+
+    A sign-up is answered once this row is committed (the same neutral answer for
+    every address, issue 3); the writes of the sign-up and the mail follow in
+    batches (rundbrief/audience/intake.py, docs/decisions.md "Sign-up intake").
+    RECEIVED: the request as checked, not yet applied. MAIL: applied, the
+    confirmation request still to be sent; `lease_until` keeps a second sender
+    away while one is at it and hands the row on if that one dies.
+    """
+
+    class Stage(models.TextChoices):
+        RECEIVED = "received", _("received")
+        MAIL = "mail", _("confirmation mail to send")
+
+    stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.RECEIVED)
+    received_at = models.DateTimeField(default=timezone.now)
+    email = models.CharField(max_length=EMAIL_MAX_LENGTH)
+    language = models.CharField(max_length=10, default="de")
+    consent_text = models.ForeignKey(ConsentText, null=True, on_delete=models.PROTECT, related_name="+")
+    topics = models.JSONField(default=list, blank=True)  # slugs; empty: every topic
+    source = models.CharField(max_length=300, blank=True)
+    ip = models.CharField(max_length=45, blank=True)  # already truncated (GDPR Art. 5(1)(c))
+    user_agent = models.CharField(max_length=300, blank=True)
+    subscriber = models.ForeignKey(Subscriber, null=True, on_delete=models.CASCADE, related_name="+")
+    nonce = models.CharField(max_length=32, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["stage", "id"], name="audience_intake_stage")]
+        verbose_name = _("sign-up in progress")
+        verbose_name_plural = _("sign-ups in progress")

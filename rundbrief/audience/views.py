@@ -69,7 +69,7 @@ def signup(request):
     with transaction.atomic():
         allowed = ratelimit.signup_allowed(client_ip(request))
         if allowed and checked is not None:
-            actions.submit_subscription_request(checked)
+            actions.receive_subscription_request(checked)  # applied and mailed after the commit
     if not allowed:
         response = render(request, "audience/too_many_requests.html", status=429)
         response["Retry-After"] = "60"

@@ -10,7 +10,7 @@ from django.db.models import Count, Sum
 from django.db.models.functions import Substr
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 
-from rundbrief.audience.models import ConsentEvent, Subscriber, Suppression
+from rundbrief.audience.models import ConsentEvent, SignupIntake, Subscriber, Suppression
 from rundbrief.bounces.models import BounceEvent
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
@@ -27,6 +27,7 @@ class RundbriefCollector:
         yield self.campaigns()
         yield self.subscribers()
         yield self.suppressions()
+        yield self.signup_backlog()
         yield self.consent_events()
         yield from self.bounces()
 
@@ -65,6 +66,11 @@ class RundbriefCollector:
     def suppressions(self):
         return by_choice(GaugeMetricFamily, "rundbrief_suppressions", "Suppressed address hashes by reason.",
                          Suppression, "reason")  # fmt: skip
+
+    def signup_backlog(self):
+        # Sign-ups answered but not yet applied or mailed (audience/intake.py); should stay near 0.
+        return by_choice(GaugeMetricFamily, "rundbrief_signup_backlog", "Sign-ups answered and not yet applied "
+                         "(received) or not yet mailed (mail).", SignupIntake, "stage")  # fmt: skip
 
     def consent_events(self):
         # The ledger is append-only, so these only grow: counters (sign-ups = requested,

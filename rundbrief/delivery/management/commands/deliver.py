@@ -14,6 +14,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from rundbrief.audience import intake
 from rundbrief.delivery.compose import compile_campaign
 from rundbrief.delivery.engine import Options, Worker
 from rundbrief.delivery.ratelimit import DomainBuckets
@@ -105,10 +106,16 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         self.stdout.write(f"deliver: worker {worker_id} with {len(worker.connections)} connection(s)")
+        signups = None
+        if not until_idle:  # a long-running worker also sends the sign-ups' confirmation requests
+            signups = intake.Drainer(worker.stop)
+            signups.start()
         try:
             stats = worker.run()
         finally:
             reporter.close()
+            if signups is not None:
+                signups.join(30)
         self.stdout.write(
             f"deliver: sent={stats.sent} failed={stats.failed} retried={stats.retried} skipped={stats.skipped}"
         )

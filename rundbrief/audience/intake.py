@@ -1,0 +1,323 @@
+"""The sign-up intake: answer at once, apply in batches, send the confirmation request durably.
+
+A sign-up (form or API) is answered as soon as one row is committed here,
+together with its rate-limit counters. That answer is the same for every
+address (issue 3), and now the work behind it is too: no lookup of the
+address happens before the answer, so its timing cannot tell a new address
+from a known one.
+
+What follows runs in batches, on the web process's mail thread right after the
+commit (or inline with RUNDBRIEF_SERVICE_MAIL_ASYNC=0), and in the delivery
+worker for anything a dead process left behind:
+
+1. `apply_received`: RECEIVED rows become subscribers, topics and `requested`
+   ledger events (occurred_at = when the request arrived: GDPR Art. 7(1), the
+   proof names the moment of consent, not of processing). New addresses, the
+   usual case, go in with a few bulk statements; an address that is already
+   known or on the suppression list takes the one-at-a-time action
+   (actions.submit_subscription_request), which holds all the rules for those.
+   The row then waits in stage MAIL, in the same transaction.
+2. `send_due`: MAIL rows are leased, their mails sent over one SMTP connection,
+   and the `confirmation_sent` events written and the rows deleted in one
+   transaction. A process that dies after sending and before recording leaves
+   the lease to expire and the mail is sent again: at least once, never lost
+   (docs/decisions.md, "Sign-up intake").
+"""
+
+import functools
+import logging
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F
+from django.utils import timezone
+
+from rundbrief.audience import mail, outbox
+from rundbrief.audience.addresses import subject_hash, truncate_ip
+from rundbrief.audience.ledger_bulk import EventRow, append_events
+from rundbrief.audience.models import (
+    ConsentEvent,
+    ConsentText,
+    SignupIntake,
+    Subscriber,
+    Subscription,
+    Suppression,
+    new_nonce,
+)
+from rundbrief.newsroom.models import Topic
+
+log = logging.getLogger(__name__)
+Stage = SignupIntake.Stage
+BATCH = 200  # rows applied per transaction, mails per SMTP connection
+LEASE = timedelta(minutes=2)  # a sender that has not recorded its mails by then is taken for dead
+MAX_ATTEMPTS = 5
+INSERT_FIELDS = ["stage", "received_at", "email", "language", "consent_text", "topics", "source", "ip",
+                 "user_agent", "nonce", "attempts"]  # fmt: skip
+
+
+def receive(request):
+    """Queue a checked sign-up (actions.SubscriptionRequest) in the caller's transaction.
+
+    One plain INSERT: this runs inside the sign-up's write transaction, for every request.
+    """
+    meta = SignupIntake._meta
+    received_at = connection.ops.adapt_datetimefield_value(request.received_at or timezone.now())
+    values = [Stage.RECEIVED.value, received_at, request.address, request.language, request.consent_text.pk,
+              meta.get_field("topics").get_db_prep_save(sorted(request.topics), connection), request.source[:300],
+              truncate_ip(request.ip),
+              (request.user_agent or "")[:300], "", 0]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(), values)
+    transaction.on_commit(kick)
+
+
+@functools.cache
+def _insert_sql():
+    meta, qn = SignupIntake._meta, connection.ops.quote_name
+    columns = ", ".join(qn(meta.get_field(name).column) for name in INSERT_FIELDS)
+    return f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(INSERT_FIELDS))})"
+
+
+def queue_mail(subscriber, nonce, topic_slugs):
+    """Owe `subscriber` a confirmation request, in the caller's transaction; sent after the commit."""
+    SignupIntake.objects.create(stage=Stage.MAIL, email=subscriber.email, language=subscriber.language,
+                                topics=sorted(topic_slugs), subscriber=subscriber, nonce=nonce,
+                                lease_until=timezone.now())  # fmt: skip
+    transaction.on_commit(kick)
+
+
+# -- who drains the queue ---------------------------------------------------------------------
+
+_kicked = threading.Event()
+
+
+def kick():
+    """After a commit: drain the queue on the mail thread (once, however many sign-ups ask), or now,
+    or leave it to the delivery workers (RUNDBRIEF_SIGNUP_PROCESSING=worker)."""
+    if not settings.RUNDBRIEF_SERVICE_MAIL_ASYNC:
+        drain()
+        return
+    if settings.RUNDBRIEF_SIGNUP_PROCESSING != "web":
+        return
+    if not _kicked.is_set():
+        _kicked.set()
+        outbox.submit(_drain_on_mail_thread)
+
+
+def _drain_on_mail_thread():
+    _kicked.clear()  # first: a sign-up committed from now on queues another drain
+    drain()
+
+
+def drain(limit=None):
+    """Apply and mail until nothing is due (or `limit` rows were handled); returns the rows handled."""
+    handled = 0
+    while limit is None or handled < limit:
+        done = apply_received() + send_due()
+        if not done:
+            break
+        handled += done
+    return handled
+
+
+class Drainer(threading.Thread):
+    """The delivery worker's sign-up thread: drains the queue until `stop` is set.
+
+    With RUNDBRIEF_SIGNUP_PROCESSING=worker it is the only drain; with "web" it sends
+    what a web process left behind (killed before its mail thread got to it, or a
+    lease that expired). A cheap read every `poll` seconds while there is nothing to do.
+    """
+
+    def __init__(self, stop, poll=0.2):
+        super().__init__(name="signup-intake", daemon=True)
+        self.stop, self.poll = stop, poll
+
+    def run(self):
+        from django.db import close_old_connections
+
+        while not self.stop.is_set():
+            try:
+                busy = drain(limit=BATCH * 5)  # then look at `stop` again
+            except Exception:  # the database went away, a bug: keep the worker alive, try again soon
+                log.exception("processing queued sign-ups failed")
+                connection.close()
+                busy = 0
+            if not busy:
+                close_old_connections()
+                self.stop.wait(self.poll)
+        connection.close()
+
+
+def backlog():
+    """{stage: rows waiting}: for the benchmark's and an operator's eyes."""
+    counts = dict.fromkeys(Stage.values, 0)
+    counts.update(SignupIntake.objects.values_list("stage").annotate(rows=Count("id")).order_by())
+    return counts
+
+
+# -- stage 1: apply ---------------------------------------------------------------------------
+
+
+def _locked(queryset):
+    # PostgreSQL: two drains at once take different rows. SQLite: the write transaction is serial.
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True)
+    return queryset
+
+
+def apply_received(limit=BATCH):
+    """Turn up to `limit` received sign-ups into subscribers and ledger events; returns how many."""
+    if not SignupIntake.objects.filter(stage=Stage.RECEIVED).exists():  # a read: no write lock for nothing
+        return 0
+    with transaction.atomic():
+        rows = list(_locked(SignupIntake.objects.filter(stage=Stage.RECEIVED).order_by("id"))[:limit])
+        if not rows:
+            return 0
+        batch, seen = [], set()
+        for row in rows:
+            # The same address twice in one batch: the second waits for the next batch, where the
+            # first has made it a known address with the rules for those (one mail a day).
+            if row.email not in seen:
+                seen.add(row.email)
+                batch.append(row)
+        subjects = {row.pk: subject_hash(row.email) for row in batch}
+        known = set(Subscriber.objects.filter(email__in=seen).values_list("email", flat=True))
+        suppressed = set(
+            Suppression.objects.filter(address_hash__in=subjects.values()).values_list("address_hash", flat=True)
+        )
+        fresh = [r for r in batch if r.email not in known and subjects[r.pk] not in suppressed]
+        try:
+            with transaction.atomic():
+                _apply_fresh(fresh, subjects)
+        except IntegrityError:  # PostgreSQL: another writer created one of the addresses just now
+            fresh = []
+        applied = {r.pk for r in fresh}
+        others = [r for r in batch if r.pk not in applied]
+        for row in others:
+            _apply_one(row)
+        SignupIntake.objects.filter(pk__in=[r.pk for r in others]).delete()
+    return len(batch)
+
+
+def _topics():
+    topics = list(Topic.objects.all())
+    return topics, {t.slug: t for t in topics}
+
+
+def _apply_fresh(rows, subjects):
+    if not rows:
+        return
+    now = timezone.now()
+    every_topic, by_slug = _topics()
+    texts = ConsentText.objects.in_bulk({r.consent_text_id for r in rows})
+    subscribers = Subscriber.objects.bulk_create([
+        Subscriber(email=r.email, language=r.language, status=Subscriber.Status.PENDING, requested_at=r.received_at,
+                   confirm_nonce=new_nonce(), last_confirmation_mail_at=now)
+        for r in rows
+    ])  # fmt: skip
+    subscriptions, events = [], []
+    for row, subscriber in zip(rows, subscribers):
+        # By default the consent covers every topic named in the text (issue 3), as in actions._topics.
+        chosen = [by_slug[s] for s in row.topics if s in by_slug] or every_topic
+        subscriptions += [Subscription(subscriber_id=subscriber.pk, topic_id=t.pk) for t in chosen]
+        row.topics = sorted(t.slug for t in chosen)
+        text = texts.get(row.consent_text_id)
+        events.append(EventRow(kind=ConsentEvent.Kind.REQUESTED, subject_hash=subjects[row.pk],
+                               subscriber_id=subscriber.pk, consent_text_id=row.consent_text_id,
+                               consent_text_sha256=text.sha256 if text else "", topics=tuple(row.topics),
+                               source=row.source, occurred_at=row.received_at, ip=row.ip,
+                               user_agent=row.user_agent))  # fmt: skip
+        row.stage, row.subscriber_id, row.nonce, row.lease_until = Stage.MAIL, subscriber.pk, subscriber.confirm_nonce, now
+    Subscription.objects.bulk_create(subscriptions)
+    append_events(events)
+    # One prepared UPDATE for the batch: the ORM's bulk_update builds a CASE per column and row.
+    meta, qn = SignupIntake._meta, connection.ops.quote_name
+    names = ["stage", "subscriber", "nonce", "lease_until", "topics"]
+    fields = [meta.get_field(name) for name in names]
+    assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {qn(meta.db_table)} SET {assignments} WHERE id = %s",
+            [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk] for row in rows],
+        )
+
+
+def _apply_one(row):
+    from rundbrief.audience import actions
+
+    request = actions.SubscriptionRequest(
+        address=row.email, consent_text=row.consent_text, topics=tuple(row.topics), source=row.source, ip=row.ip,
+        user_agent=row.user_agent, language=row.language, received_at=row.received_at,
+    )  # fmt: skip
+    actions.submit_subscription_request(request)
+
+
+# -- stage 2: mail ----------------------------------------------------------------------------
+
+
+def _claim_mail(now, limit):
+    if not SignupIntake.objects.filter(stage=Stage.MAIL, lease_until__lte=now).exists():
+        return []
+    with transaction.atomic():
+        due = _locked(SignupIntake.objects.filter(stage=Stage.MAIL, lease_until__lte=now).order_by("id"))
+        rows = list(due[:limit])
+        if rows:
+            SignupIntake.objects.filter(pk__in=[r.pk for r in rows]).update(
+                lease_until=now + LEASE, attempts=F("attempts") + 1
+            )
+    return rows
+
+
+def send_due(limit=BATCH):
+    """Send up to `limit` confirmation requests that are due; returns how many rows were handled."""
+    now = timezone.now()
+    rows = _claim_mail(now, limit)
+    if not rows:
+        return 0
+    subscribers = Subscriber.objects.in_bulk([r.subscriber_id for r in rows])
+    names = dict(Topic.objects.values_list("slug", "name"))
+    sent, gone, failed = [], [], []
+    mails = mail.ConfirmationMails()
+    try:
+        for row in rows:
+            subscriber = subscribers.get(row.subscriber_id)
+            # Confirmed, withdrawn, erased or asked again since: this request's link is void; no mail.
+            if subscriber is None or subscriber.status != Subscriber.Status.PENDING or subscriber.confirm_nonce != row.nonce:
+                gone.append(row)
+                continue
+            topic_names = [names[s] for s in row.topics if s in names]
+            try:
+                message_id = mails.send(subscriber, row.nonce, topic_names)
+            except Exception:
+                log.exception("confirmation mail to subscriber %s failed (attempt %d)", subscriber.pk, row.attempts + 1)
+                failed.append(row)
+                continue
+            sent.append((row, subscriber, message_id, timezone.now()))
+    finally:
+        mails.close()  # QUIT; what the server accepted before stays accepted
+    _record(sent, gone, failed)
+    return len(rows)
+
+
+def _record(sent, gone, failed):
+    with transaction.atomic():
+        append_events([
+            EventRow(kind=ConsentEvent.Kind.CONFIRMATION_SENT, subject_hash=subject_hash(subscriber.email),
+                     subscriber_id=subscriber.pk, message_id=message_id, source="mail:confirmation-request",
+                     occurred_at=at)
+            for _row, subscriber, message_id, at in sent
+        ])  # fmt: skip
+        done = [row.pk for row, *_ in sent] + [row.pk for row in gone]
+        for row in failed:
+            # Nothing went out, so the once-a-day allowance is given back: asking again sends a mail.
+            Subscriber.objects.filter(pk=row.subscriber_id, confirm_nonce=row.nonce).update(last_confirmation_mail_at=None)
+            if row.attempts + 1 >= MAX_ATTEMPTS:
+                log.error("giving up the confirmation mail to subscriber %s after %d attempts", row.subscriber_id,
+                          MAX_ATTEMPTS)  # fmt: skip
+                done.append(row.pk)
+            else:  # 1, 2, 4, 8 minutes
+                retry = timezone.now() + timedelta(minutes=2**row.attempts)
+                SignupIntake.objects.filter(pk=row.pk).update(lease_until=retry)
+        SignupIntake.objects.filter(pk__in=done).delete()
