@@ -299,3 +299,14 @@ def test_the_substituted_bytes_parse_as_one_well_formed_message(smtp_inbox, topi
     message = BytesParser(policy=policy.SMTP).parsebytes(raw)
     assert not message.defects and all(not part.defects for part in message.walk())
     assert b"placeholder.invalid" not in raw
+
+
+def test_purge_deletes_sign_ups_nobody_applied_within_the_confirmation_period(queued, topics, settings):
+    receive("vergessen@example.de")
+    receive("frisch@example.de")
+    SignupIntake.objects.filter(email="vergessen@example.de").update(
+        received_at=timezone.now() - timedelta(days=settings.RUNDBRIEF_UNCONFIRMED_DAYS + 1)
+    )
+    assert actions.purge_unconfirmed() == 1
+    assert list(SignupIntake.objects.values_list("email", flat=True)) == ["frisch@example.de"]
+    assert not ConsentEvent.objects.exists()

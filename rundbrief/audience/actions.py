@@ -337,6 +337,9 @@ def purge_unconfirmed(days=None):
     days = settings.RUNDBRIEF_UNCONFIRMED_DAYS if days is None else days
     cutoff = timezone.now() - timedelta(days=days)
     count = 0
+    # Sign-ups nobody applied in all that time (no mail thread, no delivery worker ran): they never
+    # reached the ledger, so the address simply goes (data minimisation, GDPR Art. 5(1)(c)).
+    count += SignupIntake.objects.filter(stage=SignupIntake.Stage.RECEIVED, received_at__lt=cutoff).delete()[0]
     stale = Subscriber.objects.filter(status=Subscriber.Status.PENDING, requested_at__lt=cutoff)
     for pk in list(stale.values_list("pk", flat=True)):
         with transaction.atomic():

@@ -27,6 +27,7 @@ worker for anything a dead process left behind:
 import functools
 import logging
 import threading
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -111,14 +112,27 @@ def _drain_on_mail_thread():
     drain()
 
 
-def drain(limit=None):
-    """Apply and mail until nothing is due (or `limit` rows were handled); returns the rows handled."""
+def drain(limit=None, mails=None):
+    """Apply and mail until nothing is due (or `limit` rows were handled); returns the steps done
+    (a sign-up applied counts one, its mail sent or given up one more).
+
+    `mails`: a mail.ConfirmationMails to reuse (its SMTP connection and compiled mails); by default
+    one for this drain, closed at its end."""
     handled = 0
-    while limit is None or handled < limit:
-        done = apply_received() + send_due()
-        if not done:
-            break
-        handled += done
+    own = mails is None
+    mails = mails or mail.ConfirmationMails()
+    try:
+        while limit is None or handled < limit:
+            applied, leased = _apply_batch(BATCH, lease=True)
+            _send(leased, mails)  # the new sign-ups' mails, leased to this drain when they were applied
+            # and whatever else is due: retries, dead senders' rows, known addresses' requests
+            done = applied + len(leased) + send_due(mails=mails)
+            if not done:
+                break
+            handled += done
+    finally:
+        if own:
+            mails.close()  # QUIT; what the server accepted before stays accepted
     return handled
 
 
@@ -128,25 +142,40 @@ class Drainer(threading.Thread):
     With RUNDBRIEF_SIGNUP_PROCESSING=worker it is the only drain; with "web" it sends
     what a web process left behind (killed before its mail thread got to it, or a
     lease that expired). A cheap read every `poll` seconds while there is nothing to do.
+    Under a steady stream of sign-ups it lets them gather for `gather` seconds between
+    drains: batches of a few dozen instead of one or two, each costing three short write
+    transactions (docs/benchmarks.md, sign-up).
     """
 
-    def __init__(self, stop, poll=0.2):
+    REFRESH_SECONDS = 60  # compiled mails follow edits of the site profile within a minute
+
+    def __init__(self, stop, poll=0.2, gather=0.2):
         super().__init__(name="signup-intake", daemon=True)
-        self.stop, self.poll = stop, poll
+        self.stop, self.poll, self.gather = stop, poll, gather
 
     def run(self):
         from django.db import close_old_connections
 
+        mails = None
         while not self.stop.is_set():
+            if mails is None:
+                mails, since = mail.ConfirmationMails(), time.monotonic()
             try:
-                busy = drain(limit=BATCH * 5)  # then look at `stop` again
+                busy = drain(limit=BATCH * 5, mails=mails)  # then look at `stop` again
             except Exception:  # the database went away, a bug: keep the worker alive, try again soon
                 log.exception("processing queued sign-ups failed")
                 connection.close()
                 busy = 0
+            if not busy or time.monotonic() - since > self.REFRESH_SECONDS:
+                mails.close()  # idle: no SMTP connection held open; or time to re-read the site profile
+                mails = None
             if not busy:
                 close_old_connections()
                 self.stop.wait(self.poll)
+            elif busy < BATCH:
+                self.stop.wait(self.gather)
+        if mails is not None:
+            mails.close()
         connection.close()
 
 
@@ -168,13 +197,19 @@ def _locked(queryset):
 
 
 def apply_received(limit=BATCH):
-    """Turn up to `limit` received sign-ups into subscribers and ledger events; returns how many."""
+    """Turn up to `limit` received sign-ups into subscribers and ledger events; returns how many.
+    Their mails are then due for any sender (send_due)."""
+    return _apply_batch(limit, lease=False)[0]
+
+
+def _apply_batch(limit, lease):
+    """(rows applied, rows of new addresses whose mail is leased to the caller if `lease`)."""
     if not SignupIntake.objects.filter(stage=Stage.RECEIVED).exists():  # a read: no write lock for nothing
-        return 0
+        return 0, []
     with transaction.atomic():
         rows = list(_locked(SignupIntake.objects.filter(stage=Stage.RECEIVED).order_by("id"))[:limit])
         if not rows:
-            return 0
+            return 0, []
         batch, seen = [], set()
         for row in rows:
             # The same address twice in one batch: the second waits for the next batch, where the
@@ -190,7 +225,7 @@ def apply_received(limit=BATCH):
         fresh = [r for r in batch if r.email not in known and subjects[r.pk] not in suppressed]
         try:
             with transaction.atomic():
-                _apply_fresh(fresh, subjects)
+                _apply_fresh(fresh, subjects, lease)
         except IntegrityError:  # PostgreSQL: another writer created one of the addresses just now
             fresh = []
         applied = {r.pk for r in fresh}
@@ -198,7 +233,7 @@ def apply_received(limit=BATCH):
         for row in others:
             _apply_one(row)
         SignupIntake.objects.filter(pk__in=[r.pk for r in others]).delete()
-    return len(batch)
+    return len(batch), fresh if lease else []
 
 
 def _topics():
@@ -206,10 +241,12 @@ def _topics():
     return topics, {t.slug: t for t in topics}
 
 
-def _apply_fresh(rows, subjects):
+def _apply_fresh(rows, subjects, lease):
     if not rows:
         return
     now = timezone.now()
+    # Leased to the drain that applies them (it sends right after the commit), or due for anyone.
+    lease_until, attempts = (now + LEASE, 1) if lease else (now, 0)
     every_topic, by_slug = _topics()
     texts = ConsentText.objects.in_bulk({r.consent_text_id for r in rows})
     subscribers = Subscriber.objects.bulk_create([
@@ -229,12 +266,13 @@ def _apply_fresh(rows, subjects):
                                consent_text_sha256=text.sha256 if text else "", topics=tuple(row.topics),
                                source=row.source, occurred_at=row.received_at, ip=row.ip,
                                user_agent=row.user_agent))  # fmt: skip
-        row.stage, row.subscriber_id, row.nonce, row.lease_until = Stage.MAIL, subscriber.pk, subscriber.confirm_nonce, now
+        row.stage, row.subscriber_id, row.nonce = Stage.MAIL, subscriber.pk, subscriber.confirm_nonce
+        row.lease_until, row.attempts = lease_until, attempts
     Subscription.objects.bulk_create(subscriptions)
     append_events(events)
     # One prepared UPDATE for the batch: the ORM's bulk_update builds a CASE per column and row.
     meta, qn = SignupIntake._meta, connection.ops.quote_name
-    names = ["stage", "subscriber", "nonce", "lease_until", "topics"]
+    names = ["stage", "subscriber", "nonce", "lease_until", "attempts", "topics"]
     fields = [meta.get_field(name) for name in names]
     assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
     with connection.cursor() as cursor:
@@ -242,6 +280,8 @@ def _apply_fresh(rows, subjects):
             f"UPDATE {qn(meta.db_table)} SET {assignments} WHERE id = %s",
             [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk] for row in rows],
         )
+    for row in rows:  # in memory, as _claim_mail leaves its rows: the attempts made before this one
+        row.attempts = 0
 
 
 def _apply_one(row):
@@ -270,16 +310,22 @@ def _claim_mail(now, limit):
     return rows
 
 
-def send_due(limit=BATCH):
+def send_due(limit=BATCH, mails=None):
     """Send up to `limit` confirmation requests that are due; returns how many rows were handled."""
-    now = timezone.now()
-    rows = _claim_mail(now, limit)
+    rows = _claim_mail(timezone.now(), limit)
+    _send(rows, mails)
+    return len(rows)
+
+
+def _send(rows, mails=None):
+    """Send the leased rows' mails and record the outcome. `row.attempts` counts earlier attempts."""
     if not rows:
-        return 0
+        return
     subscribers = Subscriber.objects.in_bulk([r.subscriber_id for r in rows])
     names = dict(Topic.objects.values_list("slug", "name"))
     sent, gone, failed = [], [], []
-    mails = mail.ConfirmationMails()
+    own = mails is None
+    mails = mails or mail.ConfirmationMails()
     try:
         for row in rows:
             subscriber = subscribers.get(row.subscriber_id)
@@ -296,9 +342,9 @@ def send_due(limit=BATCH):
                 continue
             sent.append((row, subscriber, message_id, timezone.now()))
     finally:
-        mails.close()  # QUIT; what the server accepted before stays accepted
+        if own:
+            mails.close()
     _record(sent, gone, failed)
-    return len(rows)
 
 
 def _record(sent, gone, failed):

@@ -129,7 +129,7 @@ class ConfirmationMails:
                 use_ssl=settings.EMAIL_USE_SSL, use_tls=settings.EMAIL_USE_TLS,
             ))  # fmt: skip
         self.compiled = {}
-        self.links = site_links()  # one read of the site profile for the whole batch
+        self.links = None  # the site profile, read once when the first mail is compiled
         self.domain = urlsplit(settings.SITE_URL).hostname or "localhost"
 
     def send(self, subscriber, nonce, topic_names) -> str:
@@ -164,6 +164,8 @@ class ConfirmationMails:
     def _compile(self, language, topic_names):
         from django.utils.translation import gettext as _
 
+        if self.links is None:
+            self.links = site_links()
         with translation.override(language):
             context = {**self.links, "topic_names": list(topic_names), "days": settings.RUNDBRIEF_UNCONFIRMED_DAYS}
             text = render_to_string("audience/email/confirm.txt", {**context, "confirm_url": self.URL_TEXT})
