@@ -320,6 +320,29 @@ def test_a_failing_write_stops_the_parsing_thread(csv_file, topics, monkeypatch)
     assert not Subscriber.objects.exists()
 
 
+def test_the_import_gives_the_garbage_collector_back_as_it_found_it(csv_file, topics, monkeypatch):
+    """Paused during an import, on again afterwards — also after a failure — and off if it was off."""
+    import gc
+
+    from rundbrief.audience.import_writer import ChunkWriter
+
+    body = "".join(f"g{i}@example.de,,,,,,\n" for i in range(5))
+    import_subscribers(csv_file(body, name="ok.csv"))
+    assert gc.isenabled()
+    write = ChunkWriter.write
+    monkeypatch.setattr(ChunkWriter, "write", lambda self, chunk: (_ for _ in ()).throw(RuntimeError("disk full")))
+    with pytest.raises(RuntimeError):
+        import_subscribers(csv_file(body, name="failing.csv"))
+    assert gc.isenabled()
+    monkeypatch.setattr(ChunkWriter, "write", write)
+    gc.disable()
+    try:
+        import_subscribers(csv_file(body, name="again.csv"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_read_ahead_produces_at_most_depth_items_ahead_of_the_consumer():
     from rundbrief.audience.readahead import read_ahead
 

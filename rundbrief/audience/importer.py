@@ -367,7 +367,7 @@ def import_subscribers(path, *, send_confirmation=False, rejects_path=None, chun
     writer = ChunkWriter(summary, rejects, source_prefix=f"import:{path.name}", send_confirmation=send_confirmation,
                          rows_per_transaction=chunk_rows)  # fmt: skip
     # Python's cyclic garbage collector, left on, ran again and again over the chunks in flight (several
-    # 100,000 live objects), a quarter of the import's CPU time (py-spy, docs/benchmarks.md). The rows
+    # 100,000 live objects): about a third of the import's CPU time (py-spy, docs/benchmarks.md). The rows
     # make no reference cycles, so it is paused and only the young objects are checked after each chunk.
     collecting = gc.isenabled()
     gc.disable()
