@@ -89,8 +89,6 @@ class ChunkWriter:
                 cursor.execute("PRAGMA cache_size")
                 self.sqlite_cache_size = cursor.fetchone()[0]
                 cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-                # The temporary table has a cache of its own (2 MB); past it, its pages go to a temporary file.
-                cursor.execute(f"PRAGMA temp.cache_size = -{SQLITE_CACHE_KIB}")
 
     @staticmethod
     def _temp_schema():
