@@ -13,7 +13,8 @@ The flow, one stage after the other, per chunk of PARSE_ROWS rows:
 read_records → RowParser.parse (invalid rows go to the rejects CSV) →
 ChunkWriter.prepare (values and ledger events, no database), both in a thread one
 chunk ahead → ChunkWriter.write (duplicates, suppression, already-known addresses,
-then bulk inserts and one bulk ledger append), committed every CHUNK_ROWS rows. Memory stays flat: at most three chunks are held; duplicates
+then bulk inserts and one bulk ledger append), committed every CHUNK_ROWS rows.
+Memory stays flat: at most three chunks are held; duplicates
 across chunks are found in a temporary table.
 
 Rows with `confirmed_at` become confirmed subscribers with an `imported`
