@@ -193,3 +193,35 @@ def test_concurrent_appends_on_postgresql_still_form_one_chain():
     finally:
         in_thread(cleanup).join()
     assert not errors
+
+
+@pytest.mark.django_db(transaction=True)  # SQLite's table rebuild cannot run inside the test's transaction
+def test_the_ledger_keeps_its_triggers_and_chain_when_migration_0005_rebuilds_the_table():
+    """Dropping the hash's unique index rebuilds the table on SQLite, which drops its triggers; the
+    migration creates them again, applied and unapplied, and the events come through unchanged."""
+    import importlib
+
+    from django.db.migrations.executor import MigrationExecutor
+
+    triggers = importlib.import_module("rundbrief.audience.migrations.0002_consent_ledger_triggers")
+    for n in range(3):
+        with transaction.atomic():
+            append_event("requested", subject_hash=subject_hash(f"m{n}@example.de"), ip="203.0.113.7")
+    try:
+        for target in ("before", "after"):
+            executor = MigrationExecutor(connection)
+            if target == "before":
+                executor.migrate([("audience", "0004_signup_intake")])
+            else:
+                executor.migrate(executor.loader.graph.leaf_nodes())
+            with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(f"DELETE FROM {TABLE}")
+            report = verify_chain()
+            assert report.intact and report.count == 3, target
+    finally:  # the test database's flush must find the ledger empty, and the triggers must stay for later tests
+        with connection.schema_editor() as editor:
+            triggers.drop_triggers(None, editor)
+            editor.execute("DELETE FROM audience_consentevidence")
+            editor.execute(f"DELETE FROM {TABLE}")
+            triggers.create_triggers(None, editor)

@@ -190,6 +190,26 @@ def test_the_fast_ip_path_agrees_with_truncate_ip(ip):
     assert truncate_ip_fast(ip) == truncate_ip(ip)
 
 
+@given(key=st.binary(max_size=150), address=st.text(max_size=80))
+def test_the_import_subject_hash_is_hmac_sha256_for_any_key_length(key, address):
+    """Keys shorter and longer than SHA-256's 64-byte block (RFC 2104 §2) give hmac's own digest."""
+    import hmac
+
+    from rundbrief.audience.importer import subject_hasher
+
+    encoded = address.encode("utf-8")
+    assert subject_hasher(key)(encoded) == hmac.new(key, encoded, "sha256").hexdigest()
+
+
+def test_the_import_subject_hash_is_the_ledgers(settings):
+    from rundbrief.audience.addresses import hash_key
+    from rundbrief.audience.importer import subject_hasher
+
+    for configured in ("", "a-configured-key"):
+        settings.RUNDBRIEF_HASH_KEY = configured
+        assert subject_hasher(hash_key())(b"erika@example.de") == subject_hash("erika@example.de")
+
+
 def test_a_file_that_is_not_utf8_is_refused_with_one_line_and_exit_status_1(tmp_path, topics):
     path = tmp_path / "latin1.csv"
     path.write_bytes(HEADER.encode() + "müller@example.de,,,,,,\n".encode("latin-1"))
@@ -298,6 +318,29 @@ def test_a_failing_write_stops_the_parsing_thread(csv_file, topics, monkeypatch)
     assert not [t for t in threading.enumerate() if t.name == "rundbrief-read-ahead"]
     assert sys.getswitchinterval() == interval
     assert not Subscriber.objects.exists()
+
+
+def test_the_import_gives_the_garbage_collector_back_as_it_found_it(csv_file, topics, monkeypatch):
+    """Paused during an import, on again afterwards — also after a failure — and off if it was off."""
+    import gc
+
+    from rundbrief.audience.import_writer import ChunkWriter
+
+    body = "".join(f"g{i}@example.de,,,,,,\n" for i in range(5))
+    import_subscribers(csv_file(body, name="ok.csv"))
+    assert gc.isenabled()
+    write = ChunkWriter.write
+    monkeypatch.setattr(ChunkWriter, "write", lambda self, chunk: (_ for _ in ()).throw(RuntimeError("disk full")))
+    with pytest.raises(RuntimeError):
+        import_subscribers(csv_file(body, name="failing.csv"))
+    assert gc.isenabled()
+    monkeypatch.setattr(ChunkWriter, "write", write)
+    gc.disable()
+    try:
+        import_subscribers(csv_file(body, name="again.csv"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_read_ahead_produces_at_most_depth_items_ahead_of_the_consumer():

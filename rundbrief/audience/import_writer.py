@@ -1,10 +1,15 @@
 """The writing stage of the subscriber import: chunks of parsed rows, several chunks per transaction.
 
 See rundbrief/audience/importer.py for the flow. Rows are written with plain
-executemany INSERTs and the ledger's bulk append (ledger_bulk.append_events),
-because the import must reach 50,000 rows/s on SQLite (issue 6); pending rows
+multi-row INSERTs and the ledger's bulk append (ledger_bulk.append_events),
+because the import should reach 50,000 rows/s on SQLite (issue 6); pending rows
 that are to be mailed go one by one through actions.request_subscription,
 the same double opt-in as the form, since the mail is their bottleneck anyway.
+
+Writing is split in two: `ChunkWriter.prepare` does the per-row work that needs no
+database (values, public ids, salts, each event's canonical bytes) in the parsing
+thread, one chunk ahead; `ChunkWriter.write` runs the statements, and while SQLite
+executes one (the GIL released) the other thread can work.
 """
 
 import os
@@ -12,6 +17,7 @@ from contextlib import closing
 from datetime import UTC
 
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from rundbrief.audience import actions
@@ -20,8 +26,11 @@ from rundbrief.audience.ledger_bulk import (
     append_events,
     bulk_cursor,
     datetime_adapter,
+    datetime_adapters,
     insert_rows,
     max_params,
+    prepare_event,
+    rows_after,
 )
 from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Subscription, Suppression
 from rundbrief.newsroom.models import Topic
@@ -62,7 +71,8 @@ class ChunkWriter:
         self.topic_ids = dict(Topic.objects.values_list("slug", "pk"))
         self.subscriber_fields, self.subscriber_defaults = self._subscriber_template()
         self.sqlite_cache_size = None
-        self.source_memo = {}
+        self.adapters = datetime_adapters()  # made here, on the connection's thread; used by prepare()
+        self.source_memo = {}  # used by prepare() only, so by one thread
 
     # -- the temporary table of addresses seen in this file (duplicates across chunks) --------
 
@@ -71,7 +81,9 @@ class ChunkWriter:
             cursor.execute(f"DROP TABLE IF EXISTS {self._temp_schema()}.{SEEN_TABLE}")
             # Keyed by the first 63 bits of the subject hash: an integer key is far cheaper to index than
             # the hex string, and a collision (p < 1e-9 for a million rows) only sends a row to the rejects.
-            cursor.execute(f"CREATE TEMPORARY TABLE {SEEN_TABLE} (subject bigint PRIMARY KEY, line integer)")
+            # SQLite: exactly `integer PRIMARY KEY` makes the key the rowid, one B-tree instead of two.
+            key_type = "integer" if connection.vendor == "sqlite" else "bigint"
+            cursor.execute(f"CREATE TEMPORARY TABLE {SEEN_TABLE} (subject {key_type} PRIMARY KEY, line integer)")
             if connection.vendor == "sqlite":
                 # A chunk touches pages all over the random-key indexes; keep them cached (default: 2 MB).
                 cursor.execute("PRAGMA cache_size")
@@ -93,7 +105,7 @@ class ChunkWriter:
         """Rows whose address appears here for the first time in the file; the others are rejected."""
         first_line, candidates = {}, []
         for row, fields in chunk:
-            key = int(row.subject[:16], 16) >> 1
+            key = row.key
             if key in first_line:
                 self.rejects.add(row.line, f"duplicate: the address is already on line {first_line[key]}", fields)
             else:
@@ -141,27 +153,64 @@ class ChunkWriter:
         if self.transaction_rows >= self.rows_per_transaction:
             self.commit()
 
+    def prepare(self, rows):
+        """Per row, what writing needs and the database does not: the subscriber's column values but its
+        id, and its `imported` ledger event but its place in the chain. Runs in the parsing thread (it
+        touches no connection), one chunk ahead of write(). Rows later found to be duplicates, suppressed
+        or known are prepared for nothing; that is cheaper than a second pass."""
+        if not rows:
+            return
+        now = timezone.now()
+        adapt = self.adapters()
+        confirmed, pending = Subscriber.Status.CONFIRMED, Subscriber.Status.PENDING
+        # models.new_public_id and the evidence salts (secrets.token_hex(16) each) for every row from two
+        # reads of the OS's random source: 128 bits each, without a system call per row.
+        public_ids = os.urandom(16 * len(rows)).hex()
+        salts = os.urandom(16 * len(rows)).hex()
+        defaults = self.subscriber_defaults
+        for index, row in enumerate(rows):
+            if row.confirmed_at:
+                status, requested_at = confirmed, row.consented_at or row.confirmed_at
+            else:
+                # requested now: an unconfirmed import is purged after RUNDBRIEF_UNCONFIRMED_DAYS like any request
+                status, requested_at = pending, now
+            row.key = int(row.subject[:16], 16) >> 1
+            row.values = (row.email, public_ids[32 * index : 32 * index + 32], status, row.language,
+                          adapt(requested_at), adapt(row.confirmed_at), *defaults)  # fmt: skip
+            text = row.consent_text
+            row.event = prepare_event(
+                EventRow(ConsentEvent.Kind.IMPORTED, row.subject, consent_text_id=text.pk if text else None,
+                         consent_text_sha256=text.sha256 if text else "", topics=row.topics,
+                         source=self._source(row), occurred_at=now, ip=row.ip),
+                salts[32 * index : 32 * index + 32],
+            )  # fmt: skip
+
     def _write(self, chunk):
+        if chunk and chunk[0][0].event is None:  # a caller that did not prepare in a thread of its own
+            self.prepare([row for row, _fields in chunk])
         rows = self._first_occurrences(chunk)
         suppressed = {h for (h,) in _select_in(_column_query(Suppression, ["address_hash"], "address_hash"),
                                                [row.subject for row in rows])}  # fmt: skip
-        known = {e for (e,) in _select_in(_column_query(Subscriber, ["email"], "email"), [r.email for r in rows])}
         bulk, mailed = [], []
         for row in rows:
             if row.subject in suppressed:
                 self.summary.suppressed += 1
-            elif row.email in known:
-                self.summary.unchanged += 1  # never overwritten: the import must not undo a withdrawal
             elif row.confirmed_at is None and self.send_confirmation:
                 mailed.append(row)
             else:
                 bulk.append(row)
         self._create(bulk)
+        if not mailed:
+            return
+        known = {e for (e,) in _select_in(_column_query(Subscriber, ["email"], "email"), [r.email for r in mailed])}
         for row in mailed:
+            if row.email in known:
+                self.summary.unchanged += 1  # never overwritten: the import must not undo a withdrawal
+                continue
             # The form's double opt-in, mail sent after this transaction commits (UWG §7(2) Nr. 2).
             text = row.consent_text or ConsentText.current(row.language)
             actions.request_subscription(row.email, consent_text=text, topics=row.topics,
-                                         source=self._source(row), ip=row.ip, language=row.language)  # fmt: skip
+                                         source=row.event.source, ip=row.ip, language=row.language)  # fmt: skip
             self.summary.pending += 1
 
     def _source(self, row):
@@ -189,37 +238,33 @@ class ChunkWriter:
         return ours + [f.name for f in fields], defaults
 
     def _create(self, rows):
-        """New subscribers, their topics and one `imported` ledger event each, in bulk."""
+        """New subscribers, their topics and one `imported` ledger event each, in bulk.
+
+        An address already in the database is left exactly as it is (counted unchanged; an import must
+        not undo a withdrawal, GDPR Art. 7(3)). The INSERT itself finds them — `ON CONFLICT (email) DO
+        NOTHING` — so the unique index on the address is searched once per row, not twice.
+        """
         if not rows:
             return
-        now = timezone.now()
-        adapt = datetime_adapter()
-        confirmed, pending = Subscriber.Status.CONFIRMED, Subscriber.Status.PENDING
-        # models.new_public_id for every row from one read of the OS's random source: 128 bits each,
-        # as secrets.token_hex(16), without a system call per row (8 % of the import's time).
-        public_ids = os.urandom(16 * len(rows)).hex()
-        subscriber_rows = []
-        for index, row in enumerate(rows):
-            if row.confirmed_at:
-                status, requested_at = confirmed, row.consented_at or row.confirmed_at
-            else:
-                # requested now: an unconfirmed import is purged after RUNDBRIEF_UNCONFIRMED_DAYS like any request
-                status, requested_at = pending, now
-            public_id = public_ids[32 * index : 32 * index + 32]
-            subscriber_rows.append((row.email, public_id, status, row.language, adapt(requested_at),
-                                    adapt(row.confirmed_at), *self.subscriber_defaults))  # fmt: skip
-        insert_rows(Subscriber, self.subscriber_fields, subscriber_rows)
-        ids = dict(_select_in(_column_query(Subscriber, ["email", "id"], "email"), [row.email for row in rows]))
-        created = adapt(now)
+        values = [row.values for row in rows]
+        if connection.vendor == "sqlite":
+            # One writer at a time, and this transaction is it: the rows above the highest id are ours,
+            # read back as one JSON row (rows_after: RETURNING would step once per row).
+            before = Subscriber.objects.aggregate(last=Max("pk"))["last"] or 0
+            insert_rows(Subscriber, self.subscriber_fields, values, skip_conflicts_on="email")
+            ids = dict(rows_after(Subscriber, before, ["email", "id"]))
+        else:  # sign-ups insert concurrently on PostgreSQL: only RETURNING tells our rows from theirs
+            ids = dict(insert_rows(Subscriber, self.subscriber_fields, values, skip_conflicts_on="email",
+                                   returning=["email", "id"]))  # fmt: skip
+        self.summary.unchanged += len(rows) - len(ids)
+        created = datetime_adapter()(timezone.now())
+        rows = [row for row in rows if row.email in ids]
         subscriptions = [(ids[row.email], self.topic_ids[slug], created) for row in rows for slug in row.topics]
         insert_rows(Subscription, ["subscriber", "topic", "created_at"], subscriptions)
         events = []
         for row in rows:
-            text = row.consent_text
-            events.append(EventRow(ConsentEvent.Kind.IMPORTED, row.subject, subscriber_id=ids[row.email],
-                                   consent_text_id=text.pk if text else None,
-                                   consent_text_sha256=text.sha256 if text else "", topics=row.topics,
-                                   source=self._source(row), occurred_at=now, ip=row.ip))  # fmt: skip
+            row.event.subscriber_id = ids[row.email]
+            events.append(row.event)
             if row.confirmed_at:
                 self.summary.confirmed += 1
             else:

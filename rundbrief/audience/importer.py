@@ -10,10 +10,11 @@ ISO 8601 (`2024-03-01T09:30:00+01:00`; without an offset read in TIME_ZONE);
 `consent_text_version` is `N` (in LANGUAGE_CODE) or `LANG:N` (`en:2`).
 
 The flow, one stage after the other, per chunk of PARSE_ROWS rows:
-read_records → RowParser.parse (invalid rows go to the rejects CSV; in a thread,
-one chunk ahead) → ChunkWriter.write (duplicates, suppression, already-known
-addresses, then bulk inserts and one bulk ledger append), committed every
-CHUNK_ROWS rows. Memory stays flat: at most three chunks are held; duplicates
+read_records → RowParser.parse (invalid rows go to the rejects CSV) →
+ChunkWriter.prepare (values and ledger events, no database), both in a thread one
+chunk ahead → ChunkWriter.write (duplicates, suppression, already-known addresses,
+then bulk inserts and one bulk ledger append), committed every CHUNK_ROWS rows.
+Memory stays flat: at most three chunks are held; duplicates
 across chunks are found in a temporary table.
 
 Rows with `confirmed_at` become confirmed subscribers with an `imported`
@@ -28,7 +29,8 @@ suppression list blocks imports). Re-running a file therefore changes nothing.
 import codecs
 import csv
 import datetime as dt
-import hmac
+import gc
+import hashlib
 import io
 import operator
 import re
@@ -48,11 +50,11 @@ from rundbrief.newsroom.models import Topic
 
 COLUMNS = ("email", "topics", "consented_at", "confirmed_at", "source", "ip", "consent_text_version")
 # Rows per transaction. Every commit writes out each index page it touched, and rows with random keys
-# (address, public id, subject hash, event hash) touch nearly every page of those indexes: at 500,000
-# rows, 10,000 rows per transaction spent 22 s committing, 50,000 rows 7 s (docs/benchmarks.md). But on
-# SQLite the write lock is held for the whole transaction and sign-ups wait for it: about 2 s for
-# 10,000 rows here, about 9 s for 50,000. The front door stays responsive by default; a bulk import
-# at a quiet hour can pass --chunk-rows 50000.
+# (address, public id, subject hash) touch nearly every page of those indexes: at 500,000 rows,
+# 10,000 rows per transaction spent 22 s committing, 50,000 rows 7 s (docs/benchmarks.md). But on
+# SQLite the write lock is held for the whole transaction and sign-ups wait for it: about 0.6 s for
+# 10,000 rows here (issue 6, second pass), five times that for 50,000. The front door stays responsive
+# by default; a bulk import at a quiet hour can pass --chunk-rows 50000.
 CHUNK_ROWS = 10_000
 # Rows parsed and written at a time, within a transaction: what is held in memory.
 PARSE_ROWS = 10_000
@@ -107,6 +109,10 @@ class Row:
     ip: str
     consent_text: ConsentText | None
     language: str
+    # Filled in by ChunkWriter.prepare in the parsing thread:
+    key: int = 0  # 63 bits of the subject hash, the key of the duplicate table
+    values: tuple = ()  # the Subscriber row but its id, in database form
+    event: object = None  # its ledger_bulk.EventRow, ready to be chained
 
 
 def normalise_fast(raw: str) -> str:
@@ -118,6 +124,33 @@ def normalise_fast(raw: str) -> str:
         if len(local) <= 64 and not ("." + domain).endswith(SPECIAL_SUFFIXES):
             return address
     return normalise_address(raw)
+
+
+def subject_hasher(key: bytes):
+    """addresses.subject_hash as a function of the encoded address, for many addresses under one key.
+
+    HMAC-SHA256 (RFC 2104) with the key's inner and outer blocks hashed once: the one-shot
+    hmac.digest sets up OpenSSL's HMAC anew for every address, 3.3 µs a call here, against
+    under 1 µs for two copied SHA-256 states (tests check both agree).
+    """
+    if len(key) > 64:  # RFC 2104 §2: a key longer than the block is hashed first
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    inner = hashlib.sha256(key.translate(_IPAD))
+    outer = hashlib.sha256(key.translate(_OPAD))
+
+    def subject_hash(address: bytes) -> str:
+        digest = inner.copy()
+        digest.update(address)
+        result = outer.copy()
+        result.update(digest.digest())
+        return result.hexdigest()
+
+    return subject_hash
+
+
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
 
 
 def truncate_ip_fast(raw: str, store_full_ip=False) -> str:
@@ -184,7 +217,7 @@ class RowParser:
         self.texts = {(t.language, t.version): t for t in ConsentText.objects.all()}
         self.tz = timezone.get_current_timezone()
         self.now = timezone.now()
-        self.key = hash_key()
+        self.subject_hash = subject_hasher(hash_key())
         self.store_full_ip = settings.RUNDBRIEF_STORE_FULL_IP
         self.language = settings.LANGUAGE_CODE
         self.times = {}
@@ -221,7 +254,7 @@ class RowParser:
             raise RowError(f"ip: {raw_ip[:60]!r} is not an IPv4 or IPv6 address")
         text = self.text_memo.get(version) or self.consent_text(version)
         slugs = self.topic_memo.get(topics) or self.topic_slugs(topics)
-        subject = hmac.digest(self.key, email.encode("utf-8"), "sha256").hex()  # = addresses.subject_hash
+        subject = self.subject_hash(email.encode("utf-8"))  # = addresses.subject_hash
         return Row(line, email, subject, slugs, consented_at, confirmed_at, source, ip, text,
                    text.language if text else self.language)  # fmt: skip
 
@@ -301,8 +334,9 @@ def default_rejects_path(path):
     return path.with_name(path.stem + ".rejects.csv")
 
 
-def parsed_chunks(raw, fh, parser, chunk_rows):
-    """(rows with their fields, rejected (line, reason, fields), bytes read) per chunk; no database access."""
+def parsed_chunks(raw, fh, parser, chunk_rows, prepare=None):
+    """(rows with their fields, rejected (line, reason, fields), bytes read) per chunk; no database access.
+    `prepare(rows)` is called on each chunk's valid rows before it is handed on."""
     chunk, rejected = [], []
     for line, fields in read_records(fh):
         try:
@@ -310,8 +344,12 @@ def parsed_chunks(raw, fh, parser, chunk_rows):
         except RowError as exc:
             rejected.append((line, str(exc), fields))
         if len(chunk) >= chunk_rows:
+            if prepare:
+                prepare([row for row, _fields in chunk])
             yield chunk, rejected, raw.tell()
             chunk, rejected = [], []
+    if prepare:
+        prepare([row for row, _fields in chunk])
     yield chunk, rejected, raw.tell()
 
 
@@ -329,10 +367,17 @@ def import_subscribers(path, *, send_confirmation=False, rejects_path=None, chun
     total = path.stat().st_size
     writer = ChunkWriter(summary, rejects, source_prefix=f"import:{path.name}", send_confirmation=send_confirmation,
                          rows_per_transaction=chunk_rows)  # fmt: skip
+    # Python's cyclic garbage collector, left on, ran again and again over the chunks in flight (several
+    # 100,000 live objects): about a third of the import's CPU time (py-spy, docs/benchmarks.md). Rows and
+    # chunks make no reference cycles and are freed by their reference counts, so it is off for the import
+    # (even one young-generation pass per chunk cost 40 ms); whatever cycles remain, it finds afterwards.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         with open(path, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:
             writer.open()
-            with read_ahead(parsed_chunks(raw, fh, parser, min(chunk_rows, PARSE_ROWS))) as chunks:
+            chunks = parsed_chunks(raw, fh, parser, min(chunk_rows, PARSE_ROWS), prepare=writer.prepare)
+            with read_ahead(chunks) as chunks:
                 for chunk, rejected, position in chunks:
                     for line, reason, fields in rejected:
                         rejects.add(line, reason, fields)
@@ -344,6 +389,8 @@ def import_subscribers(path, *, send_confirmation=False, rejects_path=None, chun
         writer.rollback(exc)
         raise
     finally:
+        if collecting:
+            gc.enable()
         writer.close()
         rejects.close()
     summary.rejected = rejects.count

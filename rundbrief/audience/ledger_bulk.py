@@ -1,11 +1,14 @@
 """Appending many consent events at once, for the subscriber import (issue 3, "Import and API").
 
 The same chain as rundbrief.audience.ledger.append_event (GDPR Art. 7(1): proof),
-written in bulk: the chain is locked once, each event's hash is computed from
-the one before, and rows go in with one executemany per table instead of one
-INSERT per event. `canonical_fast` must produce exactly the bytes of
-ledger.canonical for the chained payload; tests/test_import_subscribers.py
-checks that against the ledger's own functions and with `verify_chain`.
+written in bulk in two steps. `prepare_event` needs no database and runs in the
+import's parsing thread: it draws the salt, commits to the evidence and builds the
+event's canonical bytes, which do not depend on the chain. `append_events` then
+locks the chain once, computes each event's hash from the one before (one SHA-256
+per event) and inserts the rows with multi-row INSERTs. `canonical_fast` must
+produce exactly the bytes of ledger.canonical for the chained payload;
+tests/test_import_subscribers.py checks that against the ledger's own functions and
+with `verify_chain`.
 """
 
 import hashlib
@@ -47,6 +50,7 @@ class EventRow:
     salt: str = ""
     prev_hash: str = ""
     hash: str = ""
+    canonical: bytes = b""  # set by prepare_event: the chained payload as ledger.canonical encodes it
 
 
 def canonical_fast(event: EventRow) -> bytes:
@@ -97,8 +101,19 @@ def datetime_adapter():
     Memoised: most times in a chunk are the same few (its `now`, a file's common consent dates).
     Make a new adapter per chunk so the memo stays small.
     """
+    return datetime_adapters()()
+
+
+def datetime_adapters():
+    """A maker of datetime_adapter()s. Call this on the connection's thread; what it returns needs no
+    database access, so the import's parsing thread can make one per chunk."""
     if connection.vendor != "sqlite":
-        return connection.ops.adapt_datetimefield_value
+        adapt = connection.ops.adapt_datetimefield_value
+        return lambda: adapt
+    return _sqlite_datetime_adapter
+
+
+def _sqlite_datetime_adapter():
     memo = {None: None}
 
     def adapt(value):
@@ -119,35 +134,71 @@ def _utc_iso(value, memo={}):  # noqa: B006 (a small cache of the few distinct e
     return text
 
 
-def insert_rows(table, fields, rows):
+def insert_rows(table, fields, rows, *, skip_conflicts_on=None, returning=()):
     """Plain multi-row INSERTs into a model's table (or a table named by a string): no model instances,
     values already in database form.
 
     `INSERT … VALUES (…), (…), …` with as many rows as the backend's parameter limit allows:
     one statement step per few thousand rows instead of one per row (on SQLite also one
     AUTOINCREMENT bookkeeping write per statement instead of one per row).
+    `skip_conflicts_on`: a unique field; rows clashing with an existing one are left out
+    (`ON CONFLICT (…) DO NOTHING`, SQLite ≥ 3.24 and PostgreSQL). `returning`: fields whose values
+    are returned for the rows actually inserted, in no particular order.
     """
     if not rows:
-        return
+        return []
     qn = connection.ops.quote_name
     if isinstance(table, str):  # a table of our own (the import's temporary one): columns as named
-        columns, name = ", ".join(map(qn, fields)), qn(table)
+        column = qn
+        name = qn(table)
     else:  # a model: field names
-        columns, name = ", ".join(qn(table._meta.get_field(f).column) for f in fields), qn(table._meta.db_table)
-    head = f"INSERT INTO {name} ({columns}) VALUES "
+        column = lambda field: qn(table._meta.get_field(field).column)  # noqa: E731
+        name = qn(table._meta.db_table)
+    head = f"INSERT INTO {name} ({', '.join(map(column, fields))}) VALUES "
+    tail = ""
+    if skip_conflicts_on:
+        tail += f" ON CONFLICT ({column(skip_conflicts_on)}) DO NOTHING"
+    if returning:
+        tail += f" RETURNING {', '.join(map(column, returning))}"
     cursor, mark = bulk_cursor()
     one = "(" + ", ".join([mark] * len(fields)) + ")"
     per_statement = max(1, min(MAX_ROWS_PER_INSERT, max_params() // len(fields)))
     full_sql = None
+    found = []
     with connection.wrap_database_errors, closing(cursor):
         for start in range(0, len(rows), per_statement):
             batch = rows[start : start + per_statement]
             if len(batch) == per_statement:
-                full_sql = full_sql or head + ", ".join([one] * per_statement)
+                full_sql = full_sql or head + ", ".join([one] * per_statement) + tail
                 sql = full_sql
             else:
-                sql = head + ", ".join([one] * len(batch))
+                sql = head + ", ".join([one] * len(batch)) + tail
             cursor.execute(sql, list(chain.from_iterable(batch)))
+            if returning:
+                found.extend(cursor.fetchall())
+    return found
+
+
+def rows_after(model, last_id, fields):
+    """`fields` of the rows with an id above last_id, in id order: the rows this transaction has just
+    inserted, when it holds the write lock (SQLite) or the chain lock.
+
+    On SQLite the rows come back as one JSON array in one result row. Fetched one by one, every row
+    is a statement step of its own, and each step gives up the GIL and must win it back from the
+    import's parsing thread, 10,000 times per chunk.
+    """
+    qn = connection.ops.quote_name
+    meta = model._meta
+    columns = ", ".join(qn(meta.get_field(name).column) for name in fields)
+    where = f"FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} > %s"
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            # A subquery, so json_group_array sees the rows in id order.
+            cursor.execute(f"SELECT json_group_array(json_array({columns})) FROM "
+                           f"(SELECT {columns} {where} ORDER BY {qn(meta.pk.column)})", [last_id])  # fmt: skip
+            return json.loads(cursor.fetchone()[0])
+        cursor.execute(f"SELECT {columns} {where} ORDER BY {qn(meta.pk.column)}", [last_id])
+        return cursor.fetchall()
 
 
 def bulk_cursor():
@@ -178,27 +229,41 @@ def _lock_and_tip():
     return ledger.chain_tip()
 
 
+def prepare_event(event: EventRow, salt: str = "") -> EventRow:
+    """Everything of the event that does not depend on the chain; no database access, so it may run in
+    another thread. `salt`: 32 hex digits (secrets.token_hex(16), as ledger.append_event draws them),
+    used if the event carries an IP or user agent."""
+    event.topics = tuple(sorted(event.topics))  # as append_event stores them
+    event.user_agent = event.user_agent[:300]
+    event.source = event.source[:300]
+    if event.ip or event.user_agent:
+        event.salt = salt or os.urandom(16).hex()
+        event.evidence_commitment = evidence_commitment_fast(event.ip, event.user_agent, event.salt)
+    event.canonical = canonical_fast(event)
+    return event
+
+
 def append_events(events: list[EventRow]) -> None:
-    """Append `events` to the chain in list order. Call inside transaction.atomic()."""
+    """Append `events` to the chain in list order. Call inside transaction.atomic(); events that were
+    not passed through prepare_event are prepared here."""
     if not events:
         return
+    salts = None
+    for index, event in enumerate(events):
+        if not event.canonical:
+            # One read of the OS's random source for every salt instead of a system call per event.
+            salts = salts or os.urandom(16 * len(events)).hex()
+            prepare_event(event, salts[32 * index : 32 * index + 32])
     last_id, prev_hash = _lock_and_tip()
     adapt_dt = datetime_adapter()
     topics_field = ConsentEvent._meta.get_field("topics")
     json_cache = {}
     rows = []
-    # One read of the OS's random source for every salt (secrets.token_hex(16) each, as
-    # ledger.append_event draws them), instead of a system call per event.
-    salts = os.urandom(16 * len(events)).hex()
-    for index, event in enumerate(events):
-        event.topics = tuple(sorted(event.topics))  # as append_event stores them
-        event.user_agent = event.user_agent[:300]
-        event.source = event.source[:300]
-        if event.ip or event.user_agent:
-            event.salt = salts[32 * index : 32 * index + 32]
-            event.evidence_commitment = evidence_commitment_fast(event.ip, event.user_agent, event.salt)
+    sha256 = hashlib.sha256
+    for event in events:
+        # GDPR Art. 7(1): each imported person keeps an event of their own in the chain.
         event.prev_hash = prev_hash
-        event.hash = prev_hash = hashlib.sha256(prev_hash.encode("ascii") + canonical_fast(event)).hexdigest()
+        event.hash = prev_hash = sha256(prev_hash.encode("ascii") + event.canonical).hexdigest()
         topics = json_cache.get(event.topics)
         if topics is None:
             topics = json_cache[event.topics] = topics_field.get_db_prep_save(list(event.topics), connection)
@@ -209,11 +274,9 @@ def append_events(events: list[EventRow]) -> None:
     with_evidence = [event for event in events if event.salt]
     if not with_evidence:
         return
-    # Under the chain lock nobody else appends, so the new ids are the ones after last_id, in order.
-    with connection.cursor() as cursor:
-        table = connection.ops.quote_name(ConsentEvent._meta.db_table)
-        cursor.execute(f"SELECT id, hash FROM {table} WHERE id > %s ORDER BY id", [last_id])
-        ids = {row_hash: pk for pk, row_hash in cursor.fetchall()}
+    # Under the chain lock nobody else appends, so the new ids are the ones after last_id. Matched by
+    # hash, not by position: nothing promises that a multi-row INSERT numbers its rows in order.
+    ids = {row_hash: pk for pk, row_hash in rows_after(ConsentEvent, last_id, ["id", "hash"])}
     insert_rows(ConsentEvidence, ["event", "ip", "user_agent", "salt"],
                 [(ids[e.hash], e.ip, e.user_agent, e.salt) for e in with_evidence])  # fmt: skip
 

@@ -150,7 +150,9 @@ class ConsentEvent(models.Model):
     message_id = models.CharField(max_length=200, blank=True)
     evidence_commitment = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    # Not unique: an index on a random key made every append slower and protected nothing; verify
+    # recomputes the chain in id order (migration 0004, docs/decisions.md).
+    hash = models.CharField(max_length=64)
 
     objects = AppendOnlyQuerySet.as_manager()
 
