@@ -10,6 +10,7 @@ Invariants, each with the test that would catch its violation:
 - the mail built by substitution is the mail Django builds.
 """
 
+import io
 import json
 import re
 import threading
@@ -310,3 +311,14 @@ def test_purge_deletes_sign_ups_nobody_applied_within_the_confirmation_period(qu
     assert actions.purge_unconfirmed() == 1
     assert list(SignupIntake.objects.values_list("email", flat=True)) == ["frisch@example.de"]
     assert not ConsentEvent.objects.exists()
+
+
+def test_a_worker_run_until_idle_sends_the_owed_confirmation_requests_before_it_exits(queued, smtp_inbox, topics,
+                                                                                      settings):  # fmt: skip
+    from django.core.management import call_command
+
+    settings.DELIVERY_SMTP_URLS = [f"smtp://127.0.0.1:{settings.EMAIL_PORT}"]
+    receive("cron@example.de")
+    call_command("deliver", "--until-idle", stdout=io.StringIO())
+    assert [m["To"] for m in smtp_inbox.messages] == ["cron@example.de"]
+    assert not SignupIntake.objects.exists()

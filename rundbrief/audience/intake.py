@@ -107,9 +107,23 @@ def kick():
         outbox.submit(_drain_on_mail_thread)
 
 
+_thread_mails = None  # the mail thread's ConfirmationMails and when it was made; only that thread uses it
+WEB_GATHER_SECONDS = 0.02
+
+
 def _drain_on_mail_thread():
-    _kicked.clear()  # first: a sign-up committed from now on queues another drain
-    drain()
+    global _thread_mails
+    # A moment for the sign-ups of other requests to arrive: a batch of several, not one drain each.
+    time.sleep(WEB_GATHER_SECONDS)
+    _kicked.clear()  # before draining: a sign-up committed from now on queues another drain
+    if (_thread_mails is None or time.monotonic() - _thread_mails[1] > Drainer.REFRESH_SECONDS
+            or _thread_mails[0].outdated()):  # fmt: skip
+        if _thread_mails is not None:
+            _thread_mails[0].close()
+        # Kept between drains: the compiled mails and the SMTP connection (reopened if the server
+        # dropped it), as the worker's Drainer keeps them.
+        _thread_mails = (mail.ConfirmationMails(), time.monotonic())
+    drain(mails=_thread_mails[0])
 
 
 def drain(limit=None, mails=None):
@@ -166,7 +180,7 @@ class Drainer(threading.Thread):
                 log.exception("processing queued sign-ups failed")
                 connection.close()
                 busy = 0
-            if not busy or time.monotonic() - since > self.REFRESH_SECONDS:
+            if not busy or time.monotonic() - since > self.REFRESH_SECONDS or mails.outdated():
                 mails.close()  # idle: no SMTP connection held open; or time to re-read the site profile
                 mails = None
             if not busy:

@@ -118,6 +118,7 @@ class ConfirmationMails:
     URL_HTML = "https://placeholder.invalid/rb-confirm-html"
 
     def __init__(self):
+        self.settings = self._settings()
         self.django = get_connection()  # for what the substitution cannot serve
         # The delivery engine's SMTP client (pipelined, RFC 2920), when mail goes out over SMTP at
         # all: another EMAIL_BACKEND (the console's, the test suite's) gets every mail through Django.
@@ -149,6 +150,15 @@ class ConfirmationMails:
         if reply.kind != "sent":
             raise SMTPException(f"confirmation request to subscriber {subscriber.pk} not accepted: {reply}")
         return message_id
+
+    @staticmethod
+    def _settings():
+        return (settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_HOST_USER,
+                settings.EMAIL_USE_SSL, settings.EMAIL_USE_TLS, settings.SITE_URL)  # fmt: skip
+
+    def outdated(self):
+        """True once the mail settings differ from those it was made with (tests change them)."""
+        return self.settings != self._settings()
 
     def close(self):
         for smtp in (self.direct, self.django):

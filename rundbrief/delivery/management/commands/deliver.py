@@ -116,6 +116,8 @@ class Command(BaseCommand):
             reporter.close()
             if signups is not None:
                 signups.join(30)
+        if until_idle:  # a worker run from cron sends the sign-ups' mails too, once its campaigns are done
+            intake.drain()
         self.stdout.write(
             f"deliver: sent={stats.sent} failed={stats.failed} retried={stats.retried} skipped={stats.skipped}"
         )
