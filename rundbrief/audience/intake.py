@@ -63,12 +63,11 @@ def receive(request):
 
     One plain INSERT: this runs inside the sign-up's write transaction, for every request.
     """
-    meta = SignupIntake._meta
     received_at = connection.ops.adapt_datetimefield_value(request.received_at or timezone.now())
+    topics = SignupIntake._meta.get_field("topics").get_db_prep_save(sorted(request.topics), connection)
+    # Stored as the ledger will keep them: the IP truncated (GDPR Art. 5(1)(c)), texts cut to the columns.
     values = [Stage.RECEIVED.value, received_at, request.address, request.language, request.consent_text.pk,
-              meta.get_field("topics").get_db_prep_save(sorted(request.topics), connection), request.source[:300],
-              truncate_ip(request.ip),
-              (request.user_agent or "")[:300], "", 0]  # fmt: skip
+              topics, request.source[:300], truncate_ip(request.ip), (request.user_agent or "")[:300], "", 0]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(), values)
     transaction.on_commit(kick)
