@@ -102,10 +102,14 @@ def _run_batch(jobs):
     finally:
         _batch.smtp = None
         _batch.records = None
-        # This thread's own database connection: kept for the next batch (CONN_MAX_AGE), closed
-        # if it broke or grew too old, as Django does after each request.
+        # This thread's own database connection: kept while more work waits (CONN_MAX_AGE), closed
+        # if it broke or grew too old, as Django does after each request, and closed when the queue
+        # is empty: an idle mail thread in every web worker need not hold a PostgreSQL connection.
         if threading.current_thread() is _thread:
-            connection.close_if_unusable_or_obsolete()
+            if _queue.empty():
+                connection.close()
+            else:
+                connection.close_if_unusable_or_obsolete()
 
 
 def _write_records(records):
