@@ -81,3 +81,22 @@ def monkeypatch_time(monkeypatch):
         monkeypatch.setattr(time, "time", lambda: value)
 
     return freeze
+
+
+atext = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~-"
+plain_addresses = st.builds(
+    lambda local, domain: f"{'.'.join(local)}@{'.'.join(domain)}",
+    st.lists(st.text(alphabet=atext, min_size=1, max_size=12), min_size=1, max_size=3),
+    st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12), min_size=1,
+             max_size=3),
+)  # fmt: skip
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(address=st.one_of(plain_addresses, st.text(max_size=60)))
+def test_angle_addr_is_what_smtplib_quoteaddr_gives(address):
+    import smtplib
+
+    from rundbrief.delivery.smtp import angle_addr
+
+    assert angle_addr(address) == smtplib.quoteaddr(address)

@@ -116,6 +116,7 @@ class ConfirmationMails:
     MESSAGE_ID = "<rb-message-id@placeholder.invalid>"
     URL_TEXT = "https://placeholder.invalid/rb-confirm-text"
     URL_HTML = "https://placeholder.invalid/rb-confirm-html"
+    TOKEN = "rb-token-placeholder"  # the shape the URL's token converter accepts
 
     def __init__(self):
         self.settings = self._settings()
@@ -130,6 +131,7 @@ class ConfirmationMails:
                 use_ssl=settings.EMAIL_USE_SSL, use_tls=settings.EMAIL_USE_TLS,
             ))  # fmt: skip
         self.compiled = {}
+        self.url_templates = {}
         self.links = None  # the site profile, read once when the first mail is compiled
         self.domain = urlsplit(settings.SITE_URL).hostname or "localhost"
 
@@ -141,7 +143,7 @@ class ConfirmationMails:
             return send_confirmation_request(subscriber, nonce, topic_names, connection=self.django)
         envelope_from, data = template
         message_id = make_msgid(domain=self.domain)
-        url = confirm_url(subscriber, nonce, language)
+        url = self._confirm_url(subscriber, nonce, language)
         data = (data.replace(self.TO.encode(), subscriber.email.encode("ascii"))
                 .replace(self.MESSAGE_ID.encode(), message_id.encode("ascii"))
                 .replace(self.URL_TEXT.encode(), url.encode("ascii"))
@@ -150,6 +152,15 @@ class ConfirmationMails:
         if reply.kind != "sent":
             raise SMTPException(f"confirmation request to subscriber {subscriber.pk} not accepted: {reply}")
         return message_id
+
+    def _confirm_url(self, subscriber, nonce, language):
+        """confirm_url(), with the URL resolved once per language: only the token differs."""
+        template = self.url_templates.get(language)
+        if template is None:
+            with translation.override(language):
+                path = reverse("audience:confirm", args=[self.TOKEN])
+            template = self.url_templates[language] = settings.SITE_URL + path
+        return template.replace(self.TOKEN, tokens.make_token(tokens.CONFIRM, subscriber.public_id, nonce))
 
     @staticmethod
     def _settings():

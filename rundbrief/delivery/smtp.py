@@ -93,6 +93,19 @@ def stuffed(data: bytes) -> bytes:
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
+# An addr-spec of atext, dots and one "@": smtplib.quoteaddr gives "<addr>" for it, after parsing it
+# with the email package's address parser, twice per message (tests/test_fast_hashes.py).
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
+                            r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")  # fmt: skip
+
+
+def angle_addr(address: str) -> str:
+    """smtplib.quoteaddr(address), without the parser for the plain addresses that are all we send to."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
+
+
 def _text(message) -> str:
     if isinstance(message, bytes):
         message = message.decode("utf-8", "replace")
@@ -187,7 +200,7 @@ class SmtpConnection:
         waits for this process's GIL. The replies are read in order and the first refusal decides.
         """
         params = "".join(f" {option}" for option in options)
-        mail_from, rcpt_to = smtplib.quoteaddr(envelope_from), smtplib.quoteaddr(recipient)
+        mail_from, rcpt_to = angle_addr(envelope_from), angle_addr(recipient)
         smtp.send(f"MAIL FROM:{mail_from}{params}\r\nRCPT TO:{rcpt_to}\r\nDATA\r\n")
         replies = [smtp.getreply() for _ in range(3)]
         (mail_code, mail_text), (rcpt_code, rcpt_text), (data_code, _data_text) = replies
