@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from rundbrief.audience import actions, intake, ledger, mail
 from rundbrief.audience.models import ConsentEvent, ConsentText, SignupIntake, Subscriber
+from rundbrief.newsroom.models import Topic
 from tests.audience_support import path_of, smtp_inbox  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)  # drains commit for real, as in production
@@ -74,6 +75,9 @@ def test_the_answer_comes_before_any_lookup_and_the_request_is_applied_with_its_
     subscriber = Subscriber.objects.get()
     assert subscriber.status == Subscriber.Status.PENDING
     assert list(subscriber.subscriptions.values_list("topic__slug", flat=True)) == ["sonderangebote"]
+    # The mail names the chosen topics as the site lists them.
+    assert "Topics: Sonderangebote" in smtp_inbox.messages[0].get_body(("plain",)).get_content() or \
+        "Themen: Sonderangebote" in smtp_inbox.messages[0].get_body(("plain",)).get_content()
     requested, sent = ConsentEvent.objects.order_by("pk")
     assert (requested.kind, sent.kind) == ("requested", "confirmation_sent")
     # GDPR Art. 7(1): the proof names when the reader asked, not when a batch got to it.
@@ -171,6 +175,14 @@ def test_a_mail_refused_every_time_is_given_up_after_the_last_attempt(queued, sm
         intake.drain()
     assert not SignupIntake.objects.exists()
     assert Subscriber.objects.get().status == Subscriber.Status.PENDING  # the request stays; asking again mails
+
+
+def test_the_mail_lists_every_topic_in_the_order_of_the_site_menu(queued, smtp_inbox, topics):
+    receive("alle@example.de")
+    intake.drain()
+    text = smtp_inbox.messages[0].get_body(("plain",)).get_content()
+    listed = next(line for line in text.splitlines() if line.startswith(("Themen:", "Topics:")))
+    assert listed.split(":", 1)[1].strip() == ", ".join(Topic.objects.values_list("name", flat=True))
 
 
 def test_an_address_entered_twice_in_one_batch_gets_one_subscriber_and_one_mail(queued, smtp_inbox, topics):

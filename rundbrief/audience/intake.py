@@ -335,7 +335,7 @@ def _send(rows, mails=None):
     if not rows:
         return
     subscribers = Subscriber.objects.in_bulk([r.subscriber_id for r in rows])
-    names = dict(Topic.objects.values_list("slug", "name"))
+    topics = list(Topic.objects.values_list("slug", "name"))  # in the site's order, as the form lists them
     sent, gone, failed = [], [], []
     own = mails is None
     mails = mails or mail.ConfirmationMails()
@@ -346,7 +346,8 @@ def _send(rows, mails=None):
             if subscriber is None or subscriber.status != Subscriber.Status.PENDING or subscriber.confirm_nonce != row.nonce:
                 gone.append(row)
                 continue
-            topic_names = [names[s] for s in row.topics if s in names]
+            chosen = set(row.topics)
+            topic_names = [name for slug, name in topics if slug in chosen]
             try:
                 message_id = mails.send(subscriber, row.nonce, topic_names)
             except Exception:
