@@ -22,6 +22,7 @@ from email.parser import BytesParser
 import pytest
 from django.core import mail as django_mail
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from rundbrief.audience import actions, intake, ledger, mail
 from rundbrief.audience.models import ConsentEvent, ConsentText, SignupIntake, Subscriber
@@ -337,3 +338,59 @@ def test_a_worker_run_until_idle_sends_the_owed_confirmation_requests_before_it_
     call_command("deliver", "--until-idle", stdout=io.StringIO())
     assert [m["To"] for m in smtp_inbox.messages] == ["cron@example.de"]
     assert not SignupIntake.objects.exists()
+
+
+ADDRESSES = ["a@example.de", "b@example.de", "c@example.de", "d@example.de"]
+SLUGS = ["produktneuheiten", "finanznachrichten", "sonderangebote"]
+
+
+@pytest.mark.django_db(transaction=False)  # each example runs twice inside savepoints of the test's transaction
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    requests=st.lists(st.tuples(st.sampled_from(ADDRESSES), st.lists(st.sampled_from(SLUGS), unique=True)),
+                      min_size=1, max_size=8),
+    confirmed=st.sets(st.sampled_from(ADDRESSES)),
+    bounced=st.sets(st.sampled_from(ADDRESSES)),
+)  # fmt: skip
+def test_sign_ups_applied_in_batches_end_as_they_end_applied_one_at_a_time(queued, topics, requests, confirmed,
+                                                                          bounced):  # fmt: skip
+    """The bulk path for new addresses must change nothing of the rules: the same subscribers, topics,
+    ledger events and mails as the one-at-a-time action, for repeats, confirmed and bounced addresses."""
+    from django.db import transaction
+    from django.test.utils import override_settings
+
+    from rundbrief.audience.models import Subscription, Suppression
+
+    text = ConsentText.current("de")
+    outcomes = []
+    with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+        for way in ("batches", "one at a time"):
+            savepoint = transaction.savepoint()
+            try:
+                django_mail.outbox = []
+                for address in confirmed:
+                    subscriber = Subscriber.objects.create(email=address, status=Subscriber.Status.CONFIRMED)
+                    Subscription.objects.create(subscriber=subscriber, topic=topics["finanznachrichten"])
+                for address in bounced:
+                    actions.suppress_address(address, reason=Suppression.Reason.BOUNCED, source="test")
+                for address, slugs in requests:
+                    request = actions.prepare_subscription_request(address, consent_text=text, topics=slugs,
+                                                                   source="test", ip="198.51.100.7")  # fmt: skip
+                    if way == "batches":
+                        actions.receive_subscription_request(request)
+                    else:
+                        actions.submit_subscription_request(request)
+                        intake.drain()
+                intake.drain()
+                outcomes.append((
+                    sorted((s.email, s.status, tuple(sorted(s.subscriptions.values_list("topic__slug", flat=True))))
+                           for s in Subscriber.objects.all()),
+                    sorted(ConsentEvent.objects.values_list("subject_hash", "kind", "topics")),
+                    sorted(tuple(m.to) for m in django_mail.outbox),
+                    SignupIntake.objects.count(),
+                    ledger.verify_chain().intact,
+                ))  # fmt: skip
+            finally:
+                transaction.savepoint_rollback(savepoint)
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][3] == 0 and outcomes[0][4]
