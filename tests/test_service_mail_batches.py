@@ -1,7 +1,7 @@
 """Service mail that queues up while the mail thread is busy goes out as one batch.
 
-One SMTP connection for the batch's mails, and their `confirmation_sent` events in
-one write transaction (rundbrief/audience/outbox.py; docs/benchmarks.md, sign-up).
+One SMTP connection for the batch's mails, and their `confirmation_sent` events
+recorded together (rundbrief/audience/outbox.py and intake.py; docs/benchmarks.md, sign-up).
 """
 
 import threading

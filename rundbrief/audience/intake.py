@@ -32,7 +32,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F
+from django.db.models import F
 from django.utils import timezone
 
 from rundbrief.audience import mail, outbox
@@ -191,12 +191,6 @@ class Drainer(threading.Thread):
             mails.close()
         connection.close()
 
-
-def backlog():
-    """{stage: rows waiting}: for the benchmark's and an operator's eyes."""
-    counts = dict.fromkeys(Stage.values, 0)
-    counts.update(SignupIntake.objects.values_list("stage").annotate(rows=Count("id")).order_by())
-    return counts
 
 
 # -- stage 1: apply ---------------------------------------------------------------------------

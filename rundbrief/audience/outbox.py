@@ -6,11 +6,10 @@ the SMTP conversation happens on a mail thread after the transaction has
 committed, never inside the request. RUNDBRIEF_SERVICE_MAIL_ASYNC=0 sends inline
 (the test suite does, to read the mail right after the request).
 
-The thread takes whatever has queued up as one batch: the mails go out over one
-SMTP connection, and what the jobs ask to record afterwards (`record`, e.g. the
-`confirmation_sent` ledger event) is written in one transaction, each record in
-a savepoint of its own. Under a burst of sign-ups that is one connection and one
-write transaction per batch instead of per mail (docs/benchmarks.md, sign-up).
+The thread takes whatever has queued up as one batch, and the batch's mails go
+out over one SMTP connection. It carries the export-link mails and, with
+RUNDBRIEF_SIGNUP_PROCESSING=web, the sign-up intake's drain, which records its
+own mails (rundbrief/audience/intake.py).
 """
 
 import atexit
@@ -20,10 +19,10 @@ import threading
 
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import connection, transaction
+from django.db import connection
 
 log = logging.getLogger(__name__)
-MAX_BATCH = 100  # mails per SMTP connection and per ledger transaction, at most
+MAX_BATCH = 100  # mails per SMTP connection, at most
 _queue = None
 _thread = None
 _start_lock = threading.Lock()
@@ -42,16 +41,6 @@ def submit(function, *args):
 def smtp_connection():
     """The SMTP connection of the batch being sent on this thread, or None outside a batch."""
     return getattr(_batch, "smtp", None)
-
-
-def record(function, *args, **kwargs):
-    """Write function(*args, **kwargs) after the batch's mails are sent, in the batch's one transaction."""
-    records = getattr(_batch, "records", None)
-    if records is None:  # not on a batch (called directly): write now
-        with transaction.atomic():
-            function(*args, **kwargs)
-        return
-    records.append((function, args, kwargs))
 
 
 def drain():
@@ -87,7 +76,6 @@ def _work():
 
 def _run_batch(jobs):
     _batch.smtp = get_connection()  # opened by the first mail (audience/mail.py), closed below
-    _batch.records = []
     try:
         for function, args in jobs:
             try:
@@ -98,10 +86,8 @@ def _run_batch(jobs):
             _batch.smtp.close()
         except Exception:  # QUIT failed; the mails were accepted before it
             log.warning("closing the service-mail SMTP connection failed", exc_info=True)
-        _write_records(_batch.records)
     finally:
         _batch.smtp = None
-        _batch.records = None
         # This thread's own database connection: kept while more work waits (CONN_MAX_AGE), closed
         # if it broke or grew too old, as Django does after each request, and closed when the queue
         # is empty: an idle mail thread in every web worker need not hold a PostgreSQL connection.
@@ -111,17 +97,3 @@ def _run_batch(jobs):
             else:
                 connection.close_if_unusable_or_obsolete()
 
-
-def _write_records(records):
-    if not records:
-        return
-    try:
-        with transaction.atomic():
-            for function, args, kwargs in records:
-                try:
-                    with transaction.atomic():  # one failed record does not take the others with it
-                        function(*args, **kwargs)
-                except Exception:
-                    log.exception("recording a sent service mail failed")
-    except Exception:
-        log.exception("recording %d sent service mails failed", len(records))
