@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from rundbrief.audience import intake, mail, outbox, tokens
-from rundbrief.audience.addresses import normalise_address, subject_hash
+from rundbrief.audience.addresses import normalise_address, normalise_fast, subject_hash
 from rundbrief.audience.ledger import append_event
 from rundbrief.audience.models import (
     ConsentEvent,
@@ -102,12 +102,7 @@ def prepare_subscription_request(email, *, consent_text, topics=(), source="", i
     views run it before their transaction takes the write lock."""
     if consent_text is None:
         raise ValueError("a sign-up needs the consent text that was shown")
-    # The importer's check: a regular expression for plain ASCII addresses, email-validator for the
-    # rest (tests/test_import_subscribers.py proves both give the same answer).
-    from rundbrief.audience.importer import normalise_fast
-
-    address = normalise_fast(email) if isinstance(email, str) else normalise_address(email)
-    return SubscriptionRequest(address, consent_text, tuple(topics), source, ip, user_agent, language, timezone.now())
+    return SubscriptionRequest(normalise_fast(email), consent_text, tuple(topics), source, ip, user_agent, language, timezone.now())
 
 
 def receive_subscription_request(request: SubscriptionRequest):

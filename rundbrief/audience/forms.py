@@ -2,7 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from rundbrief.audience.addresses import normalise_address
+from rundbrief.audience.addresses import normalise_fast
 from rundbrief.audience.models import ConsentText
 from rundbrief.newsroom.models import Topic
 
@@ -27,7 +27,7 @@ class SignupForm(forms.Form):
         self.fields["email"].validators = []
 
     def clean_email(self):
-        return normalise_address(self.cleaned_data["email"])
+        return normalise_fast(self.cleaned_data["email"])
 
     def clean_consent_text(self):
         text = ConsentText.objects.filter(pk=self.cleaned_data["consent_text"]).first()

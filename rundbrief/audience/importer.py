@@ -40,9 +40,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
-from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
-from rundbrief.audience.addresses import hash_key, normalise_address, truncate_ip
+from rundbrief.audience.addresses import hash_key, normalise_fast, truncate_ip
 from rundbrief.audience.import_writer import ChunkWriter
 from rundbrief.audience.models import ConsentText
 from rundbrief.audience.readahead import read_ahead
@@ -61,15 +60,6 @@ PARSE_ROWS = 10_000
 TOPIC_SEPARATORS = re.compile(r"[|;\s]+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SOURCE_MAX = 120  # leaves room in the ledger's 300-character source for file, line and times
-# A plain ASCII address email-validator would accept unchanged (it lowercases only the domain; we
-# lowercase all). Anything else takes the full path through normalise_address.
-FAST_ADDRESS = re.compile(
-    r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
-    re.ASCII,
-)
-
-SPECIAL_SUFFIXES = tuple("." + name for name in SPECIAL_USE_DOMAIN_NAMES)  # RFC 6761 names email-validator refuses
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}", re.ASCII)
 
@@ -113,17 +103,6 @@ class Row:
     key: int = 0  # 63 bits of the subject hash, the key of the duplicate table
     values: tuple = ()  # the Subscriber row but its id, in database form
     event: object = None  # its ledger_bulk.EventRow, ready to be chained
-
-
-def normalise_fast(raw: str) -> str:
-    """normalise_address, with a fast path for plain ASCII addresses (tests check both agree)."""
-    address = raw.strip().lower()
-    # isascii first: some non-ASCII letters lower-case to ASCII ones (U+212A KELVIN SIGN → "k").
-    if address.isascii() and len(address) <= 254 and "--" not in address and FAST_ADDRESS.fullmatch(address):
-        local, _, domain = address.rpartition("@")
-        if len(local) <= 64 and not ("." + domain).endswith(SPECIAL_SUFFIXES):
-            return address
-    return normalise_address(raw)
 
 
 def subject_hasher(key: bytes):
