@@ -37,6 +37,23 @@ def site_links():
     }
 
 
+def service_message(to, template, subject, context, language, *, message_id, connection=None, links=None,
+                    html_context=None):  # fmt: skip
+    """audience/email/<template>.txt and .html rendered in `language` as one multipart message.
+
+    `html_context` overrides values for the HTML part only; `links`: site_links(), if already read."""
+    with translation.override(language):
+        context = {**(links or site_links()), **context}
+        text = render_to_string(f"audience/email/{template}.txt", context)
+        html = render_to_string(f"audience/email/{template}.html", {**context, **(html_context or {})})
+        message = EmailMultiAlternatives(
+            subject=str(subject), body=text, to=[to], headers={"Message-ID": message_id, "Auto-Submitted": "auto-generated"},
+            connection=connection,
+        )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
 def send_service_mail(to, template, subject, context, language, connection=None) -> str:
     """Render audience/email/<template>.txt and .html in `language`, send over SMTP, return the Message-ID.
 
@@ -45,15 +62,7 @@ def send_service_mail(to, template, subject, context, language, connection=None)
     domain = urlsplit(settings.SITE_URL).hostname or "localhost"
     message_id = make_msgid(domain=domain)
     smtp = connection or outbox.smtp_connection()  # a batch shares one connection; None: one per mail
-    with translation.override(language):
-        context = {**site_links(), **context}
-        text = render_to_string(f"audience/email/{template}.txt", context)
-        html = render_to_string(f"audience/email/{template}.html", context)
-        message = EmailMultiAlternatives(
-            subject=str(subject), body=text, to=[to], headers={"Message-ID": message_id, "Auto-Submitted": "auto-generated"},
-            connection=smtp,
-        )
-    message.attach_alternative(html, "text/html")
+    message = service_message(to, template, subject, context, language, message_id=message_id, connection=smtp)
     try:
         if smtp is not None:
             smtp.open()  # opened by us, so sending leaves it open; the outbox closes it after the batch
@@ -84,16 +93,18 @@ def export_url(subscriber, language):
     return settings.SITE_URL + path
 
 
-def send_confirmation_request(subscriber, nonce, topic_names, connection=None) -> str:
+def _confirmation(language, topic_names):
+    """(subject, template context but the link) of a confirmation request."""
     from django.utils.translation import gettext as _
 
-    with translation.override(subscriber.language):
+    with translation.override(language):
         subject = _("Please confirm your newsletter subscription")
-    context = {
-        "confirm_url": confirm_url(subscriber, nonce, subscriber.language),
-        "topic_names": topic_names,
-        "days": settings.RUNDBRIEF_UNCONFIRMED_DAYS,
-    }
+    return subject, {"topic_names": list(topic_names), "days": settings.RUNDBRIEF_UNCONFIRMED_DAYS}
+
+
+def send_confirmation_request(subscriber, nonce, topic_names, connection=None) -> str:
+    subject, context = _confirmation(subscriber.language, topic_names)
+    context["confirm_url"] = confirm_url(subscriber, nonce, subscriber.language)
     return send_service_mail(subscriber.email, "confirm", subject, context, subscriber.language, connection)
 
 
@@ -183,19 +194,14 @@ class ConfirmationMails:
         return self.compiled[key]
 
     def _compile(self, language, topic_names):
-        from django.utils.translation import gettext as _
-
         if self.links is None:
             self.links = site_links()
-        with translation.override(language):
-            context = {**self.links, "topic_names": list(topic_names), "days": settings.RUNDBRIEF_UNCONFIRMED_DAYS}
-            text = render_to_string("audience/email/confirm.txt", {**context, "confirm_url": self.URL_TEXT})
-            body = render_to_string("audience/email/confirm.html", {**context, "confirm_url": self.URL_HTML})
-            message = EmailMultiAlternatives(
-                subject=str(_("Please confirm your newsletter subscription")), body=text, to=[self.TO],
-                headers={"Message-ID": self.MESSAGE_ID, "Auto-Submitted": "auto-generated"},
-            )  # fmt: skip
-        message.attach_alternative(body, "text/html")
+        subject, context = _confirmation(language, topic_names)
+        # The same message send_confirmation_request sends, with placeholders where copies differ.
+        message = service_message(self.TO, "confirm", subject, {**context, "confirm_url": self.URL_TEXT}, language,
+                                  message_id=self.MESSAGE_ID, links=self.links,
+                                  html_context={"confirm_url": self.URL_HTML})  # fmt: skip
+        text, body = message.body, message.alternatives[0][0]
         data = message.message().as_bytes(linesep="\r\n")
         placeholders = {self.TO: 1, self.MESSAGE_ID: 1, self.URL_TEXT: text.count(self.URL_TEXT),
                         self.URL_HTML: body.count(self.URL_HTML)}  # fmt: skip
