@@ -106,7 +106,7 @@ def kick():
         outbox.submit(_drain_on_mail_thread)
 
 
-_thread_mails = None  # the mail thread's ConfirmationMails and when it was made; only that thread uses it
+_thread_mails = None  # the mail thread's ConfirmationMails; only that thread uses it
 WEB_GATHER_SECONDS = 0.02
 
 
@@ -115,14 +115,13 @@ def _drain_on_mail_thread():
     # A moment for the sign-ups of other requests to arrive: a batch of several, not one drain each.
     time.sleep(WEB_GATHER_SECONDS)
     _kicked.clear()  # before draining: a sign-up committed from now on queues another drain
-    if (_thread_mails is None or time.monotonic() - _thread_mails[1] > Drainer.REFRESH_SECONDS
-            or _thread_mails[0].outdated()):  # fmt: skip
+    if _thread_mails is None or _thread_mails.stale():
         if _thread_mails is not None:
-            _thread_mails[0].close()
+            _thread_mails.close()
         # Kept between drains: the compiled mails and the SMTP connection (reopened if the server
         # dropped it), as the worker's Drainer keeps them.
-        _thread_mails = (mail.ConfirmationMails(), time.monotonic())
-    drain(mails=_thread_mails[0])
+        _thread_mails = mail.ConfirmationMails()
+    drain(mails=_thread_mails)
 
 
 def drain(limit=None, mails=None):
@@ -160,8 +159,6 @@ class Drainer(threading.Thread):
     transactions (docs/benchmarks.md, sign-up).
     """
 
-    REFRESH_SECONDS = 60  # compiled mails follow edits of the site profile within a minute
-
     def __init__(self, stop, poll=0.2, gather=0.2):
         super().__init__(name="signup-intake", daemon=True)
         self.stop, self.poll, self.gather = stop, poll, gather
@@ -171,15 +168,14 @@ class Drainer(threading.Thread):
 
         mails = None
         while not self.stop.is_set():
-            if mails is None:
-                mails, since = mail.ConfirmationMails(), time.monotonic()
+            mails = mails or mail.ConfirmationMails()
             try:
                 busy = drain(limit=BATCH * 5, mails=mails)  # then look at `stop` again
             except Exception:  # the database went away, a bug: keep the worker alive, try again soon
                 log.exception("processing queued sign-ups failed")
                 connection.close()
                 busy = 0
-            if not busy or time.monotonic() - since > self.REFRESH_SECONDS or mails.outdated():
+            if not busy or mails.stale():
                 mails.close()  # idle: no SMTP connection held open; or time to re-read the site profile
                 mails = None
             if not busy:

@@ -7,6 +7,7 @@ generate, so the ledger can name the exact mail that asked for confirmation.
 """
 
 import html
+import time
 from email.utils import parseaddr
 from smtplib import SMTPException
 from urllib.parse import urlsplit
@@ -129,7 +130,10 @@ class ConfirmationMails:
     URL_HTML = "https://placeholder.invalid/rb-confirm-html"
     TOKEN = "rb-token-placeholder"  # the shape the URL's token converter accepts
 
+    REFRESH_SECONDS = 60  # compiled mails follow edits of the site profile within a minute
+
     def __init__(self):
+        self.made_at = time.monotonic()
         self.settings = self._settings()
         self.django = get_connection()  # for what the substitution cannot serve
         # The delivery engine's SMTP client (pipelined, RFC 2920), when mail goes out over SMTP at
@@ -178,9 +182,10 @@ class ConfirmationMails:
         return (settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_HOST_USER,
                 settings.EMAIL_USE_SSL, settings.EMAIL_USE_TLS, settings.SITE_URL)  # fmt: skip
 
-    def outdated(self):
-        """True once the mail settings differ from those it was made with (tests change them)."""
-        return self.settings != self._settings()
+    def stale(self):
+        """True once it should be made anew: older than REFRESH_SECONDS (the site profile may have
+        changed), or the mail settings differ from those it was made with (tests change them)."""
+        return time.monotonic() - self.made_at > self.REFRESH_SECONDS or self.settings != self._settings()
 
     def close(self):
         for smtp in (self.direct, self.django):
