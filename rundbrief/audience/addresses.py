@@ -80,8 +80,36 @@ def _hash_key(configured: str, secret_key: str) -> bytes:
 
 def subject_hash(normalised_address: str) -> str:
     """HMAC-SHA256(key, address): attributes ledger events and suppressions without the address itself.
-    (hmac.digest is OpenSSL's one-shot HMAC; the delivery engine hashes every recipient it checks.)"""
-    return hmac.digest(hash_key(), normalised_address.encode("utf-8"), "sha256").hex()
+    (The delivery engine hashes every recipient it checks, the import every row: subject_hasher.)"""
+    return _hasher(hash_key())(normalised_address.encode("utf-8"))
+
+
+def subject_hasher(key: bytes):
+    """subject_hash as a function of the encoded address, for many addresses under one key.
+
+    HMAC-SHA256 (RFC 2104) with the key's inner and outer blocks hashed once: the one-shot
+    hmac.digest sets up OpenSSL's HMAC anew for every address, 3.3 µs a call here, against
+    under 1 µs for two copied SHA-256 states (tests check both agree with hmac).
+    """
+    if len(key) > 64:  # RFC 2104 §2: a key longer than the block is hashed first
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    inner = hashlib.sha256(key.translate(_IPAD))
+    outer = hashlib.sha256(key.translate(_OPAD))
+
+    def subject_hash(address: bytes) -> str:
+        digest = inner.copy()
+        digest.update(address)
+        result = outer.copy()
+        result.update(digest.digest())
+        return result.hexdigest()
+
+    return subject_hash
+
+
+_hasher = functools.lru_cache(maxsize=4)(subject_hasher)  # per key; the states are only copied, never updated
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
 
 
 def truncate_ip(ip: str | None) -> str:
