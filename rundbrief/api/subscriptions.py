@@ -23,9 +23,10 @@ router = Router(tags=["sign-up"])
 NEUTRAL = "If the address can receive our newsletter, a request to confirm the subscription has been sent to it."
 
 
-def consent_text_id(language, version):
-    """The consent text (its key only) for a sign-up, or None. One indexed look-up in plain SQL: it
-    runs for every request, and the ORM's compiler took longer than the query."""
+def shown_consent_text(language, version):
+    """The consent text a sign-up says was shown (an instance carrying only its key, language and
+    version), or None. One indexed look-up in plain SQL: it runs for every request, and the ORM's
+    compiler took longer than the query."""
     table = connection.ops.quote_name(ConsentText._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id FROM {table} WHERE language = %s AND version = %s", [language, version])
@@ -62,7 +63,7 @@ def _check_input(request, payload):
     language = payload.language or settings.LANGUAGE_CODE
     if language not in dict(settings.LANGUAGES):
         return (422, f"language: expected one of {', '.join(dict(settings.LANGUAGES))}"), None
-    consent_text = consent_text_id(language, payload.consent_text_version)
+    consent_text = shown_consent_text(language, payload.consent_text_version)
     if consent_text is None:
         return (422, f"consent_text_version: no consent text {payload.consent_text_version} in {language!r}"), None
     if missing := unknown_topics(payload.topics):
