@@ -107,6 +107,25 @@ def _service_mail_inline(settings):
     settings.RUNDBRIEF_SERVICE_MAIL_ASYNC = False
 
 
+@pytest.fixture
+def one_rate_window(monkeypatch):
+    """Holds the rate limiter's clock in the middle of one window.
+
+    The sign-up limits count in fixed minutes of the wall clock (audience/ratelimit.py): a test
+    that sends N+1 requests against a limit of N and straddles a minute boundary sees the count
+    start afresh and the last request let through. Pinning the limiter's clock keeps such a test
+    in one window; the rest of the code keeps the real clock."""
+    import types
+
+    from django.utils import timezone
+
+    from rundbrief.audience import ratelimit
+
+    moment = timezone.now().replace(second=30, microsecond=0)
+    monkeypatch.setattr(ratelimit, "timezone", types.SimpleNamespace(now=lambda: moment))
+    return moment
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Remove the SQLite test database's side files (-wal, -shm, and the writer lock's -lock file)
     once Django has dropped the database itself; otherwise every run leaves three files in var/."""

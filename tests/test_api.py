@@ -78,7 +78,7 @@ def test_new_pending_confirmed_and_suppressed_addresses_get_the_same_answer(subs
     assert len(answers) == 1 and answers.pop()[0] == 202
 
 
-def test_more_sign_ups_from_one_ip_than_the_limit_answer_429(subscribe, topics, settings):
+def test_more_sign_ups_from_one_ip_than_the_limit_answer_429(subscribe, topics, settings, one_rate_window):
     settings.RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE = 2
     codes = [subscribe({"email": f"p{i}@example.de", "consent_text_version": 1}).status_code for i in range(4)]
     assert codes == [202, 202, 429, 429]

@@ -41,7 +41,7 @@ def test_a_garbled_header_falls_back_to_the_proxy_address(settings, header):
 
 
 @pytest.mark.django_db
-def test_two_readers_behind_one_proxy_have_separate_rate_limits(client, settings):
+def test_two_readers_behind_one_proxy_have_separate_rate_limits(client, settings, one_rate_window):
     from rundbrief.audience.models import ConsentText
 
     settings.RUNDBRIEF_TRUSTED_PROXIES = ["127.0.0.1"]

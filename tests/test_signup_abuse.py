@@ -41,7 +41,7 @@ def test_a_thousand_sign_ups_of_one_address_in_a_minute_send_at_most_one_mail(si
     assert ConsentEvent.objects.filter(kind="requested").count() == 1
 
 
-def test_more_sign_ups_from_one_ip_than_the_limit_answer_429(sign_up, smtp_inbox, topics, settings):
+def test_more_sign_ups_from_one_ip_than_the_limit_answer_429(sign_up, smtp_inbox, topics, settings, one_rate_window):
     """The per-IP window is counted in the database, so it holds across workers."""
     settings.RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE = 3
     codes = [sign_up(f"r{i}@example.de", ip="192.0.2.9").status_code for i in range(5)]
@@ -50,7 +50,7 @@ def test_more_sign_ups_from_one_ip_than_the_limit_answer_429(sign_up, smtp_inbox
     assert len(smtp_inbox.messages) == 4
 
 
-def test_the_global_breaker_answers_429_for_everyone_once_tripped(sign_up, smtp_inbox, topics, settings):
+def test_the_global_breaker_answers_429_for_everyone_once_tripped(sign_up, smtp_inbox, topics, settings, one_rate_window):
     """A flood from many addresses trips the breaker; requests beyond it send nothing."""
     settings.RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE = 2
     codes = [sign_up(f"r{i}@example.de", ip=f"192.0.2.{i}").status_code for i in range(4)]

@@ -78,7 +78,7 @@ def test_a_form_sign_up_counts_its_limits_and_records_the_request_in_one_transac
     assert len(after_commit) == 2 and ConsentEvent.objects.count() == 2
 
 
-def test_refused_sign_ups_still_count_against_the_per_ip_limit(client, topics, settings):
+def test_refused_sign_ups_still_count_against_the_per_ip_limit(client, topics, settings, one_rate_window):
     """The counters commit even when the request is refused, so bad input cannot probe without limit."""
     settings.RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE = 2
     post = lambda email: client.post("/api/v1/subscriptions", json.dumps({"email": email, "consent_text_version": 1}),  # noqa: E731
