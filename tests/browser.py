@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connections
 
 CHROMIUM = os.environ.get("RUNDBRIEF_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,7 +32,26 @@ def chromium_page():
             page = browser.new_page(locale="de-DE", timezone_id="Europe/Berlin", viewport={"width": 1280, "height": 900})
             yield page
         finally:
+            # Inside sync_playwright() the ORM runs in a context of its own (Django keeps connections
+            # per context, asgiref.local): the test's queries in this block open a connection that the
+            # test teardown does not see, and PostgreSQL refuses to drop a database still in use.
+            # Playwright's event loop runs here, so Django's async guard must be told this is fine.
+            with _async_unsafe_allowed():
+                connections.close_all()
             browser.close()
+
+
+@contextlib.contextmanager
+def _async_unsafe_allowed():
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
 def screenshot_path(name):
