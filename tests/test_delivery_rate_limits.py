@@ -9,6 +9,7 @@ import collections
 import math
 import sqlite3
 import threading
+import time
 import uuid
 
 import pytest
@@ -18,9 +19,13 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings, stra
 
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery import windows
+from rundbrief.delivery.compose import compile_campaign
+from rundbrief.delivery.engine import Options, Worker
+from rundbrief.delivery.management.commands.deliver import build_connections
 from rundbrief.delivery.models import Delivery, RateWindow
 from rundbrief.delivery.ratelimit import SharedLimit, TokenBucket, fixed_window
 from rundbrief.delivery.smtp import parse_transport
+from rundbrief.delivery.store import DjangoRecipientStore
 from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
 from tests.smtp_server import SmtpServer
 from tests.test_delivery_engine import run_worker
@@ -136,7 +141,8 @@ def test_tokens_granted_in_a_window_are_not_used_in_the_next():
     assert granted("relay:25:a") == {int(T0): 10, int(T0) + 1: 10}
 
 
-@given(steps=st.lists(st.tuples(st.integers(0, 2), st.floats(0, 0.6)), min_size=1, max_size=120),
+# At most 54 s in all: every window the test looks at is younger than the minute limiters keep.
+@given(steps=st.lists(st.tuples(st.integers(0, 2), st.floats(0, 0.45)), min_size=1, max_size=120),
        limit=st.integers(1, 25), chunks=st.lists(st.integers(1, 8), min_size=3, max_size=3))  # fmt: skip
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @pytest.mark.django_db
@@ -250,6 +256,32 @@ def test_an_unlimited_transport_sends_without_writing_a_rate_window(settings, fi
         stats = run_worker(settings, server)
     assert stats.sent == 20
     assert RateWindow.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stopped_worker_sends_nothing_without_a_token_and_releases_the_rows_its_senders_waited_for(settings, finance):
+    make_audience(finance, 40)
+    campaign = scheduled_campaign([finance])
+    with SmtpServer() as server:
+        settings.DELIVERY_SMTP_URLS = [f"{server.url}?per_second=3"]
+        options = Options(until_idle=True, retry_base_seconds=0.05, recheck_seconds=0.05, idle_poll_seconds=0.05,
+                          concurrency=4)  # fmt: skip
+        worker = Worker(DjangoRecipientStore("test-worker", options.lease_seconds), build_connections(4),
+                        compile_campaign, options)  # fmt: skip
+        thread = threading.Thread(target=worker.run)
+        thread.start()
+        time.sleep(1.5)  # senders now wait for the next window most of the time
+        stopped = time.monotonic()
+        worker.stop.set()
+        thread.join(10)
+        took = time.monotonic() - stopped
+        sent = len(server.messages)
+    connection.close()
+    key = parse_transport(settings.DELIVERY_SMTP_URLS[0]).limit_key
+    assert sent <= sum(granted(key).values()) and max(granted(key).values()) <= 3
+    assert took < 1.5, "senders kept waiting for tokens after the worker was stopped"
+    states = collections.Counter(Delivery.objects.filter(campaign=campaign).values_list("state", flat=True))
+    assert states == {"sent": sent, "queued": 40 - sent}
 
 
 # -- old windows ---------------------------------------------------------------

@@ -18,7 +18,7 @@ import math
 import threading
 import time
 
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db import Error, close_old_connections, connection
 
 log = logging.getLogger("rundbrief.delivery")
 
@@ -140,9 +140,10 @@ class SharedLimit:
                     forget_before, self.forgot_at = start - self.keep, now
             try:
                 granted = self.grant(self.key, self.seconds, start, self.limit, self.chunk, forget_before)
-            except (OperationalError, InterfaceError) as exc:
+            except Error as exc:
                 # Nothing was granted that we know of (a grant lost with the connection only strands
-                # tokens): send nothing, wait, ask again.
+                # tokens): send nothing, wait, ask again. Any database error, so that a missing
+                # migration also leaves a worker that logs and waits, not one with dead senders.
                 with self.lock:
                     self.fetching, wait = False, self.retry_wait
                     self.retry_wait = min(self.retry_wait * 2, RETRY_MAX)
