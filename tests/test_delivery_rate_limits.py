@@ -268,7 +268,13 @@ def test_a_stopped_worker_sends_nothing_without_a_token_and_releases_the_rows_it
                           concurrency=4)  # fmt: skip
         worker = Worker(DjangoRecipientStore("test-worker", options.lease_seconds), build_connections(4),
                         compile_campaign, options)  # fmt: skip
-        thread = threading.Thread(target=worker.run)
+        def run():
+            try:
+                worker.run()
+            finally:
+                connection.close()  # this thread's own connection (the main loop's)
+
+        thread = threading.Thread(target=run)
         thread.start()
         time.sleep(1.5)  # senders now wait for the next window most of the time
         stopped = time.monotonic()
@@ -276,7 +282,6 @@ def test_a_stopped_worker_sends_nothing_without_a_token_and_releases_the_rows_it
         thread.join(10)
         took = time.monotonic() - stopped
         sent = len(server.messages)
-    connection.close()
     key = parse_transport(settings.DELIVERY_SMTP_URLS[0]).limit_key
     assert sent <= sum(granted(key).values()) and max(granted(key).values()) <= 3
     assert took < 1.5, "senders kept waiting for tokens after the worker was stopped"
