@@ -157,12 +157,14 @@ class Worker:
         if until and until > time.time():
             # Per-domain back-off after a 4xx: do not knock again before the domain's cool-down ends.
             return Outcome(claimed.delivery_id, "retry", retry_at=dt.datetime.fromtimestamp(until, dt.UTC), attempted=False)
-        transport = getattr(conn, "transport", None)
-        if transport is not None:
-            transport.second_bucket.acquire(self.halt)
-            transport.hour_bucket.acquire(self.halt)
-        if self.domain_buckets is not None:
-            self.domain_buckets.for_domain(job.domain).acquire(self.halt)
+        # The recipient domain's bucket first, the transport's shortest window last: a token of a
+        # one-second window is then spent right away, not after a wait for another limit.
+        limits = [self.domain_buckets.for_domain(job.domain)] if self.domain_buckets is not None else []
+        limits += getattr(getattr(conn, "transport", None), "limits", [])
+        for limit in limits:
+            if not limit.acquire(self.halt):
+                # Halted while waiting: without a token this message must not go (global rate limits).
+                return Outcome(claimed.delivery_id, "release", attempted=False)
 
         def consent_at_transaction_start():
             verdict = self.guard.verdict(claimed.delivery_id, claimed.campaign_id, self.halt)

@@ -6,6 +6,7 @@ one entry of DELIVERY_SMTP_URLS with its own limits:
     smtp://relay.example:25?max_connections=4&messages_per_connection=500&per_second=100&per_hour=0&from_domain=example.com
 """
 
+import hashlib
 import re
 import smtplib
 import socket
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from rundbrief.config import ConfigError, parse_smtp_url
-from rundbrief.delivery.ratelimit import TokenBucket
+from rundbrief.delivery.ratelimit import transport_limits
 
 TIMEOUT = 60
 
@@ -35,8 +36,16 @@ class Transport:
     from_domain: str = ""
 
     def __post_init__(self):
-        self.second_bucket = TokenBucket(self.per_second)
-        self.hour_bucket = TokenBucket(self.per_hour / 3600.0, capacity=max(1.0, self.per_hour / 60.0))
+        # Global across workers (ratelimit.py); an unlimited transport gets none and costs no database traffic.
+        self.limits = transport_limits(self.limit_key, self.per_second, self.per_hour)
+
+    @property
+    def limit_key(self) -> str:
+        """Names this transport's rate windows alike in every worker on every host: host, port and
+        a hash of the user (an ESP's quota is per account), never the password. Entries with the
+        same three share one budget, whatever their order in DELIVERY_SMTP_URLS."""
+        account = hashlib.sha256(f"{self.host}:{self.port}:{self.user}".encode()).hexdigest()[:16]
+        return f"{self.host[:60]}:{self.port}:{account}"
 
 
 def parse_transport(url: str, index: int = 0) -> Transport:

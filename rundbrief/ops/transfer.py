@@ -2,7 +2,8 @@
 
 from django.apps import apps
 
-# Rebuilt by `migrate` on the target, or worthless to move (rate-limit windows, sessions).
+# Rebuilt by `migrate` on the target, or worthless to move (sign-up rate-limit windows, sessions).
+# delivery.RateWindow is copied: the current hour's sending budget then holds across the move.
 EXCLUDE = ["contenttypes", "auth.permission", "sessions", "audience.ratecounter"]
 MUST_BE_EMPTY = ["audience.ConsentEvent", "audience.Subscriber", "newsroom.Article", "campaigns.Campaign"]
 
