@@ -22,7 +22,12 @@ RUNDBRIEF = [sys.executable, "-m", "rundbrief"]
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 
 POPULATE = """
+from django.conf import settings
 from django.core.management import call_command
+# The sign-ups' confirmation mails stay in this process: unset, SMTP_URL is 127.0.0.1:1025, where a
+# developer's `make run` may be capturing mail.
+settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+settings.RUNDBRIEF_SERVICE_MAIL_ASYNC = False
 from rundbrief.audience import actions
 from rundbrief.audience.models import Subscriber
 from rundbrief.api.models import ApiToken
