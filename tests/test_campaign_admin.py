@@ -2,8 +2,10 @@ import html
 import re
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
+from rundbrief.audience import tokens
 from rundbrief.audience.models import Subscriber, Subscription
 from rundbrief.campaigns import admin as campaign_admin
 from rundbrief.campaigns.authoring import create_campaign
@@ -71,8 +73,14 @@ def test_preview_shows_html_in_a_sandboxed_iframe_and_the_text(admin_client, dra
     iframe = re.search(r'<iframe sandbox="" srcdoc="([^"]*)"', page)
     assert iframe, page[:3000]
     srcdoc = html.unescape(iframe.group(1))
-    assert "Der Goldpreis steigt." in srcdoc and f'href="{UNSUBSCRIBE_PLACEHOLDER}"' in srcdoc
-    assert "<pre" in page and "Der Goldpreis steigt." in page.split("<pre", 1)[1]
+    assert "Der Goldpreis steigt." in srcdoc
+    # The per-recipient links are shown as example links of the real shape, not as placeholders.
+    assert "%%RB:" not in page
+    unsubscribe = re.search(r'href="(http://[^"]+/u/([^"]+))"', srcdoc)
+    assert unsubscribe and unsubscribe.group(1).startswith(settings.SITE_URL)
+    assert tokens.read_token(tokens.UNSUBSCRIBE, unsubscribe.group(2)) == ("preview", "")
+    text = page.split("<pre", 1)[1]
+    assert "Der Goldpreis steigt." in text and f"{settings.SITE_URL}/p/" in text
     assert "Goldpreis im April" in page
 
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext, gettext_lazy as _
 from rundbrief.campaigns import actions
 from rundbrief.campaigns.authoring import CampaignError, check_header_text, check_subject
 from rundbrief.campaigns.models import Campaign
-from rundbrief.campaigns.rendering import Rendered, render_campaign
+from rundbrief.campaigns.rendering import Rendered, render_campaign, with_example_links
 from rundbrief.delivery.actions import TestSendError, send_test_message
 from rundbrief.delivery.progress import campaign_progress
 
@@ -163,7 +163,7 @@ class CampaignAdmin(admin.ModelAdmin):
             rendered = Rendered(campaign.frozen_subject, campaign.frozen_html, campaign.frozen_text)
         return self._page(
             request, campaign, "preview.html", gettext("Preview: %(name)s") % {"name": campaign.name},
-            rendered=rendered, test_form=TestMessageForm(),
+            rendered=with_example_links(rendered), test_form=TestMessageForm(),
         )  # fmt: skip
 
     def test_message_view(self, request, pk):

@@ -68,6 +68,25 @@ class Rendered:
     warnings: list[str] = field(default_factory=list)
 
 
+def with_example_links(rendered: Rendered) -> Rendered:
+    """`rendered` with the per-recipient placeholders replaced by links of the real shape, for the
+    editors' preview: "%%RB:unsubscribe_url%%" in a footer reads as a fault. The tokens name no
+    subscriber (as in a test send), so the links open the "unknown link" page."""
+    from rundbrief.audience import tokens
+
+    links = {
+        UNSUBSCRIBE_PLACEHOLDER: f"{settings.SITE_URL}/u/{tokens.make_token(tokens.UNSUBSCRIBE, 'preview')}",
+        PREFERENCES_PLACEHOLDER: f"{settings.SITE_URL}/p/{tokens.make_token(tokens.PREFERENCES, 'preview')}",
+    }
+
+    def fill(text):
+        for placeholder, link in links.items():
+            text = text.replace(placeholder, link)
+        return text
+
+    return Rendered(rendered.subject, fill(rendered.html), fill(rendered.text), rendered.warnings)
+
+
 def render_campaign(campaign: Campaign, *, now: dt.datetime | None = None, language: str | None = None) -> Rendered:
     """Render `campaign` in `language` (default LANGUAGE_CODE), with the per-recipient links as placeholders."""
     now = now or timezone.now()
