@@ -1,4 +1,4 @@
-"""`rundbrief export-subscribers`: the importer's format, consent evidence kept,
+"""`rundbrief export-subscribers` and the admin's CSV download: the importer's format, consent evidence kept,
 withdrawn people never subscribed again by a re-import, a file complete or absent, memory flat."""
 
 import csv
@@ -12,6 +12,7 @@ import sys
 import tracemalloc
 
 import pytest
+from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
@@ -261,6 +262,46 @@ def test_any_source_survives_csv_quoting_and_a_re_import_unchanged(topics, tmp_p
 
 
 @pytest.fixture
+def staff_viewer(db):
+    user = User.objects.create_user("redakteurin", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_subscriber"))
+    return user
+
+
+def admin_export(client, pks):
+    return client.post("/admin/audience/subscriber/", {"action": "export_selected_csv", "_selected_action": pks})
+
+
+def test_the_admin_streams_the_selected_active_subscribers_as_csv(client, staff_viewer, audience):
+    client.force_login(staff_viewer)  # the view permission is enough: an export changes nothing
+    chosen = Subscriber.objects.filter(email__in=["anna@example.de", "gustav@example.de", "clara@example.de"])
+    response = admin_export(client, [s.pk for s in chosen])
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="abonnenten-')
+    rows = read_csv(b"".join(response.streaming_content).decode("utf-8"))
+    assert {r["email"] for r in rows} == {"anna@example.de", "gustav@example.de"}  # Clara withdrew: left out
+    assert rows == [r for r in export()[0] if r["email"] in {"anna@example.de", "gustav@example.de"}]
+
+
+def test_the_admin_offers_the_export_in_german(admin_client, audience):
+    page = admin_client.get("/admin/audience/subscriber/").content.decode()
+    assert "Ausgewählte als CSV exportieren (Widerrufene werden ausgelassen)" in page
+
+
+def test_the_admin_export_is_refused_to_non_staff_and_to_staff_without_the_view_permission(client, audience):
+    pks = list(Subscriber.objects.values_list("pk", flat=True))
+    outsider = User.objects.create_user("kundin", password="pw")
+    client.force_login(outsider)
+    response = admin_export(client, pks)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    no_permission = User.objects.create_user("praktikant", password="pw", is_staff=True)
+    client.force_login(no_permission)
+    response = admin_export(client, pks)
+    assert response.status_code == 403 and not getattr(response, "streaming", False)
+
+
+@pytest.fixture
 def json_log():
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
@@ -274,12 +315,17 @@ def json_log():
     root.setLevel(level)
 
 
-def test_every_export_is_logged_with_who_and_how_many_but_no_address(audience, json_log, tmp_path):
+def test_every_export_is_logged_with_who_and_how_many_but_no_address(audience, admin_client, json_log, tmp_path):
     call_command("export-subscribers", str(tmp_path / "liste.csv"), "--topic", "sonderangebote", stdout=io.StringIO())
-    events = [e for e in parse_lines(json_log.getvalue()) if e["logger"] == "rundbrief.audience.listexport"]
+    response = admin_export(admin_client, list(Subscriber.objects.values_list("pk", flat=True)))
+    b"".join(response.streaming_content)
+    text = json_log.getvalue()
+    events = [e for e in parse_lines(text) if e["logger"] == "rundbrief.audience.listexport"]
     assert [(e["event"], e["target"], e["rows"], e["topic"]) for e in events] == [
-        ("subscriber list exported", str(tmp_path / "liste.csv"), 6, "sonderangebote")]
-    assert events[0]["actor"].startswith("cli:")
+        ("subscriber list exported", str(tmp_path / "liste.csv"), 6, "sonderangebote"),
+        ("subscriber list exported", "download", 8, ""),
+    ]  # fmt: skip
+    assert events[0]["actor"].startswith("cli:") and events[1]["actor"] == "admin:admin"
     assert "@" not in "".join(json.dumps(e) for e in events)
 
 
