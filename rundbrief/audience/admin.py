@@ -1,11 +1,12 @@
 from django.contrib import admin, messages
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from rundbrief.audience import actions
+from rundbrief.audience import actions, listexport
 from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Suppression
 from rundbrief.audience.proof import proof_for_address
 
@@ -42,7 +43,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     search_fields = ["email"]
     readonly_fields = ["email", "status", "language", "requested_at", "confirmed_at", "withdrawn_at", "proof_link"]
     fields = readonly_fields
-    actions = ["erase_selected"]
+    actions = ["export_selected_csv", "erase_selected"]
 
     def has_add_permission(self, request):
         return False
@@ -63,6 +64,28 @@ class SubscriberAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "subscriber": subscriber,
                    "proof": proof_for_address(subscriber.email), "title": _("Proof of consent")}  # fmt: skip
         return render(request, "admin/audience/proof.html", context)
+
+    @admin.action(description=_("Export selected as CSV (withdrawn ones are left out)"), permissions=["view"])
+    def export_selected_csv(self, request, queryset):
+        """The import-ready CSV of the selection (all pages with "select all"), streamed as it is read."""
+        counts = listexport.ExportCounts()
+        lines = listexport.csv_lines(listexport.active_rows(queryset, counts))
+        actor = f"admin:{request.user.get_username()}"
+
+        def logged(lines):
+            # Logged when the download ends, with the rows actually sent (a closed connection ends it early).
+            complete = False
+            try:
+                yield from lines
+                complete = True
+            finally:
+                listexport.log_export(actor=actor, target="download", status="active", topic=None, counts=counts,
+                                      complete=complete)  # fmt: skip
+
+        name = f"{str(_('subscribers')).lower()}-{timezone.localtime():%Y-%m-%d-%H%M}.csv"
+        response = StreamingHttpResponse(logged(lines), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
     @admin.action(description=_("Erase selected subscribers (GDPR Art. 17)"), permissions=["change"])
     def erase_selected(self, request, queryset):
