@@ -186,6 +186,9 @@ def test_withdrawn_people_are_never_in_an_active_export_and_their_own_list_is_re
         call_command("import-subscribers", str(path), stdout=io.StringIO())
     assert not Subscriber.objects.filter(email="clara@example.de").exists()
     assert not path.with_name("widerrufen.rejects.csv").exists()
+    nobody = io.StringIO()  # Clara was the only one: an empty withdrawn list still says what it is
+    call_command("export-subscribers", str(tmp_path / "leer.csv"), "--status", "withdrawn", stdout=nobody)
+    assert nobody.getvalue().strip() == f"exported: 0 withdrawn to {tmp_path / 'leer.csv'}"
 
 
 def test_status_and_topic_choose_the_rows(audience):
@@ -203,12 +206,14 @@ def test_status_and_topic_choose_the_rows(audience):
     assert error.value.returncode == 1
 
 
-def test_the_command_refuses_to_overwrite_a_file(audience, tmp_path):
+def test_the_command_refuses_to_overwrite_a_file(audience, tmp_path, json_log):
     path = tmp_path / "liste.csv"
     path.write_text("wertvoll\n")
     with pytest.raises(CommandError, match="exists; refusing to overwrite") as error:
         call_command("export-subscribers", str(path), stdout=io.StringIO())
     assert error.value.returncode == 1 and path.read_text() == "wertvoll\n"
+    # Refused before anything was read: the log names no export, not even an interrupted one.
+    assert "rundbrief.audience.listexport" not in json_log.getvalue()
 
 
 def test_the_file_appears_complete_with_mode_0600_or_not_at_all(audience, tmp_path, monkeypatch):

@@ -66,8 +66,8 @@ class ExportCounts:
     def rows(self):
         return self.confirmed + self.pending + self.withdrawn
 
-    def line(self, target):
-        if self.withdrawn:
+    def line(self, target, status="active"):
+        if status == "withdrawn":
             return f"exported: {self.withdrawn} withdrawn to {target}"
         return (f"exported: {self.rows} subscribers ({self.confirmed} confirmed, {self.pending} pending) to "
                 f"{target}; left out: {self.suppressed} suppressed, {self.without_topics} without topics")  # fmt: skip

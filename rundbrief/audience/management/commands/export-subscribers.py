@@ -28,6 +28,8 @@ class Command(BaseCommand):
     def handle(self, *args, file, status, topic, **options):
         if topic and not Topic.objects.filter(slug=topic).exists():
             raise CommandError(f"unknown topic {topic!r}", returncode=1)
+        if file != "-" and Path(file).exists():
+            raise _exists(file)  # before anything is read or logged: nothing was exported
         queryset = listexport.subscribers(status, topic)
         counts = listexport.ExportCounts()
         produce = listexport.withdrawn_rows if status == "withdrawn" else listexport.active_rows
@@ -47,7 +49,7 @@ class Command(BaseCommand):
             listexport.log_export(actor=f"cli:{_user()}", target=target, status=status, topic=topic,
                                   counts=counts, complete=complete)  # fmt: skip
         # With `-` the CSV is standard output; the summary goes to standard error so it stays out of the file.
-        (self.stderr if file == "-" else self.stdout).write(counts.line(target))
+        (self.stderr if file == "-" else self.stdout).write(counts.line(target, status))
 
 
 def _user():
