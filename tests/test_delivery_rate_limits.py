@@ -316,7 +316,9 @@ def test_purge_deletes_windows_that_ended_over_an_hour_ago_of_every_transport():
 
 # -- real worker processes -----------------------------------------------------
 
-RATE, AUDIENCE, WORKERS, CONCURRENCY = 20, 100, 2, 2
+# Ten seconds of sending at the limit: time enough for the second worker to start on a loaded
+# machine and take part, without which the test would prove nothing about sharing.
+RATE, AUDIENCE, WORKERS, CONCURRENCY = 20, 200, 2, 2
 
 
 @pytest.mark.django_db(transaction=True)
