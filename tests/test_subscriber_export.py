@@ -214,6 +214,16 @@ def test_the_command_refuses_to_overwrite_a_file(audience, tmp_path, json_log):
     assert error.value.returncode == 1 and path.read_text() == "wertvoll\n"
     # Refused before anything was read: the log names no export, not even an interrupted one.
     assert "rundbrief.audience.listexport" not in json_log.getvalue()
+    with pytest.raises(CommandError, match="no such directory"):
+        call_command("export-subscribers", str(tmp_path / "fehlt" / "liste.csv"), stdout=io.StringIO())
+    assert "rundbrief.audience.listexport" not in json_log.getvalue()
+
+
+def test_a_place_that_takes_no_file_is_one_clear_line_not_a_traceback(audience):
+    # /proc takes no new files, not even from root (for whom permission bits are no test).
+    with pytest.raises(CommandError, match=r"cannot write /proc/liste\.csv: ") as error:
+        call_command("export-subscribers", "/proc/liste.csv", stdout=io.StringIO())
+    assert error.value.returncode == 1
 
 
 def test_the_file_appears_complete_with_mode_0600_or_not_at_all(audience, tmp_path, monkeypatch):

@@ -28,8 +28,8 @@ class Command(BaseCommand):
     def handle(self, *args, file, status, topic, **options):
         if topic and not Topic.objects.filter(slug=topic).exists():
             raise CommandError(f"unknown topic {topic!r}", returncode=1)
-        if file != "-" and Path(file).exists():
-            raise _exists(file)  # before anything is read or logged: nothing was exported
+        if file != "-":
+            _check_target(Path(file))  # before anything is read or logged: nothing was exported
         queryset = listexport.subscribers(status, topic)
         counts = listexport.ExportCounts()
         produce = listexport.withdrawn_rows if status == "withdrawn" else listexport.active_rows
@@ -63,15 +63,27 @@ def _exists(path):
     return CommandError(f"{path} exists; refusing to overwrite it (choose a new file name)", returncode=1)
 
 
-def _write_new_file(path, lines):
-    """Write `lines` to a temporary file beside `path`, then link it into place: the name appears only when
-    the file is complete, and never replaces a file (os.link fails if the name exists, even if it appeared
-    while we wrote). Mode 0600, as the file holds personal data."""
+def _check_target(path):
     if path.exists():
         raise _exists(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise CommandError(f"{directory}: no such directory", returncode=1)
+
+
+def _write_new_file(path, lines):
+    """Write `lines` to a temporary file beside `path`, then link it into place: the name appears only when
+    the file is complete, and never replaces a file (os.link fails if the name exists, even if it appeared
+    while we wrote). Mode 0600, as the file holds personal data."""
+    _check_target(path)
+    try:
+        _write_and_link(path, lines)
+    except OSError as exc:  # no permission, disk full, a file system that takes no files: one line, exit 1
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}", returncode=1) from None
+
+
+def _write_and_link(path, lines):
+    directory = path.parent if str(path.parent) else Path(".")
     fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")  # mkstemp: mode 0600
     try:
         with open(fd, "w", encoding="utf-8", newline="") as fh:
