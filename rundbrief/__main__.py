@@ -8,7 +8,15 @@ def main(argv=None):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rundbrief.settings")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(argv if argv is not None else sys.argv)
+    from rundbrief.config import ConfigError
+
+    try:
+        execute_from_command_line(argv if argv is not None else sys.argv)
+    except ConfigError as exc:
+        # A setting from the environment that cannot be understood: one line naming it (passwords
+        # redacted), not a traceback through the settings module (docs/settings.md).
+        print(f"rundbrief: configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

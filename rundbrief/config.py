@@ -103,21 +103,48 @@ class SmtpSettings:
     use_tls: bool
 
 
+def redact_url(url: str) -> str:
+    """`url` with its password replaced, for error messages: they end up in terminals and logs."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+    except ValueError:
+        return "(a URL that cannot be parsed)"
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
+def parse_database_url(url: str, name: str = "DATABASE_URL", **options) -> dict:
+    """Django's DATABASES entry for `url` (dj-database-url), or ConfigError naming `name`, without the password."""
+    import dj_database_url
+
+    try:
+        return dj_database_url.parse(url, **options)
+    except ValueError as exc:  # dj_database_url.UnknownSchemeError, a bad port, …
+        scheme = urlsplit(url).scheme if "://" in url else ""
+        reason = f"unknown scheme {scheme!r}" if isinstance(exc, dj_database_url.UnknownSchemeError) else str(exc).rstrip(".")
+        raise ConfigError(f"{name}={redact_url(url)!r}: {reason}; expected sqlite:///PATH or "
+                          "postgres://USER:PASSWORD@HOST:PORT/NAME") from None  # fmt: skip
+
+
 def parse_smtp_url(url: str) -> SmtpSettings:
     """smtp://host:port (plain), smtp+starttls://… or ?starttls=1, smtps://… (implicit TLS, RFC 8314)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
+    shown = redact_url(url)
     if scheme not in {"smtp", "smtps", "smtp+starttls"}:
-        raise ConfigError(f"SMTP_URL={url!r}: scheme must be smtp, smtp+starttls or smtps")
+        raise ConfigError(f"SMTP_URL={shown!r}: scheme must be smtp, smtp+starttls or smtps")
     if not parts.hostname:
-        raise ConfigError(f"SMTP_URL={url!r}: no host")
+        raise ConfigError(f"SMTP_URL={shown!r}: no host")
     query = parse_qs(parts.query)
     use_ssl = scheme == "smtps"
     use_tls = scheme == "smtp+starttls" or query.get("starttls", ["0"])[0].lower() in TRUE_WORDS
     try:
         port = parts.port
     except ValueError:
-        raise ConfigError(f"SMTP_URL={url!r}: bad port") from None
+        raise ConfigError(f"SMTP_URL={shown!r}: bad port") from None
     if port is None:
         port = 465 if use_ssl else (587 if use_tls else 25)
     return SmtpSettings(

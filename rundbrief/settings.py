@@ -7,7 +7,6 @@ docs/settings.md documents every variable; defaults give the embedded set-up
 import os
 from pathlib import Path
 
-import dj_database_url
 
 from rundbrief import config
 
@@ -75,7 +74,7 @@ TEMPLATES = [
 # An empty DATABASE_URL (`DATABASE_URL= make run`, an empty line in an env file) means the default,
 # not a URL without a scheme.
 DATABASE_URL = config.env_str("DATABASE_URL", "").strip() or f"sqlite:///{VAR_DIR / 'rundbrief.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+DATABASES = {"default": config.parse_database_url(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # Django's backend, except that writers wait for each other in the kernel instead of

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from django.conf import settings as django_settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from rundbrief.audience.ledger import verify_chain
@@ -79,6 +79,9 @@ def test_an_online_backup_restored_into_a_fresh_file_passes_consent_verify(topic
             connection.cursor().execute("SELECT count(*) FROM audience_consentevidence").fetchone()[0]  # fmt: skip
     with pytest.raises(Exception, match="exists"):
         call_command("backup", str(restored))
+    # A place that takes no file: one line naming it (CommandError), not a traceback of os.open.
+    with pytest.raises(CommandError, match=r"cannot write /proc/rundbrief\.sqlite3: "):
+        call_command("backup", "/proc/rundbrief.sqlite3")
 
 
 @pytest.mark.skipif(ON_POSTGRES, reason="needs no suite database; run once, on the SQLite pass")

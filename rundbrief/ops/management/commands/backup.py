@@ -46,5 +46,10 @@ class Command(BaseCommand):
         if target.exists():
             raise CommandError(f"{target} exists; choose a new file name")
         source = connection.settings_dict["NAME"]
-        backup_sqlite(str(source), target)
+        try:
+            backup_sqlite(str(source), target)
+        except FileExistsError:  # appeared since the check above: O_EXCL never writes over it
+            raise CommandError(f"{target} exists; choose a new file name") from None
+        except OSError as exc:  # no such directory, no permission, disk full: one line, not a traceback
+            raise CommandError(f"cannot write {target}: {exc.strerror or exc}") from None
         self.stdout.write(f"backup: {source} → {target} ({target.stat().st_size} bytes, integrity ok)")

@@ -14,12 +14,12 @@ import subprocess
 import sys
 import tempfile
 
-import dj_database_url
 from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
+from django.db import DatabaseError, connections
 
+from rundbrief import config
 from rundbrief.ops.transfer import EXCLUDE, MUST_BE_EMPTY, counts
 
 TARGET = "move_target"
@@ -32,8 +32,15 @@ class Command(BaseCommand):
         parser.add_argument("--to", required=True, metavar="URL", help="e.g. postgres://rundbrief:…@db:5432/rundbrief")
 
     def handle(self, *args, to, **options):
-        connections.settings[TARGET] = dj_database_url.parse(to, conn_max_age=0)
+        try:
+            connections.settings[TARGET] = config.parse_database_url(to, name="--to", conn_max_age=0)
+        except config.ConfigError as exc:
+            raise CommandError(str(exc)) from None
         connections.configure_settings(connections.settings)  # fills in Django's defaults (OPTIONS, TIME_ZONE, …)
+        try:
+            connections[TARGET].ensure_connection()
+        except DatabaseError as exc:  # wrong host, port, password, database name: one line, not a traceback
+            raise CommandError(f"cannot connect to {config.redact_url(to)}: {str(exc).strip().splitlines()[0]}") from None
         call_command("migrate", database=TARGET, interactive=False, verbosity=0)
         for label in MUST_BE_EMPTY:
             if apps.get_model(label)._base_manager.using(TARGET).exists():
