@@ -1,4 +1,6 @@
 import datetime as dt
+import io
+import logging
 import socket
 from zoneinfo import ZoneInfo
 
@@ -6,6 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from rundbrief.newsroom.models import Article, SiteProfile, Topic
+from rundbrief.ops.logs import make_formatter
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -105,6 +108,21 @@ def _service_mail_inline(settings):
     """Tests read the double-opt-in mail right after the request; production sends it after the
     response (rundbrief/audience/outbox.py), which tests/test_double_opt_in.py checks on its own."""
     settings.RUNDBRIEF_SERVICE_MAIL_ASYNC = False
+
+
+@pytest.fixture
+def json_log():
+    """Everything logged during the test, as RUNDBRIEF_LOG_FORMAT=json writes it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(make_formatter("json"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture

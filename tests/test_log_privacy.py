@@ -1,6 +1,5 @@
 """Logs carry keyed hashes, never addresses or link tokens (GDPR Art. 5(1)(c), Art. 32)."""
 
-import io
 import logging
 import re
 
@@ -15,21 +14,6 @@ from tests.smtp_server import Faults, SmtpServer
 from tests.test_delivery_engine import run_worker
 
 TOKENISH = re.compile(r"[A-Za-z0-9_\-]{4,}(?::[A-Za-z0-9_\-]{4,}){1,3}:[A-Za-z0-9_\-]{20,}")
-
-
-@pytest.fixture
-def json_log():
-    """Everything logged during the test, as RUNDBRIEF_LOG_FORMAT=json writes it."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(make_formatter("json"))
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(level)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,7 +4,6 @@ withdrawn people never subscribed again by a re-import, a file complete or absen
 import csv
 import io
 import json
-import logging
 import os
 import stat
 import subprocess
@@ -20,7 +19,7 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings, stra
 from rundbrief.audience import actions, listexport
 from rundbrief.audience.importer import import_subscribers
 from rundbrief.audience.models import ConsentText, Subscriber, Subscription, Suppression
-from rundbrief.ops.logs import make_formatter, parse_lines
+from rundbrief.ops.logs import parse_lines
 from tests.pg_support import ROOT
 from tests.support_ops import reader
 
@@ -314,20 +313,6 @@ def test_the_admin_export_is_refused_to_non_staff_and_to_staff_without_the_view_
     client.force_login(no_permission)
     response = admin_export(client, pks)
     assert response.status_code == 403 and not getattr(response, "streaming", False)
-
-
-@pytest.fixture
-def json_log():
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(make_formatter("json"))
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(level)
 
 
 def test_every_export_is_logged_with_who_and_how_many_but_no_address(audience, admin_client, json_log, tmp_path):
