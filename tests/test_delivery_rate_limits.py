@@ -7,6 +7,7 @@ without sleeping.
 
 import collections
 import math
+import re
 import sqlite3
 import threading
 import time
@@ -24,6 +25,7 @@ from rundbrief.delivery.engine import Options, Worker
 from rundbrief.delivery.management.commands.deliver import build_connections
 from rundbrief.delivery.models import Delivery, RateWindow
 from rundbrief.delivery.ratelimit import SharedLimit, TokenBucket, fixed_window
+from rundbrief.config import ConfigError
 from rundbrief.delivery.smtp import parse_transport
 from rundbrief.delivery.store import DjangoRecipientStore
 from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
@@ -228,6 +230,18 @@ def test_limits_are_whole_messages_per_window_never_more_than_configured():
     assert fixed_window(2.5, 1) == (2, 1)
     assert fixed_window(0.5, 1) == (1, 2)
     assert fixed_window(10_000, 3600) == (10_000, 3600)
+
+
+@pytest.mark.parametrize("query, says", [
+    ("per_second=nan", "must be 0 (no limit) or a positive number"),  # nan would read as "no limit"
+    ("per_hour=inf", "must be 0 (no limit) or a positive number"),
+    ("per_second=-5", "must be 0 (no limit) or a positive number"),
+    ("per_second=0.0001", "below one an hour; use per_hour"),  # would share the hour window's row
+    ("per_hour=viele", "is not a number"),
+])  # fmt: skip
+def test_a_rate_that_cannot_be_counted_is_refused_with_the_reason(query, says):
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        parse_transport(f"smtp://relay.example:25?{query}")
 
 
 def test_a_transport_key_names_host_port_and_account_but_never_the_password():

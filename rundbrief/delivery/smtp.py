@@ -7,6 +7,7 @@ one entry of DELIVERY_SMTP_URLS with its own limits:
 """
 
 import hashlib
+import math
 import re
 import smtplib
 import socket
@@ -58,13 +59,24 @@ def parse_transport(url: str, index: int = 0) -> Transport:
         except ValueError:
             raise ConfigError(f"DELIVERY_SMTP_URLS: {key}={query[key]!r} is not a number") from None
 
+    def rate(key):
+        value = number(key, 0, float)
+        # nan would compare as "no limit" and inf cannot be counted in whole messages: refuse both.
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"DELIVERY_SMTP_URLS: {key}={query[key]!r} must be 0 (no limit) or a positive number")
+        return value
+
+    per_second, per_hour = rate("per_second"), rate("per_hour")
+    if 0 < per_second < 1 / 3600:
+        # Its window would be longer than an hour and share the hour window's row (ratelimit.fixed_window).
+        raise ConfigError(f"DELIVERY_SMTP_URLS: per_second={query['per_second']!r} is below one an hour; use per_hour")
     return Transport(
         name=f"{index}:{base.host}:{base.port}",
         host=base.host, port=base.port, user=base.user, password=base.password,
         use_ssl=base.use_ssl, use_tls=base.use_tls,
         max_connections=max(1, number("max_connections", 4)),
         messages_per_connection=max(1, number("messages_per_connection", 1000)),
-        per_second=number("per_second", 0, float), per_hour=number("per_hour", 0, float),
+        per_second=per_second, per_hour=per_hour,
         from_domain=query.get("from_domain", "").lower(),
     )  # fmt: skip
 
