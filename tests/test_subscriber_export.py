@@ -190,6 +190,21 @@ def test_withdrawn_people_are_never_in_an_active_export_and_their_own_list_is_re
     assert nobody.getvalue().strip() == f"exported: 0 withdrawn to {tmp_path / 'leer.csv'}"
 
 
+def test_the_blocked_list_names_the_withdrawn_and_the_suppressed_and_the_importer_refuses_it(audience, tmp_path):
+    """Another system must not mail those who withdrew, nor those who bounced or complained here; a hard
+    bounce leaves the subscriber `confirmed`, so only the suppression list knows (it holds keyed hashes)."""
+    path = tmp_path / "gesperrt.csv"
+    out = io.StringIO()
+    call_command("export-subscribers", str(path), "--status", "blocked", stdout=out)
+    assert out.getvalue().strip() == f"exported: 1 withdrawn and 1 suppressed to {path}"
+    rows = read_csv(path.read_text(encoding="utf-8"))
+    assert list(rows[0]) == list(listexport.WITHDRAWN_COLUMNS)
+    assert sorted((r["address"], r["status"]) for r in rows) == [
+        ("clara@example.de", "withdrawn"), ("emil@example.de", "suppressed:bounced")]  # fmt: skip
+    with pytest.raises(CommandError, match="no `email` column"):
+        call_command("import-subscribers", str(path), stdout=io.StringIO())
+
+
 def test_status_and_topic_choose_the_rows(audience):
     assert {r["email"] for r in export("--status", "confirmed")[0]} == {
         "anna@example.de", "gustav@example.de", "ida@example.de", "jürgen@müller.de"}  # fmt: skip

@@ -43,7 +43,9 @@ WITHDRAWN_COLUMNS = ("address", "status", "language", "requested_at", "withdrawn
 CHUNK = 2000  # subscribers per read; also the size of the `IN (…)` lists, far below SQLite's 32,766
 ACTIVE = (Subscriber.Status.CONFIRMED, Subscriber.Status.PENDING)
 STATUSES = {"active": ACTIVE, "confirmed": (Subscriber.Status.CONFIRMED,),
-            "pending": (Subscriber.Status.PENDING,), "withdrawn": (Subscriber.Status.WITHDRAWN,)}  # fmt: skip
+            "pending": (Subscriber.Status.PENDING,), "withdrawn": (Subscriber.Status.WITHDRAWN,),
+            "blocked": (*ACTIVE, Subscriber.Status.WITHDRAWN)}  # fmt: skip
+ADDRESS_LISTS = {"withdrawn", "blocked"}  # the lists without consent columns, which the importer refuses
 CONSENT_KINDS = (ConsentEvent.Kind.REQUESTED, ConsentEvent.Kind.IMPORTED)
 # What import_writer.ChunkWriter._source writes: `import:FILE:LINE[ source=S][ consented_at=T][ confirmed_at=T]`.
 # (A request mailed by `import-subscribers --send-confirmation` carries the same source.)
@@ -69,6 +71,8 @@ class ExportCounts:
     def line(self, target, status="active"):
         if status == "withdrawn":
             return f"exported: {self.withdrawn} withdrawn to {target}"
+        if status == "blocked":
+            return f"exported: {self.withdrawn} withdrawn and {self.suppressed} suppressed to {target}"
         return (f"exported: {self.rows} subscribers ({self.confirmed} confirmed, {self.pending} pending) to "
                 f"{target}; left out: {self.suppressed} suppressed, {self.without_topics} without topics")  # fmt: skip
 
@@ -140,10 +144,10 @@ def _consent_events_of(ids):
 
 
 def _suppressed_among(chunk, hasher):
-    """Primary keys of the chunk's addresses that are on the suppression list (it holds only keyed hashes)."""
+    """{primary key: suppression reason} for the chunk's addresses on the suppression list (keyed hashes only)."""
     hashes = {hasher(row[1].encode("utf-8")): row[0] for row in chunk}
-    found = Suppression.objects.filter(address_hash__in=list(hashes)).values_list("address_hash", flat=True)
-    return {hashes[h] for h in found}
+    found = Suppression.objects.filter(address_hash__in=list(hashes)).values_list("address_hash", "reason")
+    return {hashes[h]: reason for h, reason in found}
 
 
 def active_rows(queryset, counts):
@@ -176,6 +180,26 @@ def active_rows(queryset, counts):
                 counts.confirmed += 1
             else:
                 counts.pending += 1
+
+
+def blocked_rows(queryset, counts):
+    """The header, then everyone another system must not mail: the withdrawn, and those on the suppression
+    list whose row is still here (a hard bounce or a complaint leaves a subscriber `confirmed`). The
+    status column says which: `withdrawn`, or `suppressed:` and the reason (`bounced`, `complained`, …).
+    The same address list as withdrawn_rows, so the importer refuses it too."""
+    yield list(WITHDRAWN_COLUMNS)
+    hasher = subject_hasher(hash_key())
+    for chunk in _chunks(queryset, ["email", "status", "language", "requested_at", "withdrawn_at"]):
+        suppressed = _suppressed_among(chunk, hasher)
+        for pk, email, status, language, requested_at, withdrawn_at in chunk:
+            if status == Subscriber.Status.WITHDRAWN:
+                counts.withdrawn += 1
+            elif pk in suppressed:
+                status = f"suppressed:{suppressed[pk]}"
+                counts.suppressed += 1
+            else:
+                continue
+            yield [email, status, language, _time(requested_at), _time(withdrawn_at)]
 
 
 def withdrawn_rows(queryset, counts):

@@ -1,4 +1,4 @@
-"""`rundbrief export-subscribers FILE.csv [--status active|confirmed|pending|withdrawn] [--topic SLUG]` (docs/cli.md)."""
+"""`rundbrief export-subscribers FILE.csv [--status active|confirmed|pending|withdrawn|blocked] [--topic SLUG]` (docs/cli.md)."""
 
 import getpass
 import os
@@ -15,14 +15,15 @@ class Command(BaseCommand):
     help = (
         "Export the subscriber list as CSV in the format import-subscribers reads, with each person's consent "
         "evidence (time, source, truncated IP, consent text version). Default: confirmed and pending. "
-        "--status withdrawn writes a list without an `email` column, which the importer refuses. "
+        "--status withdrawn or blocked writes a list without an `email` column, which the importer refuses. "
         "FILE must not exist; `-` writes to standard output."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("file", metavar="FILE.csv")
         parser.add_argument("--status", choices=list(listexport.STATUSES), default="active",
-                            help="active (confirmed and pending, the default), confirmed, pending or withdrawn")  # fmt: skip
+                            help="active (confirmed and pending, the default), confirmed, pending, withdrawn, or blocked "
+                                 "(withdrawn and suppressed: everyone another system must not mail)")  # fmt: skip
         parser.add_argument("--topic", metavar="SLUG", help="only subscribers of this topic")
 
     def handle(self, *args, file, status, topic, **options):
@@ -32,7 +33,7 @@ class Command(BaseCommand):
             _check_target(Path(file))  # before anything is read or logged: nothing was exported
         queryset = listexport.subscribers(status, topic)
         counts = listexport.ExportCounts()
-        produce = listexport.withdrawn_rows if status == "withdrawn" else listexport.active_rows
+        produce = {"withdrawn": listexport.withdrawn_rows, "blocked": listexport.blocked_rows}.get(status, listexport.active_rows)
         lines = listexport.csv_lines(produce(queryset, counts))
         complete = False
         try:
