@@ -380,7 +380,12 @@ def test_memory_does_not_grow_with_the_list(topics, tmp_path):
                                                 f"Messe,203.0.113.9,de:1\n" for i in range(start, start + count)))  # fmt: skip
         return path
 
-    small = _peak_export_memory(write("small.csv", 0, 2_500))
+    # The small list is already several chunks: the peak rises from one chunk to two (the next chunk is
+    # read while the last one's rows are still referenced) and is level from there (measured: 3.6 MB at
+    # 2,500 rows, 4.9 at 5,000, 5.1-5.3 from 10,000 to 50,000). Comparing 2,500 with 25,000 against 1.5x
+    # failed on PostgreSQL with nothing held. Keeping just the subscriber rows read (a deliberate bug)
+    # made the peak 2.4 times higher at 25,000 rows and 4.1 times at 50,000.
+    small = _peak_export_memory(write("small.csv", 0, 5_000))
     Subscriber.objects.all().delete()
-    large = _peak_export_memory(write("large.csv", 10_000, 25_000))
-    assert large < small * 1.5, (small, large)
+    large = _peak_export_memory(write("large.csv", 10_000, 50_000))
+    assert large < small * 2, (small, large)
