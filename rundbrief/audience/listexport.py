@@ -45,7 +45,6 @@ ACTIVE = (Subscriber.Status.CONFIRMED, Subscriber.Status.PENDING)
 STATUSES = {"active": ACTIVE, "confirmed": (Subscriber.Status.CONFIRMED,),
             "pending": (Subscriber.Status.PENDING,), "withdrawn": (Subscriber.Status.WITHDRAWN,),
             "blocked": (*ACTIVE, Subscriber.Status.WITHDRAWN)}  # fmt: skip
-ADDRESS_LISTS = {"withdrawn", "blocked"}  # the lists without consent columns, which the importer refuses
 CONSENT_KINDS = (ConsentEvent.Kind.REQUESTED, ConsentEvent.Kind.IMPORTED)
 # What import_writer.ChunkWriter._source writes: `import:FILE:LINE[ source=S][ consented_at=T][ confirmed_at=T]`.
 # (A request mailed by `import-subscribers --send-confirmation` carries the same source.)
@@ -182,15 +181,15 @@ def active_rows(queryset, counts):
                 counts.pending += 1
 
 
-def blocked_rows(queryset, counts):
-    """The header, then everyone another system must not mail: the withdrawn, and those on the suppression
-    list whose row is still here (a hard bounce or a complaint leaves a subscriber `confirmed`). The
-    status column says which: `withdrawn`, or `suppressed:` and the reason (`bounced`, `complained`, …).
-    The same address list as withdrawn_rows, so the importer refuses it too."""
+def _address_rows(queryset, counts, *, suppressed_too):
+    """The header, then the withdrawn people of `queryset` and, if `suppressed_too`, those on the suppression
+    list whose row is still here (a hard bounce or a complaint leaves a subscriber `confirmed`): enough to
+    block them elsewhere, no consent. The status column says which: `withdrawn`, or `suppressed:` and the
+    reason (`bounced`, `complained`, …)."""
     yield list(WITHDRAWN_COLUMNS)
-    hasher = subject_hasher(hash_key())
+    hasher = subject_hasher(hash_key()) if suppressed_too else None
     for chunk in _chunks(queryset, ["email", "status", "language", "requested_at", "withdrawn_at"]):
-        suppressed = _suppressed_among(chunk, hasher)
+        suppressed = _suppressed_among(chunk, hasher) if suppressed_too else {}
         for pk, email, status, language, requested_at, withdrawn_at in chunk:
             if status == Subscriber.Status.WITHDRAWN:
                 counts.withdrawn += 1
@@ -202,14 +201,14 @@ def blocked_rows(queryset, counts):
             yield [email, status, language, _time(requested_at), _time(withdrawn_at)]
 
 
+def blocked_rows(queryset, counts):
+    """Everyone of `queryset` another system must not mail: the withdrawn and the suppressed (_address_rows)."""
+    return _address_rows(queryset, counts, suppressed_too=True)
+
+
 def withdrawn_rows(queryset, counts):
-    """The header, then one row per withdrawn subscriber of `queryset`: enough to block them elsewhere, no consent."""
-    yield list(WITHDRAWN_COLUMNS)
-    queryset = queryset.filter(status=Subscriber.Status.WITHDRAWN)
-    for chunk in _chunks(queryset, ["email", "status", "language", "requested_at", "withdrawn_at"]):
-        for _pk, email, status, language, requested_at, withdrawn_at in chunk:
-            yield [email, status, language, _time(requested_at), _time(withdrawn_at)]
-            counts.withdrawn += 1
+    """The withdrawn subscribers of `queryset` (_address_rows)."""
+    return _address_rows(queryset.filter(status=Subscriber.Status.WITHDRAWN), counts, suppressed_too=False)
 
 
 class _Line:

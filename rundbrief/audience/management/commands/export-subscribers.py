@@ -65,18 +65,17 @@ def _exists(path):
 
 
 def _check_target(path):
+    """Refuse an existing file or a missing directory before anything is read (handle() calls it first)."""
     if path.exists():
         raise _exists(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise CommandError(f"{directory}: no such directory", returncode=1)
+    if not path.parent.is_dir():  # Path("x.csv").parent is Path("."), which is a directory
+        raise CommandError(f"{path.parent}: no such directory", returncode=1)
 
 
 def _write_new_file(path, lines):
     """Write `lines` to a temporary file beside `path`, then link it into place: the name appears only when
     the file is complete, and never replaces a file (os.link fails if the name exists, even if it appeared
-    while we wrote). Mode 0600, as the file holds personal data."""
-    _check_target(path)
+    since _check_target). Mode 0600, as the file holds personal data."""
     try:
         _write_and_link(path, lines)
     except OSError as exc:  # no permission, disk full, a file system that takes no files: one line, exit 1
@@ -84,8 +83,7 @@ def _write_new_file(path, lines):
 
 
 def _write_and_link(path, lines):
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")  # mkstemp: mode 0600
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")  # mkstemp: mode 0600
     try:
         with open(fd, "w", encoding="utf-8", newline="") as fh:
             fh.writelines(lines)
