@@ -72,12 +72,10 @@ def with_example_links(rendered: Rendered) -> Rendered:
     """`rendered` with the per-recipient placeholders replaced by links of the real shape, for the
     editors' preview: "%%RB:unsubscribe_url%%" in a footer reads as a fault. The tokens name no
     subscriber (as in a test send), so the links open the "unknown link" page."""
-    from rundbrief.audience import tokens
+    from rundbrief.delivery.compose import recipient_links
 
-    links = {
-        UNSUBSCRIBE_PLACEHOLDER: f"{settings.SITE_URL}/u/{tokens.make_token(tokens.UNSUBSCRIBE, 'preview')}",
-        PREFERENCES_PLACEHOLDER: f"{settings.SITE_URL}/p/{tokens.make_token(tokens.PREFERENCES, 'preview')}",
-    }
+    unsubscribe_url, preferences_url = recipient_links(settings.SITE_URL, "preview")
+    links = {UNSUBSCRIBE_PLACEHOLDER: unsubscribe_url, PREFERENCES_PLACEHOLDER: preferences_url}
 
     def fill(text):
         for placeholder, link in links.items():

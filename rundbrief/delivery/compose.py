@@ -184,16 +184,24 @@ class CampaignMessage:
         self.from_domain = compiled.from_email.rpartition("@")[2].lower()
 
     def build(self, claimed, now=None) -> Built:
-        from rundbrief.audience import tokens
-
+        unsubscribe_url, preferences_url = recipient_links(self.site_url, claimed.public_id)
         recipient = Recipient(
             delivery_id=claimed.delivery_id,
             campaign_id=claimed.campaign_id,
             email=claimed.email,
-            unsubscribe_url=f"{self.site_url}/u/{tokens.make_token(tokens.UNSUBSCRIBE, claimed.public_id)}",
-            preferences_url=f"{self.site_url}/p/{tokens.make_token(tokens.PREFERENCES, claimed.public_id)}",
+            unsubscribe_url=unsubscribe_url,
+            preferences_url=preferences_url,
         )
         return self.compiled.build(recipient, now)
+
+
+def recipient_links(site_url, public_id):
+    """(unsubscribe URL, preference-centre URL) of the subscriber `public_id`: what replaces the
+    placeholders in every message, and, for a made-up id, in the admin's preview."""
+    from rundbrief.audience import tokens
+
+    return (f"{site_url}/u/{tokens.make_token(tokens.UNSUBSCRIBE, public_id)}",
+            f"{site_url}/p/{tokens.make_token(tokens.PREFERENCES, public_id)}")  # fmt: skip
 
 
 def compile_campaign(campaign, *, html=None, text=None, subject=None) -> CampaignMessage:
