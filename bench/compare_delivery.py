@@ -38,20 +38,29 @@ def main():
     rates = {"raw": [], "raw_pipelined": [], "none": [], "rsa": []}
     rss = []
     for _ in range(args.runs):
-        rates["raw"].append(field(run("raw_smtp.py", "--messages", str(args.recipients), "--connections", "4"), "msgs_per_s"))
+        rates["raw"].append(
+            field(run("raw_smtp.py", "--messages", str(args.recipients), "--connections", "4"), "msgs_per_s")
+        )
         rates["raw_pipelined"].append(
-            field(run("raw_smtp.py", "--messages", str(args.recipients), "--connections", "4", "--pipelining"), "msgs_per_s")
+            field(
+                run("raw_smtp.py", "--messages", str(args.recipients), "--connections", "4", "--pipelining"),
+                "msgs_per_s",
+            )
         )
         for dkim in ("none", "rsa"):
-            line = run("delivery.py", "--recipients", str(args.recipients), "--workers", str(args.workers), "--dkim", dkim)
+            line = run(
+                "delivery.py", "--recipients", str(args.recipients), "--workers", str(args.workers), "--dkim", dkim
+            )
             rates[dkim].append(field(line, "msgs_per_s"))
             rss.append(field(line, "peak_rss_mb"))
     med = {k: statistics.median(v) for k, v in rates.items()}
     pipe = med["raw_pipelined"]
-    print(f"compare_delivery: recipients={args.recipients} runs={args.runs} raw={med['raw']:.0f} raw_pipelined={pipe:.0f} "
-          f"none={med['none']:.0f} ({med['none'] / med['raw']:.2f}x raw, {med['none'] / pipe:.2f}x pipelined) "
-          f"rsa={med['rsa']:.0f} ({med['rsa'] / med['raw']:.2f}x raw, {med['rsa'] / pipe:.2f}x pipelined) "
-          f"peak_rss_mb={max(rss):.0f}")  # fmt: skip
+    print(
+        f"compare_delivery: recipients={args.recipients} runs={args.runs} raw={med['raw']:.0f} raw_pipelined={pipe:.0f} "
+        f"none={med['none']:.0f} ({med['none'] / med['raw']:.2f}x raw, {med['none'] / pipe:.2f}x pipelined) "
+        f"rsa={med['rsa']:.0f} ({med['rsa'] / med['raw']:.2f}x raw, {med['rsa'] / pipe:.2f}x pipelined) "
+        f"peak_rss_mb={max(rss):.0f}"
+    )
 
 
 if __name__ == "__main__":

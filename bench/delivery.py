@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from bench._common import SmtpSink, temp_sqlite_url  # noqa: E402
 
 HTML_PARAGRAPH = (
-    "<p style=\"font-family:Georgia,serif;font-size:16px;line-height:1.5;color:#1d2228\">Der Goldpreis hat sich "
+    '<p style="font-family:Georgia,serif;font-size:16px;line-height:1.5;color:#1d2228">Der Goldpreis hat sich '
     "in dieser Woche in einer engen Spanne bewegt. Anlegerinnen und Anleger achten auf die Zinssignale der "
     "Notenbanken und auf die Nachfrage zum Jahresende.</p>\n"
 )
@@ -47,8 +47,10 @@ def setup(database_url, recipients, dkim, folder):
     batch = 5000
     for start in range(0, recipients, batch):
         Subscriber.objects.bulk_create(
-            [Subscriber(email=f"leser{i}@example.org", status="confirmed", confirmed_at=now, public_id=f"{i:032x}")
-             for i in range(start, min(recipients, start + batch))]  # fmt: skip
+            [
+                Subscriber(email=f"leser{i}@example.org", status="confirmed", confirmed_at=now, public_id=f"{i:032x}")
+                for i in range(start, min(recipients, start + batch))
+            ]
         )
     ids = Subscriber.objects.values_list("id", flat=True).iterator(chunk_size=batch)
     chunk = []
@@ -59,15 +61,22 @@ def setup(database_url, recipients, dkim, folder):
             chunk = []
     Subscription.objects.bulk_create(chunk)
     html = (
-        "<html><body><table width=\"600\"><tr><td>" + HTML_PARAGRAPH * 45
+        '<html><body><table width="600"><tr><td>'
+        + HTML_PARAGRAPH * 45
         + '<p><a href="%%RB:unsubscribe_url%%">Abmelden</a> · <a href="%%RB:preferences_url%%">Einstellungen</a></p>'
         + "</td></tr></table></body></html>"
-    )  # fmt: skip
+    )
     text = "Der Goldpreis hat sich in dieser Woche bewegt.\n" * 60 + "\nAbmelden: %%RB:unsubscribe_url%%\n"
     campaign = Campaign.objects.create(
-        name="Bench", subject="Marktbericht", from_email="newsletter@musterhaus.example", state="scheduled",
-        scheduled_at=now, frozen_subject="Marktbericht: Gold im Fokus", frozen_html=html, frozen_text=text,
-    )  # fmt: skip
+        name="Bench",
+        subject="Marktbericht",
+        from_email="newsletter@musterhaus.example",
+        state="scheduled",
+        scheduled_at=now,
+        frozen_subject="Marktbericht: Gold im Fokus",
+        frozen_html=html,
+        frozen_text=text,
+    )
     campaign.topics.set([topic])
     snapshot_audience(campaign)
     env = {}
@@ -80,12 +89,20 @@ def setup(database_url, recipients, dkim, folder):
 
 
 def run_workers(database_url, smtp, workers, concurrency, extra_env):
-    env = dict(os.environ, DATABASE_URL=database_url, DELIVERY_SMTP_URLS=f"smtp://{smtp}", RUNDBRIEF_LOG_LEVEL="WARNING",
-               **extra_env)  # fmt: skip
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        DELIVERY_SMTP_URLS=f"smtp://{smtp}",
+        RUNDBRIEF_LOG_LEVEL="WARNING",
+        **extra_env,
+    )
     start = time.perf_counter()
     processes = [
-        subprocess.Popen([sys.executable, "-m", "rundbrief", "deliver", "--until-idle", "--concurrency", str(concurrency)],
-                         env=env, stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-m", "rundbrief", "deliver", "--until-idle", "--concurrency", str(concurrency)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
         for _ in range(workers)
     ]
     peak_kb = 0
@@ -137,21 +154,39 @@ def main():
     # fork and exec, so workers forked from a parent that had just built 100,000 subscribers reported
     # that parent's peak as their own: the apparent growth of worker memory with N was this.
     made = subprocess.run(
-        [sys.executable, __file__, "--setup-only", str(folder), "--database-url", database_url,
-         "--recipients", str(args.recipients), "--dkim", args.dkim],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            __file__,
+            "--setup-only",
+            str(folder),
+            "--database-url",
+            database_url,
+            "--recipients",
+            str(args.recipients),
+            "--dkim",
+            args.dkim,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     extra = json.loads(made.stdout.strip().splitlines()[-1])
     if args.smtp:
         seconds, peak, cpu = run_workers(database_url, args.smtp, args.workers, args.concurrency, extra)
     else:
         with SmtpSink() as sink:
-            seconds, peak, cpu = run_workers(database_url, f"127.0.0.1:{sink.port}", args.workers, args.concurrency, extra)
+            seconds, peak, cpu = run_workers(
+                database_url, f"127.0.0.1:{sink.port}", args.workers, args.concurrency, extra
+            )
     first, last = sending_window(database_url)
-    print(f"sending window {last - first:.2f} s = {args.recipients / max(last - first, 1e-9):.0f} msg/s "
-          "(first to last recorded sent_at; excludes process start-up and the final flush)")
-    print(f"delivery: recipients={args.recipients} workers={args.workers} dkim={args.dkim} seconds={seconds:.2f} "
-          f"msgs_per_s={args.recipients / seconds:.0f} peak_rss_mb={peak:.0f} cpu_ms_per_msg={1000 * cpu / args.recipients:.3f}")  # fmt: skip
+    print(
+        f"sending window {last - first:.2f} s = {args.recipients / max(last - first, 1e-9):.0f} msg/s "
+        "(first to last recorded sent_at; excludes process start-up and the final flush)"
+    )
+    print(
+        f"delivery: recipients={args.recipients} workers={args.workers} dkim={args.dkim} seconds={seconds:.2f} "
+        f"msgs_per_s={args.recipients / seconds:.0f} peak_rss_mb={peak:.0f} cpu_ms_per_msg={1000 * cpu / args.recipients:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -87,7 +87,9 @@ def main():
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"export: rows={args.rows} seconds={seconds:.2f} rows_per_s={args.rows / seconds:.0f} peak_rss_mb={peak_mb:.0f}")
+    print(
+        f"export: rows={args.rows} seconds={seconds:.2f} rows_per_s={args.rows / seconds:.0f} peak_rss_mb={peak_mb:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -30,11 +30,17 @@ def write_csv(path, rows):
         out = csv.writer(fh)
         out.writerow(["email", "topics", "consented_at", "confirmed_at", "source", "ip", "consent_text_version"])
         for i in range(rows):
-            out.writerow([
-                f"Kunde.{i}@Beispiel-{i % 997}.de", "|".join(rng.sample(topics, rng.randint(1, 3))),
-                "2024-03-01T09:30:00+01:00", "2024-03-01T09:41:00+01:00" if i % 5 else "", "Shop-Checkout",
-                f"203.0.{i % 250}.{i % 200}", "1",
-            ])  # fmt: skip
+            out.writerow(
+                [
+                    f"Kunde.{i}@Beispiel-{i % 997}.de",
+                    "|".join(rng.sample(topics, rng.randint(1, 3))),
+                    "2024-03-01T09:30:00+01:00",
+                    "2024-03-01T09:41:00+01:00" if i % 5 else "",
+                    "Shop-Checkout",
+                    f"203.0.{i % 250}.{i % 200}",
+                    "1",
+                ]
+            )
 
 
 def main():
@@ -54,9 +60,13 @@ def main():
     from rundbrief.newsroom.models import Topic
 
     call_command("migrate", verbosity=0)
-    for position, (name, slug) in enumerate([("Produktneuheiten", "produktneuheiten"),
-                                             ("Finanznachrichten", "finanznachrichten"),
-                                             ("Sonderangebote", "sonderangebote")]):  # fmt: skip
+    for position, (name, slug) in enumerate(
+        [
+            ("Produktneuheiten", "produktneuheiten"),
+            ("Finanznachrichten", "finanznachrichten"),
+            ("Sonderangebote", "sonderangebote"),
+        ]
+    ):
         Topic.objects.get_or_create(slug=slug, defaults={"name": name, "menu_position": position})
     path = work / "subscribers.csv"
     write_csv(path, args.rows)
@@ -68,7 +78,9 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     rate = args.rows / seconds
     # cpu_s: both threads (parsing and writing), user + system; steadier than wall clock on a shared machine.
-    print(f"import: rows={args.rows} seconds={seconds:.2f} rows_per_s={rate:.0f} cpu_s={cpu:.2f} peak_rss_mb={peak_mb:.0f}")
+    print(
+        f"import: rows={args.rows} seconds={seconds:.2f} rows_per_s={rate:.0f} cpu_s={cpu:.2f} peak_rss_mb={peak_mb:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -27,10 +27,14 @@ import time
 from pathlib import Path
 
 CHUNK = 10_000
-SOURCE = ("import:subscribers.csv:{} source=Shop-Checkout consented_at=2024-03-01T08:30:00+00:00 "
-          "confirmed_at=2024-03-01T08:41:00+00:00")  # fmt: skip
-EVENT_COLUMNS = ("subscriber_id, kind, subject_hash, consent_text_id, consent_text_sha256, topics, source, "
-                 "occurred_at, message_id, evidence_commitment, prev_hash, hash")  # fmt: skip
+SOURCE = (
+    "import:subscribers.csv:{} source=Shop-Checkout consented_at=2024-03-01T08:30:00+00:00 "
+    "confirmed_at=2024-03-01T08:41:00+00:00"
+)
+EVENT_COLUMNS = (
+    "subscriber_id, kind, subject_hash, consent_text_id, consent_text_sha256, topics, source, "
+    "occurred_at, message_id, evidence_commitment, prev_hash, hash"
+)
 LEAN_DDL = """
 DROP TRIGGER audience_consentevent_no_update; DROP TRIGGER audience_consentevent_no_delete;
 DROP TABLE audience_consentevidence; DROP TABLE audience_consentevent;
@@ -46,12 +50,15 @@ CREATE INDEX event_text ON audience_consentevent (consent_text_id);
 CREATE TABLE audience_consentevidence (event_id integer PRIMARY KEY REFERENCES audience_consentevent (id)
   DEFERRABLE INITIALLY DEFERRED, ip varchar(45) NOT NULL, user_agent varchar(300) NOT NULL, salt blob NOT NULL);
 """
-BATCH_DDL = LEAN_DDL + """
+BATCH_DDL = (
+    LEAN_DDL
+    + """
 CREATE TABLE import_record (id integer PRIMARY KEY, event_id integer NOT NULL, subject blob NOT NULL,
   subscriber_id integer, line integer NOT NULL, ip text NOT NULL, salt blob NOT NULL, digest blob NOT NULL);
 CREATE INDEX import_record_subject ON import_record (subject);
 CREATE INDEX import_record_subscriber ON import_record (subscriber_id);
 """
+)
 
 
 def migrated_schema(work):
@@ -75,21 +82,52 @@ def insert(db, table, columns, rows, per=1000):
     one = "(" + ", ".join("?" * len(columns)) + ")"
     for start in range(0, len(rows), per):
         batch = rows[start : start + per]
-        db.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(batch))}",
-                   [value for row in batch for value in row])  # fmt: skip
+        db.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(batch))}",
+            [value for row in batch for value in row],
+        )
 
 
 def chunks(rows, design, topics):
     """Ready-made rows per chunk of CHUNK people: (table, columns, rows) in the order the import writes."""
     for start in range(0, rows, CHUNK):
         ids = range(start + 1, min(rows, start + CHUNK) + 1)
-        people = [(f"kunde.{i}@beispiel-{i % 997}.de", os.urandom(16).hex(), "confirmed", "de", "", None,
-                   "2024-03-01 08:30:00", "2024-03-01 08:41:00", None) for i in ids]  # fmt: skip
-        yield [("audience_subscriber", ("email", "public_id", "status", "language", "confirm_nonce",
-                                        "last_confirmation_mail_at", "requested_at", "confirmed_at", "withdrawn_at"),
-                people),
-               ("audience_subscription", ("subscriber_id", "topic_id", "created_at"),
-                [(i, t, "2026-11-29 20:00:00") for i in ids for t in topics])] + ledger_rows(ids, design)  # fmt: skip
+        people = [
+            (
+                f"kunde.{i}@beispiel-{i % 997}.de",
+                os.urandom(16).hex(),
+                "confirmed",
+                "de",
+                "",
+                None,
+                "2024-03-01 08:30:00",
+                "2024-03-01 08:41:00",
+                None,
+            )
+            for i in ids
+        ]
+        yield [
+            (
+                "audience_subscriber",
+                (
+                    "email",
+                    "public_id",
+                    "status",
+                    "language",
+                    "confirm_nonce",
+                    "last_confirmation_mail_at",
+                    "requested_at",
+                    "confirmed_at",
+                    "withdrawn_at",
+                ),
+                people,
+            ),
+            (
+                "audience_subscription",
+                ("subscriber_id", "topic_id", "created_at"),
+                [(i, t, "2026-11-29 20:00:00") for i in ids for t in topics],
+            ),
+        ] + ledger_rows(ids, design)
 
 
 def ledger_rows(ids, design):
@@ -97,18 +135,51 @@ def ledger_rows(ids, design):
         return []
     if design == "batch":
         digest = os.urandom(32).hex()
-        event = [(None, "imported", "", 1, "ab" * 32, "[]", "import:subscribers.csv", "2026-11-29 20:00:00", "",
-                  digest, digest, digest)]  # fmt: skip
+        event = [
+            (
+                None,
+                "imported",
+                "",
+                1,
+                "ab" * 32,
+                "[]",
+                "import:subscribers.csv",
+                "2026-11-29 20:00:00",
+                "",
+                digest,
+                digest,
+                digest,
+            )
+        ]
         records = [(ids[0], os.urandom(32), i, i, "203.0.113.0", os.urandom(16), os.urandom(32)) for i in ids]
-        return [("audience_consentevent", EVENT_COLUMNS.split(", "), event),
-                ("import_record", ("event_id", "subject", "subscriber_id", "line", "ip", "salt", "digest"), records)]
+        return [
+            ("audience_consentevent", EVENT_COLUMNS.split(", "), event),
+            ("import_record", ("event_id", "subject", "subscriber_id", "line", "ip", "salt", "digest"), records),
+        ]
     digest = (lambda: os.urandom(32)) if design == "lean" else (lambda: os.urandom(32).hex())
-    events = [(i, "imported", digest(), 1, digest(), '["a","b"]', SOURCE.format(i), "2026-11-29 20:00:00.123456",
-               "", digest(), digest(), digest()) for i in ids]  # fmt: skip
+    events = [
+        (
+            i,
+            "imported",
+            digest(),
+            1,
+            digest(),
+            '["a","b"]',
+            SOURCE.format(i),
+            "2026-11-29 20:00:00.123456",
+            "",
+            digest(),
+            digest(),
+            digest(),
+        )
+        for i in ids
+    ]
     salt = (lambda: os.urandom(16)) if design == "lean" else (lambda: os.urandom(16).hex())
     evidence = [(i, "203.0.113.0", "", salt()) for i in ids]
-    return [("audience_consentevent", EVENT_COLUMNS.split(", "), events),
-            ("audience_consentevidence", ("event_id", "ip", "user_agent", "salt"), evidence)]
+    return [
+        ("audience_consentevent", EVENT_COLUMNS.split(", "), events),
+        ("audience_consentevidence", ("event_id", "ip", "user_agent", "salt"), evidence),
+    ]
 
 
 def run(template, work, design, rows):
@@ -117,8 +188,10 @@ def run(template, work, design, rows):
     db = sqlite3.connect(path, isolation_level=None)
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "cache_size=-65536"):
         db.execute(f"PRAGMA {pragma}")
-    db.execute("INSERT INTO newsroom_topic (name, slug, description, menu_position) "
-               "VALUES ('a', 'floor-a', '', 0), ('b', 'floor-b', '', 1)")
+    db.execute(
+        "INSERT INTO newsroom_topic (name, slug, description, menu_position) "
+        "VALUES ('a', 'floor-a', '', 0), ('b', 'floor-b', '', 1)"
+    )
     topics = [pk for (pk,) in db.execute("SELECT id FROM newsroom_topic WHERE slug LIKE 'floor-%' ORDER BY id")]
     if design in ("lean", "batch"):
         db.executescript(LEAN_DDL if design == "lean" else BATCH_DDL)

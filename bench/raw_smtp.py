@@ -61,8 +61,11 @@ def main():
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--smtp", default="", help="HOST:PORT; default: start smtp-sink on a free port")
-    parser.add_argument("--pipelining", action="store_true",
-                        help="MAIL, RCPT and DATA in one write, as the delivery engine does (RFC 2920)")
+    parser.add_argument(
+        "--pipelining",
+        action="store_true",
+        help="MAIL, RCPT and DATA in one write, as the delivery engine does (RFC 2920)",
+    )
     args = parser.parse_args()
     if args.smtp:
         host, port = args.smtp.rsplit(":", 1)
@@ -72,8 +75,10 @@ def main():
             seconds = run("127.0.0.1", sink.port, args.messages, args.connections, args.pipelining)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_ms = 1000 * (usage.ru_utime + usage.ru_stime) / args.messages
-    print(f"raw_smtp: messages={args.messages} connections={args.connections} pipelining={int(args.pipelining)} "
-          f"seconds={seconds:.2f} msgs_per_s={args.messages / seconds:.0f} cpu_ms_per_msg={cpu_ms:.3f}")  # fmt: skip
+    print(
+        f"raw_smtp: messages={args.messages} connections={args.connections} pipelining={int(args.pipelining)} "
+        f"seconds={seconds:.2f} msgs_per_s={args.messages / seconds:.0f} cpu_ms_per_msg={cpu_ms:.3f}"
+    )
 
 
 if __name__ == "__main__":

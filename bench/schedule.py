@@ -71,9 +71,11 @@ def time_schedule(topics, run):
     from rundbrief.campaigns.models import Campaign
 
     campaign = Campaign.objects.create(
-        name=f"Bench {run}", subject="Marktbericht", from_email="newsletter@musterhaus.example",
+        name=f"Bench {run}",
+        subject="Marktbericht",
+        from_email="newsletter@musterhaus.example",
         body="## Gold im Fokus\n\nDer Goldpreis hat sich in dieser Woche in einer engen Spanne bewegt.\n",
-    )  # fmt: skip
+    )
     campaign.topics.set(topics)
     started = time.perf_counter()
     campaign = schedule_campaign(campaign)
@@ -83,8 +85,12 @@ def time_schedule(topics, run):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=3, help="timed schedules on the same audience; the median is printed")
-    parser.add_argument("--database-url", default="", help="a throw-away database; default: SQLite in a temporary folder")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="timed schedules on the same audience; the median is printed"
+    )
+    parser.add_argument(
+        "--database-url", default="", help="a throw-away database; default: SQLite in a temporary folder"
+    )
     args = parser.parse_args()
     database_url, folder = temp_sqlite_url()
     os.environ["DATABASE_URL"] = args.database_url or database_url

@@ -45,10 +45,21 @@ RESULT = re.compile(r"latency_p50_ms=([\d.]+) latency_p99_ms=([\d.]+) requests=(
 def gunicorn(settings_module, env):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-         "rundbrief.wsgi"],
-        cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": settings_module},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "rundbrief.wsgi",
+        ],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": settings_module},
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # ready once a worker has imported Django and answers
         try:
@@ -66,10 +77,12 @@ def wait_for_backlog(database_url, timeout=300):
     """Seconds until every accepted sign-up is applied and mailed (rundbrief/audience/intake.py):
     the answer comes before that work, so a rate that leaves a growing backlog would flatter."""
     started = time.monotonic()
-    code = ("from rundbrief.audience.models import SignupIntake as S; import time, sys\n"
-            f"end = time.monotonic() + {timeout}\n"
-            "while S.objects.exists() and time.monotonic() < end: time.sleep(0.05)\n"
-            "sys.exit(1 if S.objects.exists() else 0)")  # fmt: skip
+    code = (
+        "from rundbrief.audience.models import SignupIntake as S; import time, sys\n"
+        f"end = time.monotonic() + {timeout}\n"
+        "while S.objects.exists() and time.monotonic() < end: time.sleep(0.05)\n"
+        "sys.exit(1 if S.objects.exists() else 0)"
+    )
     env = dict(os.environ, DATABASE_URL=database_url, PYTHONPATH=str(ROOT), DJANGO_SETTINGS_MODULE="rundbrief.settings")
     subprocess.run([sys.executable, "-c", f"import django; django.setup()\n{code}"], env=env, check=True, cwd=ROOT)
     return time.monotonic() - started
@@ -95,10 +108,25 @@ def cpu_seconds(pids):
 def load(port, seconds, connections, prefix):
     url = f"http://127.0.0.1:{port}/api/v1/subscriptions"
     out = subprocess.run(
-        ["wrk", "--threads", "1", "--connections", str(connections), "--duration", f"{seconds}s", "--latency",
-         "--script", str(LUA), url, "--", prefix],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            "wrk",
+            "--threads",
+            "1",
+            "--connections",
+            str(connections),
+            "--duration",
+            f"{seconds}s",
+            "--latency",
+            "--script",
+            str(LUA),
+            url,
+            "--",
+            prefix,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     p50, p99, requests, errors = RESULT.search(out).groups()
     if int(errors):
         raise SystemExit(f"{errors} requests failed or were not 2xx:\n{out}")
@@ -111,20 +139,30 @@ def main():
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
     parser.add_argument("--connections", type=int, default=4, help="wrk connections (concurrent requests)")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--processing", choices=["web", "worker"], default="worker",
-                        help="RUNDBRIEF_SIGNUP_PROCESSING: who applies sign-ups and sends their mail (default: a "
-                             "`rundbrief deliver` process beside the web workers)")  # fmt: skip
-    parser.add_argument("--database-url", default="", help="a throw-away database; default: SQLite in a temporary folder")
+    parser.add_argument(
+        "--processing",
+        choices=["web", "worker"],
+        default="worker",
+        help="RUNDBRIEF_SIGNUP_PROCESSING: who applies sign-ups and sends their mail (default: a "
+        "`rundbrief deliver` process beside the web workers)",
+    )
+    parser.add_argument(
+        "--database-url", default="", help="a throw-away database; default: SQLite in a temporary folder"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     database_url, folder = temp_sqlite_url()
     env = dict(
-        os.environ, DATABASE_URL=args.database_url or database_url, RUNDBRIEF_VAR_DIR=str(folder),
-        RUNDBRIEF_LOG_LEVEL="WARNING", RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE="1000000000",
-        RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE="1000000000", PYTHONPATH=str(ROOT),
+        os.environ,
+        DATABASE_URL=args.database_url or database_url,
+        RUNDBRIEF_VAR_DIR=str(folder),
+        RUNDBRIEF_LOG_LEVEL="WARNING",
+        RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE="1000000000",
+        RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE="1000000000",
+        PYTHONPATH=str(ROOT),
         RUNDBRIEF_SIGNUP_PROCESSING=args.processing,
-    )  # fmt: skip
+    )
     subprocess.run([sys.executable, "-m", "rundbrief", "migrate", "--verbosity", "0"], env=env, check=True, cwd=ROOT)
     with SmtpSink() as sink:
         env["SMTP_URL"] = f"smtp://127.0.0.1:{sink.port}"
@@ -135,8 +173,14 @@ def main():
             bare, bare_port = gunicorn("bench.bare_settings", env)
             servers.append(bare)
             if args.processing == "worker":  # the production set-up: a delivery worker sends the mail
-                servers.append(subprocess.Popen([sys.executable, "-m", "rundbrief", "deliver", "--concurrency", "1"],
-                                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL))  # fmt: skip
+                servers.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "rundbrief", "deliver", "--concurrency", "1"],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                    )
+                )
             load(bare_port, 3, args.connections, "warm-bare")  # both workers: imports, connections, caches
             load(product_port, 3, args.connections, "warm")
             results, baselines, sustained, signup_cpu, bare_cpu = [], [], [], [], []
@@ -153,10 +197,12 @@ def main():
                 signup_cpu.append((cpu_seconds(product_pids) - cpu) / results[-1][3] * 1000)
                 # Every sign-up of the run applied and its mail sent: requests over load + remaining time.
                 sustained.append(results[-1][3] / (args.seconds + backlog_s))
-                print(f"run {run + 1}: signup rps={results[-1][0]:.0f} p50_ms={results[-1][2]:.1f} "
-                      f"p99_ms={results[-1][1]:.1f} baseline_rps={baselines[-1]:.0f} "
-                      f"backlog_s={backlog_s:.1f} sustained_rps={sustained[-1]:.0f} "
-                      f"cpu_ms={signup_cpu[-1]:.2f} baseline_cpu_ms={bare_cpu[-1]:.2f}")  # fmt: skip
+                print(
+                    f"run {run + 1}: signup rps={results[-1][0]:.0f} p50_ms={results[-1][2]:.1f} "
+                    f"p99_ms={results[-1][1]:.1f} baseline_rps={baselines[-1]:.0f} "
+                    f"backlog_s={backlog_s:.1f} sustained_rps={sustained[-1]:.0f} "
+                    f"cpu_ms={signup_cpu[-1]:.2f} baseline_cpu_ms={bare_cpu[-1]:.2f}"
+                )
         finally:
             for process in servers:
                 process.terminate()
@@ -164,9 +210,11 @@ def main():
     shutil.rmtree(folder, ignore_errors=True)
     rps = statistics.median(r[0] for r in results)
     p99 = statistics.median(r[1] for r in results)
-    print(f"signup: rps={rps:.0f} p99_ms={p99:.1f} baseline_rps={statistics.median(baselines):.0f} "
-          f"sustained_rps={statistics.median(sustained):.0f} cpu_ms={statistics.median(signup_cpu):.2f} "
-          f"baseline_cpu_ms={statistics.median(bare_cpu):.2f}")
+    print(
+        f"signup: rps={rps:.0f} p99_ms={p99:.1f} baseline_rps={statistics.median(baselines):.0f} "
+        f"sustained_rps={statistics.median(sustained):.0f} cpu_ms={statistics.median(signup_cpu):.2f} "
+        f"baseline_cpu_ms={statistics.median(bare_cpu):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -124,9 +124,14 @@ def parse_database_url(url: str, name: str = "DATABASE_URL", **options) -> dict:
         return dj_database_url.parse(url, **options)
     except ValueError as exc:  # dj_database_url.UnknownSchemeError, a bad port, …
         scheme = urlsplit(url).scheme if "://" in url else ""
-        reason = f"unknown scheme {scheme!r}" if isinstance(exc, dj_database_url.UnknownSchemeError) else str(exc).rstrip(".")
-        raise ConfigError(f"{name}={redact_url(url)!r}: {reason}; expected sqlite:///PATH or "
-                          "postgres://USER:PASSWORD@HOST:PORT/NAME") from None  # fmt: skip
+        reason = (
+            f"unknown scheme {scheme!r}"
+            if isinstance(exc, dj_database_url.UnknownSchemeError)
+            else str(exc).rstrip(".")
+        )
+        raise ConfigError(
+            f"{name}={redact_url(url)!r}: {reason}; expected sqlite:///PATH or postgres://USER:PASSWORD@HOST:PORT/NAME"
+        ) from None
 
 
 def parse_smtp_url(url: str) -> SmtpSettings:

@@ -7,7 +7,6 @@ docs/settings.md documents every variable; defaults give the embedded set-up
 import os
 from pathlib import Path
 
-
 from rundbrief import config
 
 PACKAGE_DIR = Path(__file__).resolve().parent

@@ -57,7 +57,9 @@ def sign_up(client, django_capture_on_commit_callbacks):
         data = {"email": address, "consent_text": ConsentText.current(language).pk, "page": "/artikel/gold-rekord/"}
         data.update(extra)
         with django_capture_on_commit_callbacks(execute=True):
-            return client.post(f"{prefix}/newsletter/", data, REMOTE_ADDR=ip, HTTP_USER_AGENT="Mozilla/5.0 (Testbrowser)")
+            return client.post(
+                f"{prefix}/newsletter/", data, REMOTE_ADDR=ip, HTTP_USER_AGENT="Mozilla/5.0 (Testbrowser)"
+            )
 
     return post
 

@@ -19,7 +19,7 @@ def dsn(delivery, *, status="5.1.1", action="failed", diagnostic="550 5.1.1 user
     return (
         f"Return-Path: <>\r\nFrom: MAILER-DAEMON@mx.example.net (Mail Delivery System)\r\n"
         f"To: {verp.return_path(delivery.pk, DOMAIN)}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
-        "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"rb-b\"\r\n\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="rb-b"\r\n\r\n'
         f"--rb-b\r\nContent-Type: text/plain\r\n\r\n<{address}>: host mx.example.net said: {diagnostic}\r\n\r\n"
         "--rb-b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n"
         f"Final-Recipient: rfc822; {address}\r\nAction: {action}\r\nStatus: {status}\r\n"
@@ -32,7 +32,7 @@ def arf(delivery, *, feedback_type="abuse"):
     message_id = verp.message_id(delivery.campaign_id, delivery.pk, DOMAIN)
     return (
         "From: feedback@fbl.example.com\r\nTo: fbl@musterhaus.example\r\nSubject: Abuse report\r\n"
-        "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"arf\"\r\n\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary="arf"\r\n\r\n'
         "--arf\r\nContent-Type: text/plain\r\n\r\nA user reported this message as spam.\r\n\r\n"
         f"--arf\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: {feedback_type}\r\n"
         "User-Agent: ExampleFBL/1.0\r\nVersion: 1\r\n\r\n"

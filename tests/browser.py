@@ -29,7 +29,9 @@ def chromium_page():
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(locale="de-DE", timezone_id="Europe/Berlin", viewport={"width": 1280, "height": 900})
+            page = browser.new_page(
+                locale="de-DE", timezone_id="Europe/Berlin", viewport={"width": 1280, "height": 900}
+            )
             yield page
         finally:
             # Inside sync_playwright() the ORM runs in a context of its own (Django keeps connections

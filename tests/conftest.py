@@ -28,8 +28,11 @@ def demo_site(db):
 
 @pytest.fixture
 def topics(db):
-    names = [("Produktneuheiten", "produktneuheiten"), ("Finanznachrichten", "finanznachrichten"),
-             ("Sonderangebote", "sonderangebote")]  # fmt: skip
+    names = [
+        ("Produktneuheiten", "produktneuheiten"),
+        ("Finanznachrichten", "finanznachrichten"),
+        ("Sonderangebote", "sonderangebote"),
+    ]
     return {slug: Topic.objects.create(name=name, slug=slug, menu_position=i) for i, (name, slug) in enumerate(names)}
 
 

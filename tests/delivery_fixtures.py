@@ -14,8 +14,10 @@ TEXT = "Marktbericht\n\nGold steigt.\n\nAbmelden: %%RB:unsubscribe_url%%\nEinste
 def make_audience(topic, count, *, prefix="leser", domain="example.org"):
     now = timezone.now()
     Subscriber.objects.bulk_create(
-        [Subscriber(email=f"{prefix}{i}@{domain}", status=Subscriber.Status.CONFIRMED, confirmed_at=now)
-         for i in range(count)],  # fmt: skip
+        [
+            Subscriber(email=f"{prefix}{i}@{domain}", status=Subscriber.Status.CONFIRMED, confirmed_at=now)
+            for i in range(count)
+        ],
         batch_size=1000,
     )
     subscribers = list(Subscriber.objects.filter(email__startswith=prefix, email__endswith=domain))
@@ -25,10 +27,16 @@ def make_audience(topic, count, *, prefix="leser", domain="example.org"):
 
 def scheduled_campaign(topics, *, subject="Marktbericht KW 48", html=HTML, text=TEXT):
     campaign = Campaign.objects.create(
-        name=subject, subject=subject, from_name="Musterhaus Edelmetalle", from_email="newsletter@musterhaus.example",
-        state=Campaign.State.SCHEDULED, scheduled_at=timezone.now(),
-        frozen_subject=subject, frozen_html=html, frozen_text=text,
-    )  # fmt: skip
+        name=subject,
+        subject=subject,
+        from_name="Musterhaus Edelmetalle",
+        from_email="newsletter@musterhaus.example",
+        state=Campaign.State.SCHEDULED,
+        scheduled_at=timezone.now(),
+        frozen_subject=subject,
+        frozen_html=html,
+        frozen_text=text,
+    )
     campaign.topics.set(topics)
     campaign.recipient_count = snapshot_audience(campaign)
     campaign.save(update_fields=["recipient_count"])

@@ -24,9 +24,27 @@ class Cluster:
         """`pg_ctl restart -m fast`: every open connection is cut, the server is back when this returns."""
         port = (self.dir / "port").read_text().strip()
         options = f"-p {port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        subprocess.run(_as_owner([str(PGBIN / "pg_ctl"), "-D", str(self.dir / "data"), "-l", str(self.dir / "server.log"),
-                                  "-m", "fast", "-w", "-t", "60", "-o", options, "restart"]),
-                       check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            _as_owner(
+                [
+                    str(PGBIN / "pg_ctl"),
+                    "-D",
+                    str(self.dir / "data"),
+                    "-l",
+                    str(self.dir / "server.log"),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    options,
+                    "restart",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 @contextlib.contextmanager
@@ -35,10 +53,13 @@ def throwaway_cluster():
     directory.chmod(0o755)
     script = str(ROOT / "scripts" / "pg-cluster.sh")
     try:
-        url = subprocess.run(["bash", script, "start", str(directory)], check=True, capture_output=True,
-                             text=True).stdout.strip()  # fmt: skip
+        url = subprocess.run(
+            ["bash", script, "start", str(directory)], check=True, capture_output=True, text=True
+        ).stdout.strip()
         port = (directory / "port").read_text().strip()
-        subprocess.run([str(PGBIN / "createdb"), "-h", "127.0.0.1", "-p", port, "-U", "rundbrief", "rundbrief"], check=True)
+        subprocess.run(
+            [str(PGBIN / "createdb"), "-h", "127.0.0.1", "-p", port, "-U", "rundbrief", "rundbrief"], check=True
+        )
         yield Cluster(directory, url)
     finally:
         subprocess.run(["bash", script, "stop", str(directory)], capture_output=True)

@@ -3,7 +3,7 @@
 import asyncio
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aiosmtpd.controller import Controller
 
@@ -74,17 +74,19 @@ class RecordingHandler:
         if reply:
             return reply
         with self.lock:
-            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
-                                          session.rb_started))  # fmt: skip
-        return "250 2.0.0 queued as rb%d" % session.rb_number
+            self.messages.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, session.rb_started)
+            )
+        return f"250 2.0.0 queued as rb{session.rb_number}"
 
 
 class SmtpServer:
     def __init__(self, faults=None, *, pipelining=True):
         self.handler = RecordingHandler(faults, pipelining)
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, ready_timeout=10,
-                                     data_size_limit=50 * 1024 * 1024)  # fmt: skip
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, ready_timeout=10, data_size_limit=50 * 1024 * 1024
+        )
 
     @property
     def messages(self):

@@ -5,7 +5,9 @@ import json
 
 import pytest
 from django.core.management import call_command
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from rundbrief.api.models import ApiToken, token_digest
 from rundbrief.audience import ledger
@@ -43,8 +45,11 @@ def crm(db):
 
 
 def state():
-    return (list(Subscriber.objects.values_list("email", "status")), ConsentEvent.objects.count(),
-            Suppression.objects.count())  # fmt: skip
+    return (
+        list(Subscriber.objects.values_list("email", "status")),
+        ConsentEvent.objects.count(),
+        Suppression.objects.count(),
+    )
 
 
 def test_a_sign_up_starts_the_double_opt_in_and_answers_202(subscribe, smtp_inbox, topics):  # noqa: F811
@@ -65,8 +70,11 @@ def test_a_sign_up_with_a_token_names_the_client_as_source(subscribe, smtp_inbox
     assert max_.language == "en" and max_.consent_events.get(kind="requested").source == "api:crm"
 
 
-def test_new_pending_confirmed_and_suppressed_addresses_get_the_same_answer(subscribe, smtp_inbox,  # noqa: F811
-                                                                            topics):
+def test_new_pending_confirmed_and_suppressed_addresses_get_the_same_answer(
+    subscribe,
+    smtp_inbox,  # noqa: F811
+    topics,
+):
     subscribe({"email": "pending@example.de", "consent_text_version": 1})
     Subscriber.objects.create(email="confirmed@example.de", status=Subscriber.Status.CONFIRMED)
     suppress_address("bounced@example.de", reason=Suppression.Reason.BOUNCED)
@@ -87,16 +95,19 @@ def test_more_sign_ups_from_one_ip_than_the_limit_answer_429(subscribe, topics, 
     assert subscribe({"email": "p9@example.de", "consent_text_version": 1}, ip="203.0.113.1").status_code == 202
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"email": "kein-at", "consent_text_version": 1}, "email: This does not look like a valid e-mail address."),
-    ({"email": "a@b.de\r\nBcc: x@y.de", "consent_text_version": 1}, "email: The e-mail address must not contain"),
-    ({"email": "a" * 250 + "@b.de", "consent_text_version": 1}, "email: An e-mail address has at most 254"),
-    ({"email": "a@b.de", "consent_text_version": 99}, "consent_text_version: no consent text 99 in 'de'"),
-    ({"email": "a@b.de", "consent_text_version": 1, "topics": ["gold"]}, "topics: unknown topic(s) 'gold'"),
-    ({"email": "a@b.de", "consent_text_version": 1, "language": "fr"}, "language: expected one of de, en"),
-    ({"email": "a@b.de"}, "consent_text_version: Field required"),
-    ({"email": "a@b.de", "consent_text_version": 2**40}, "consent_text_version: Input should be less than"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"email": "kein-at", "consent_text_version": 1}, "email: This does not look like a valid e-mail address."),
+        ({"email": "a@b.de\r\nBcc: x@y.de", "consent_text_version": 1}, "email: The e-mail address must not contain"),
+        ({"email": "a" * 250 + "@b.de", "consent_text_version": 1}, "email: An e-mail address has at most 254"),
+        ({"email": "a@b.de", "consent_text_version": 99}, "consent_text_version: no consent text 99 in 'de'"),
+        ({"email": "a@b.de", "consent_text_version": 1, "topics": ["gold"]}, "topics: unknown topic(s) 'gold'"),
+        ({"email": "a@b.de", "consent_text_version": 1, "language": "fr"}, "language: expected one of de, en"),
+        ({"email": "a@b.de"}, "consent_text_version: Field required"),
+        ({"email": "a@b.de", "consent_text_version": 2**40}, "consent_text_version: Input should be less than"),
+    ],
+)
 def test_invalid_sign_ups_answer_422_with_a_clear_message_and_change_nothing(subscribe, topics, body, message):
     before = state()
     response = subscribe(body)
@@ -117,8 +128,17 @@ json_values = st.recursive(
 
 
 @hypothesis_settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.fixed_dictionaries({}, optional={"email": json_values | st.emails(), "topics": json_values,
-                                               "consent_text_version": json_values, "language": json_values}))
+@given(
+    body=st.fixed_dictionaries(
+        {},
+        optional={
+            "email": json_values | st.emails(),
+            "topics": json_values,
+            "consent_text_version": json_values,
+            "language": json_values,
+        },
+    )
+)
 def test_fuzzed_sign_ups_never_answer_500_and_invalid_input_changes_nothing(subscribe, topics, generous_limits, body):
     before = state()
     response = subscribe(body)
@@ -146,14 +166,14 @@ def test_subscribers_are_listed_page_by_page_and_filtered_by_status(client, crm,
     assert client.get("/api/v1/subscribers?page=0", **crm).status_code == 422
 
 
-def test_a_subscriber_is_read_updated_proven_and_erased_through_the_actions(client, crm, subscribe, topics,
-                                                                           smtp_inbox):  # noqa: F811
+def test_a_subscriber_is_read_updated_proven_and_erased_through_the_actions(client, crm, subscribe, topics, smtp_inbox):  # noqa: F811
     subscribe({"email": "erika@example.de", "consent_text_version": 1})
     erika = Subscriber.objects.get(email="erika@example.de")
     url = f"/api/v1/subscribers/{erika.public_id}"
     assert client.get(url, **crm).json()["topics"] == ["finanznachrichten", "produktneuheiten", "sonderangebote"]
-    found = client.post("/api/v1/subscribers/lookup", {"email": "Erika@Example.de"},
-                        content_type="application/json", **crm)
+    found = client.post(
+        "/api/v1/subscribers/lookup", {"email": "Erika@Example.de"}, content_type="application/json", **crm
+    )
     assert found.json()["id"] == erika.public_id
 
     changed = client.patch(url, {"topics": ["finanznachrichten"]}, content_type="application/json", **crm)

@@ -76,8 +76,10 @@ def test_further_reading_ranks_by_shared_topics_then_recency_and_never_lists_its
     make_article(title="Unverwandt", slug="unverwandt", topics=[], published_at=now - dt.timedelta(days=2))
     make_article(title="Entwurf", slug="entwurf", topics=[p, f, s], status=Article.Status.DRAFT)
     make_article(title="Zukunft", slug="zukunft", topics=[p, f, s], published_at=now + dt.timedelta(days=1))
-    extra = [make_article(title=f"Alt {i}", slug=f"alt-{i}", topics=[f], published_at=now - dt.timedelta(days=100 + i))
-             for i in range(3)]  # fmt: skip
+    extra = [
+        make_article(title=f"Alt {i}", slug=f"alt-{i}", topics=[f], published_at=now - dt.timedelta(days=100 + i))
+        for i in range(3)
+    ]
 
     assert list(current.related()) == [three, two, one_new, one_old, extra[0]]
     html = client.get("/artikel/aktuell/").content.decode()

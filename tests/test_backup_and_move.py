@@ -60,8 +60,14 @@ def run(env, *args):
 
 
 def sqlite_env(path, **extra):
-    return dict(os.environ, DATABASE_URL=f"sqlite:///{path}", SECRET_KEY=django_settings.SECRET_KEY,
-                RUNDBRIEF_VAR_DIR=str(django_settings.VAR_DIR), RUNDBRIEF_LOG_LEVEL="WARNING", **extra)  # fmt: skip
+    return dict(
+        os.environ,
+        DATABASE_URL=f"sqlite:///{path}",
+        SECRET_KEY=django_settings.SECRET_KEY,
+        RUNDBRIEF_VAR_DIR=str(django_settings.VAR_DIR),
+        RUNDBRIEF_LOG_LEVEL="WARNING",
+        **extra,
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -75,8 +81,10 @@ def test_an_online_backup_restored_into_a_fresh_file_passes_consent_verify(topic
     (tmp_path / "backup.sqlite3").rename(restored)  # a restore is putting the file in place
     assert run(sqlite_env(restored), "consent", "verify").strip() == f"chain intact: {source.count} events"
     with sqlite3.connect(restored) as copy:
-        assert copy.execute("SELECT count(*) FROM audience_consentevidence").fetchone()[0] == \
-            connection.cursor().execute("SELECT count(*) FROM audience_consentevidence").fetchone()[0]  # fmt: skip
+        assert (
+            copy.execute("SELECT count(*) FROM audience_consentevidence").fetchone()[0]
+            == connection.cursor().execute("SELECT count(*) FROM audience_consentevidence").fetchone()[0]
+        )
     with pytest.raises(Exception, match="exists"):
         call_command("backup", str(restored))
     # A place that takes no file: one line naming it (CommandError), not a traceback of os.open.
@@ -94,8 +102,9 @@ def test_a_populated_sqlite_database_moves_to_postgresql_with_equal_counts_and_a
     with throwaway_cluster() as cluster:
         out = run(env, "move-database", "--to", cluster.url)
         after = json.loads(run(dict(env, DATABASE_URL=cluster.url), "shell", "-c", STATE).splitlines()[-1])
-        again = subprocess.run([*RUNDBRIEF, "move-database", "--to", cluster.url], env=env, cwd=ROOT,
-                               capture_output=True, text=True)  # fmt: skip
+        again = subprocess.run(
+            [*RUNDBRIEF, "move-database", "--to", cluster.url], env=env, cwd=ROOT, capture_output=True, text=True
+        )
     assert f"chain intact: {before['events']} events" in out
     assert after == before and before["intact"]
     assert before["counts"]["audience.consentevent"] >= 40 and before["counts"]["delivery.delivery"] > 30

@@ -24,15 +24,18 @@ class TinyImapServer:
     """Just enough IMAP4rev1 (RFC 3501) for imaplib: LOGIN, SELECT, UID SEARCH/FETCH/STORE/COPY, EXPUNGE."""
 
     def __init__(self, messages):
-        self.folders = {"INBOX": [{"uid": i + 1, "raw": raw, "flags": set()} for i, raw in enumerate(messages)],
-                        "Processed": []}  # fmt: skip
+        self.folders = {
+            "INBOX": [{"uid": i + 1, "raw": raw, "flags": set()} for i, raw in enumerate(messages)],
+            "Processed": [],
+        }
         self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def __enter__(self):
         self.server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self.session, "127.0.0.1", self.port), self.loop)  # fmt: skip
+            asyncio.start_server(self.session, "127.0.0.1", self.port), self.loop
+        )
         self.thread.start()
         self.server = self.server.result(5)
         return self
@@ -69,8 +72,12 @@ class TinyImapServer:
                 out.append(("* SEARCH " + " ".join(uids)).strip().encode())
             elif command == "UID FETCH":
                 message = self._find(selected, args)
-                out.append(f"* {message['uid']} FETCH (UID {message['uid']} BODY[] {{{len(message['raw'])}}}".encode()
-                           + b"\r\n" + message["raw"] + b")")  # fmt: skip
+                out.append(
+                    f"* {message['uid']} FETCH (UID {message['uid']} BODY[] {{{len(message['raw'])}}}".encode()
+                    + b"\r\n"
+                    + message["raw"]
+                    + b")"
+                )
             elif command == "UID STORE":
                 message = self._find(selected, args)
                 message["flags"].update(re.findall(r"\\\w+", args))

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from rundbrief.bounces.parse import classify
 from rundbrief.bounces.status import classify_reply
@@ -45,8 +47,14 @@ def test_classify_command_prints_one_json_object_per_file_in_order_and_exits_0(t
     for line in lines[:-1]:
         assert set(line) == {"file", *FIELDS}
         assert {f: line[f] for f in FIELDS} == {f: EXPECTED[line["file"]][f] for f in FIELDS}
-    assert lines[-1] == {"file": "gone.eml", "is_bounce": False, "recipient": None, "kind": None, "status": None,
-                         "reason": "cannot read file"}  # fmt: skip
+    assert lines[-1] == {
+        "file": "gone.eml",
+        "is_bounce": False,
+        "recipient": None,
+        "kind": None,
+        "status": None,
+        "reason": "cannot read file",
+    }
 
 
 def test_a_sender_policy_rejection_is_hard_in_the_json_contract_but_sender_policy_inside():
@@ -70,27 +78,35 @@ def test_all_failed_recipients_of_a_multi_recipient_dsn_are_listed():
     assert set(result.recipients) == {"dora.kessler@example.com", "egon.fischer@example.org"}
 
 
-@pytest.mark.parametrize("reply, kind, status", [
-    ("550 5.1.1 <anna@example.org>: Recipient address rejected: User unknown", "hard", "5.1.1"),
-    ("552 5.2.2 Mailbox full", "soft", "5.2.2"),
-    ("550 5.7.515 Access denied, sending domain does not meet the required authentication level", "sender_policy",
-     "5.7.515"),
-    ("550-5.7.26 Unauthenticated email is not accepted due to domain's DMARC policy", "sender_policy", "5.7.26"),
-    ("550 5.7.1 Recipient address rejected: user does not accept mail", "hard", "5.7.1"),
-    ("554 delivery error: This user doesn't have an account", "hard", "5.1.1"),
-    ("550 Requested action not taken", "hard", "5.0.0"),
-    ("452 4.2.2 Over quota", "soft", "4.2.2"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "reply, kind, status",
+    [
+        ("550 5.1.1 <anna@example.org>: Recipient address rejected: User unknown", "hard", "5.1.1"),
+        ("552 5.2.2 Mailbox full", "soft", "5.2.2"),
+        (
+            "550 5.7.515 Access denied, sending domain does not meet the required authentication level",
+            "sender_policy",
+            "5.7.515",
+        ),
+        ("550-5.7.26 Unauthenticated email is not accepted due to domain's DMARC policy", "sender_policy", "5.7.26"),
+        ("550 5.7.1 Recipient address rejected: user does not accept mail", "hard", "5.7.1"),
+        ("554 delivery error: This user doesn't have an account", "hard", "5.1.1"),
+        ("550 Requested action not taken", "hard", "5.0.0"),
+        ("452 4.2.2 Over quota", "soft", "4.2.2"),
+    ],
+)
 def test_synchronous_smtp_replies_are_classified_by_enhanced_code_then_basic_code_then_words(reply, kind, status):
     assert classify_reply(reply) == (kind, status)
 
 
 def _dsn_to(envelope_to, message_id=""):
-    return (f"From: MAILER-DAEMON@mx.example.net\nTo: {envelope_to}\nSubject: Undelivered Mail Returned to Sender\n"
-            "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n"
-            "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
-            "Final-Recipient: rfc822; leser@example.org\nAction: failed\nStatus: 5.1.1\n\n"
-            f"--b\nContent-Type: text/rfc822-headers\n\nMessage-ID: {message_id}\n\n--b--\n").encode()  # fmt: skip
+    return (
+        f"From: MAILER-DAEMON@mx.example.net\nTo: {envelope_to}\nSubject: Undelivered Mail Returned to Sender\n"
+        "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n"
+        "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n"
+        "Final-Recipient: rfc822; leser@example.org\nAction: failed\nStatus: 5.1.1\n\n"
+        f"--b\nContent-Type: text/rfc822-headers\n\nMessage-ID: {message_id}\n\n--b--\n"
+    ).encode()
 
 
 def test_our_verp_address_and_message_id_name_the_delivery_and_forged_ones_are_ignored():
@@ -118,6 +134,6 @@ MUTATIONS = sorted(p.name for p in CORPUS.iterdir() if p.suffix == ".eml" and p.
 def test_classify_never_raises_on_cut_or_spliced_real_shapes(name, at, cut, junk):
     raw = (CORPUS / name).read_bytes()
     at = at % (len(raw) + 1)
-    mutated = raw[:at] + junk + raw[at + cut:]
+    mutated = raw[:at] + junk + raw[at + cut :]
     result = classify(mutated)
     assert result.kind in (None, "hard", "soft", "complaint", "sender_policy")

@@ -48,16 +48,18 @@ def test_three_soft_bounces_within_14_days_suppress_and_two_do_not(finance):
     make_audience(finance, 1)
     deliveries = [mark_sent(scheduled_campaign([finance], subject=f"Ausgabe {i}"))[0] for i in range(4)]
     address = deliveries[0].subscriber.email
-    old = actions.record_message(dsn(deliveries[0], status="4.2.2", action="delayed", diagnostic="452 4.2.2 full"),
-                                 source="imap")  # fmt: skip
+    old = actions.record_message(
+        dsn(deliveries[0], status="4.2.2", action="delayed", diagnostic="452 4.2.2 full"), source="imap"
+    )
     BounceEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(days=15))
     for delivery in deliveries[1:3]:
         for _ in range(2):  # the same message delayed twice counts once
             event = actions.record_message(dsn(delivery, status="4.2.2", action="delayed"), source="imap")
             assert event.kind == "soft" and event.outcome == "counted"
     assert not is_suppressed(address)
-    event = actions.record_message(dsn(deliveries[3], status="5.2.2", diagnostic="552 5.2.2 mailbox full"),
-                                   source="imap")  # fmt: skip
+    event = actions.record_message(
+        dsn(deliveries[3], status="5.2.2", diagnostic="552 5.2.2 mailbox full"), source="imap"
+    )
     assert event.kind == "soft" and event.outcome == "suppressed"
     assert Suppression.objects.get(address_hash=subject_hash(address)).reason == "bounced"
     assert Delivery.objects.get(pk=deliveries[3].pk).state == Delivery.State.SENT  # soft: not "bounced"
@@ -164,8 +166,9 @@ def test_admin_shows_the_bounce_log_rates_with_a_warning_and_acknowledges_alerts
     page = admin_client.get("/admin/bounces/campaignrates/").content.decode()
     assert "20.00%" in page and "⚠" in page and "Beschwerdequote über 0.1%" in page.replace("&nbsp;", " ")
     alert = OperatorAlert.objects.get()
-    response = admin_client.post("/admin/bounces/operatoralert/", {"action": "acknowledge",
-                                                                    "_selected_action": [alert.pk]})  # fmt: skip
+    response = admin_client.post(
+        "/admin/bounces/operatoralert/", {"action": "acknowledge", "_selected_action": [alert.pk]}
+    )
     assert response.status_code == 302
     alert.refresh_from_db()
     assert alert.acknowledged

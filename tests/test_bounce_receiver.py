@@ -15,8 +15,8 @@ from rundbrief.bounces import actions
 from rundbrief.bounces.models import BounceEvent
 from rundbrief.bounces.receiver import ReceiverController
 from rundbrief.delivery import verp
-from rundbrief.delivery.engine import Options, Worker
 from rundbrief.delivery.compose import compile_campaign
+from rundbrief.delivery.engine import Options, Worker
 from rundbrief.delivery.management.commands.deliver import build_connections
 from rundbrief.delivery.models import Delivery
 from rundbrief.delivery.store import DjangoRecipientStore
@@ -74,8 +74,10 @@ def test_mail_to_the_list_unsubscribe_mailto_address_withdraws_consent(receiver,
 
 
 def test_an_auto_reply_to_the_verp_address_is_accepted_and_ignored(receiver, sent):
-    reply = (b"From: a@example.org\r\nSubject: Abwesenheitsnotiz: Marktbericht\r\nAuto-Submitted: auto-replied\r\n\r\n"
-             b"Ich bin im Urlaub.\r\n")  # fmt: skip
+    reply = (
+        b"From: a@example.org\r\nSubject: Abwesenheitsnotiz: Marktbericht\r\nAuto-Submitted: auto-replied\r\n\r\n"
+        b"Ich bin im Urlaub.\r\n"
+    )
     send(receiver.port, verp.return_path(sent[2].pk, DOMAIN), reply)
     assert not BounceEvent.objects.exists() and not is_suppressed(sent[2].subscriber.email)
 
@@ -110,10 +112,12 @@ class PickyServer:
 
 def deliver(settings, port):
     settings.DELIVERY_SMTP_URLS = [f"smtp://127.0.0.1:{port}"]
-    options = Options(until_idle=True, retry_base_seconds=0.05, recheck_seconds=0.05, idle_poll_seconds=0.05,
-                      concurrency=2)  # fmt: skip
-    Worker(DjangoRecipientStore("bounce-test", options.lease_seconds), build_connections(2), compile_campaign,
-           options).run()  # fmt: skip
+    options = Options(
+        until_idle=True, retry_base_seconds=0.05, recheck_seconds=0.05, idle_poll_seconds=0.05, concurrency=2
+    )
+    Worker(
+        DjangoRecipientStore("bounce-test", options.lease_seconds), build_connections(2), compile_campaign, options
+    ).run()
 
 
 def test_rejections_and_dsns_of_a_campaign_suppress_and_the_next_campaign_skips_them(settings, finance, receiver):

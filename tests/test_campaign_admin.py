@@ -21,24 +21,38 @@ BASE = "/admin/campaigns/campaign"
 
 @pytest.fixture
 def draft(topics):
-    return create_campaign(name="April", subject="Goldpreis im April", topics=["finanznachrichten"],
-                           body="## Gold\n\nDer Goldpreis steigt.")  # fmt: skip
+    return create_campaign(
+        name="April",
+        subject="Goldpreis im April",
+        topics=["finanznachrichten"],
+        body="## Gold\n\nDer Goldpreis steigt.",
+    )
 
 
 @pytest.fixture
 def readers(topics):
     """Two confirmed readers of financial news and one who never confirmed."""
-    for address, status in [("anna@example.org", "confirmed"), ("ben@example.org", "confirmed"), ("cem@example.org", "pending")]:
+    for address, status in [
+        ("anna@example.org", "confirmed"),
+        ("ben@example.org", "confirmed"),
+        ("cem@example.org", "pending"),
+    ]:
         reader = Subscriber.objects.create(email=address, status=status, confirmed_at=timezone.now())
         Subscription.objects.create(subscriber=reader, topic=topics["finanznachrichten"])
 
 
 def compose_data(topics, **fields):
     data = {
-        "name": "Mai", "subject": "Goldpreis im Mai", "preheader": "", "topics": [topics["finanznachrichten"].pk],
-        "body_format": "markdown", "body": "Text", "from_name": "Musterhaus Edelmetalle",
-        "from_email": "newsletter@musterhaus.example", "reply_to": "",
-    }  # fmt: skip
+        "name": "Mai",
+        "subject": "Goldpreis im Mai",
+        "preheader": "",
+        "topics": [topics["finanznachrichten"].pk],
+        "body_format": "markdown",
+        "body": "Text",
+        "from_name": "Musterhaus Edelmetalle",
+        "from_email": "newsletter@musterhaus.example",
+        "reply_to": "",
+    }
     data.update(fields)
     return data
 
@@ -91,7 +105,9 @@ def test_preview_shows_render_warnings(admin_client, topics):
 
 def test_test_message_goes_to_the_given_address(admin_client, draft, monkeypatch):
     sent = []
-    monkeypatch.setattr(campaign_admin, "send_test_message", lambda c, a: sent.append((c.pk, a)) or "<t1@musterhaus.example>")
+    monkeypatch.setattr(
+        campaign_admin, "send_test_message", lambda c, a: sent.append((c.pk, a)) or "<t1@musterhaus.example>"
+    )
     response = admin_client.post(f"{BASE}/{draft.pk}/test/", {"address": "redaktion@example.org"}, follow=True)
     assert sent == [(draft.pk, "redaktion@example.org")]
     assert "&lt;t1@musterhaus.example&gt;" in response.content.decode()

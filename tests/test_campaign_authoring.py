@@ -15,15 +15,24 @@ def create(**fields):
 
 
 def test_create_campaign_stores_a_draft_with_all_fields(topics):
-    since = dt.datetime(2025, 4, 1, tzinfo=dt.timezone.utc)
-    campaign = create(topics=[topics["sonderangebote"], "finanznachrichten"], preheader="Kurz", from_name="Redaktion",
-                      from_email="redaktion@musterhaus.example", reply_to="antwort@musterhaus.example",
-                      body_format="digest", body="", digest_since=since)  # fmt: skip
+    since = dt.datetime(2025, 4, 1, tzinfo=dt.UTC)
+    campaign = create(
+        topics=[topics["sonderangebote"], "finanznachrichten"],
+        preheader="Kurz",
+        from_name="Redaktion",
+        from_email="redaktion@musterhaus.example",
+        reply_to="antwort@musterhaus.example",
+        body_format="digest",
+        body="",
+        digest_since=since,
+    )
     campaign = Campaign.objects.get(pk=campaign.pk)
     assert campaign.state == "draft" and campaign.body_format == "digest" and campaign.digest_since == since
     assert (campaign.from_name, campaign.from_email, campaign.reply_to) == (
-        "Redaktion", "redaktion@musterhaus.example", "antwort@musterhaus.example",
-    )  # fmt: skip
+        "Redaktion",
+        "redaktion@musterhaus.example",
+        "antwort@musterhaus.example",
+    )
     assert {t.slug for t in campaign.topics.all()} == {"sonderangebote", "finanznachrichten"}
 
 

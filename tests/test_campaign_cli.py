@@ -30,8 +30,17 @@ def body_file(tmp_path):
 
 
 def test_create_from_markdown_file_prints_only_the_new_id(topics, body_file):
-    code, out, err = run("create", "--subject", "Goldpreis im April", "--topics", "finanznachrichten,sonderangebote",
-                         "--body-file", str(body_file), "--preheader", "Kurz gesagt")  # fmt: skip
+    code, out, err = run(
+        "create",
+        "--subject",
+        "Goldpreis im April",
+        "--topics",
+        "finanznachrichten,sonderangebote",
+        "--body-file",
+        str(body_file),
+        "--preheader",
+        "Kurz gesagt",
+    )
     assert code == 0 and err == ""
     campaign = Campaign.objects.get()
     assert out == f"{campaign.pk}\n"
@@ -42,8 +51,9 @@ def test_create_from_markdown_file_prints_only_the_new_id(topics, body_file):
 
 
 def test_create_digest_needs_no_body_file(topics):
-    code, out, _err = run("create", "--subject", "Wochenrückblick", "--topics", "finanznachrichten", "--digest",
-                          "--name", "KW 15")  # fmt: skip
+    code, out, _err = run(
+        "create", "--subject", "Wochenrückblick", "--topics", "finanznachrichten", "--digest", "--name", "KW 15"
+    )
     campaign = Campaign.objects.get(pk=int(out))
     assert code == 0 and campaign.body_format == "digest" and campaign.name == "KW 15"
 
@@ -51,19 +61,25 @@ def test_create_digest_needs_no_body_file(topics):
 def test_create_with_html_flag_stores_an_html_body(topics, tmp_path):
     page = tmp_path / "angebot.html"
     page.write_text("<p>Angebot</p>", encoding="utf-8")
-    code, out, _err = run("create", "--subject", "Angebot", "--topics", "sonderangebote", "--body-file", str(page), "--html")
+    code, out, _err = run(
+        "create", "--subject", "Angebot", "--topics", "sonderangebote", "--body-file", str(page), "--html"
+    )
     assert code == 0 and Campaign.objects.get(pk=int(out)).body_format == "html"
 
 
 def test_create_with_unknown_topic_fails_with_one_line_and_creates_nothing(topics, body_file):
-    code, out, err = run("create", "--subject", "S", "--topics", "finanznachrichten,gibtsnicht", "--body-file", str(body_file))
+    code, out, err = run(
+        "create", "--subject", "S", "--topics", "finanznachrichten,gibtsnicht", "--body-file", str(body_file)
+    )
     assert code == 1 and out == ""
     assert err.strip() == "unknown topic: gibtsnicht"
     assert not Campaign.objects.exists()
 
 
 def test_create_with_missing_body_file_fails(topics, tmp_path):
-    code, _out, err = run("create", "--subject", "S", "--topics", "finanznachrichten", "--body-file", str(tmp_path / "nope.md"))
+    code, _out, err = run(
+        "create", "--subject", "S", "--topics", "finanznachrichten", "--body-file", str(tmp_path / "nope.md")
+    )
     assert code == 1 and err.strip() == f"{tmp_path / 'nope.md'}: no such file"
 
 
@@ -83,13 +99,22 @@ def test_create_ignores_a_byte_order_mark_at_the_start_of_the_body_file(topics, 
 
 
 def test_create_rejects_a_subject_with_a_line_break(topics, body_file):
-    code, _out, err = run("create", "--subject", "Hallo\r\nBcc: alle@example.org", "--topics", "finanznachrichten",
-                          "--body-file", str(body_file))  # fmt: skip
+    code, _out, err = run(
+        "create",
+        "--subject",
+        "Hallo\r\nBcc: alle@example.org",
+        "--topics",
+        "finanznachrichten",
+        "--body-file",
+        str(body_file),
+    )
     assert code == 1 and err.strip() == "the subject must be a single line"
 
 
 def test_create_rejects_a_subject_over_200_characters(topics, body_file):
-    code, _out, err = run("create", "--subject", "x" * 201, "--topics", "finanznachrichten", "--body-file", str(body_file))
+    code, _out, err = run(
+        "create", "--subject", "x" * 201, "--topics", "finanznachrichten", "--body-file", str(body_file)
+    )
     assert code == 1 and "at most 200" in err
 
 
@@ -118,7 +143,9 @@ def readers(topics):
 
 
 def test_send_schedules_the_draft_now_for_its_confirmed_readers(topics, readers, body_file):
-    _code, campaign_id, _err = run("create", "--subject", "S", "--topics", "finanznachrichten", "--body-file", str(body_file))
+    _code, campaign_id, _err = run(
+        "create", "--subject", "S", "--topics", "finanznachrichten", "--body-file", str(body_file)
+    )
     code, out, err = run("send", campaign_id.strip())
     campaign = Campaign.objects.get()
     assert code == 0 and err == ""
@@ -127,7 +154,9 @@ def test_send_schedules_the_draft_now_for_its_confirmed_readers(topics, readers,
 
 
 def test_send_twice_fails_because_only_a_draft_can_be_sent(topics, readers, body_file):
-    _code, campaign_id, _err = run("create", "--subject", "S", "--topics", "finanznachrichten", "--body-file", str(body_file))
+    _code, campaign_id, _err = run(
+        "create", "--subject", "S", "--topics", "finanznachrichten", "--body-file", str(body_file)
+    )
     run("send", campaign_id.strip())
     code, _out, err = run("send", campaign_id.strip())
     assert code == 1 and err.strip() == f"campaign {campaign_id.strip()} is scheduled; only a draft can be sent"
@@ -140,7 +169,9 @@ def test_send_of_an_empty_digest_warns_on_stderr_and_still_schedules(topics, rea
 
 
 def test_status_json_reports_state_and_delivery_counts(topics, readers, body_file):
-    _code, campaign_id, _err = run("create", "--subject", "S", "--topics", "finanznachrichten", "--body-file", str(body_file))
+    _code, campaign_id, _err = run(
+        "create", "--subject", "S", "--topics", "finanznachrichten", "--body-file", str(body_file)
+    )
     run("send", campaign_id.strip())
     code, out, _err = run("status", campaign_id.strip(), "--json")
     report = json.loads(out)
@@ -151,6 +182,8 @@ def test_status_json_reports_state_and_delivery_counts(topics, readers, body_fil
 
 
 def test_status_without_json_prints_one_line_per_figure(topics, body_file):
-    _code, campaign_id, _err = run("create", "--subject", "S", "--topics", "finanznachrichten", "--body-file", str(body_file))
+    _code, campaign_id, _err = run(
+        "create", "--subject", "S", "--topics", "finanznachrichten", "--body-file", str(body_file)
+    )
     code, out, _err = run("status", campaign_id.strip())
     assert code == 0 and "state: draft\n" in out and "total: 0\n" in out

@@ -36,9 +36,12 @@ def profile(db):
 @pytest.fixture
 def newsletter(topics, profile):
     return create_campaign(
-        name="April", subject="Goldpreis im April", topics=["finanznachrichten"], body=MARKDOWN,
+        name="April",
+        subject="Goldpreis im April",
+        topics=["finanznachrichten"],
+        body=MARKDOWN,
         preheader="Der Markt in fünf Minuten",
-    )  # fmt: skip
+    )
 
 
 def digest(topics, **fields):
@@ -135,7 +138,9 @@ def test_html_text_part_lists_the_link_targets(topics, profile):
 
 
 def test_markdown_body_cannot_smuggle_script_into_the_html(topics, profile):
-    campaign = create_campaign(name="x", subject="x", topics=["produktneuheiten"], body="Hallo <script>alert(1)</script>")
+    campaign = create_campaign(
+        name="x", subject="x", topics=["produktneuheiten"], body="Hallo <script>alert(1)</script>"
+    )
     assert "<script>alert" not in render_campaign(campaign, now=NOW).html
 
 
@@ -158,7 +163,9 @@ def test_html_larger_than_100_kb_gives_a_warning(topics, profile):
 def test_digest_lists_published_articles_of_its_topics_since_digest_since(topics, profile, make_article):
     fin, prod = topics["finanznachrichten"], topics["produktneuheiten"]
     since = dt.datetime(2025, 4, 1, 0, 0, tzinfo=BERLIN)
-    new = make_article("Gold steigt", topics=[fin], published_at=since + dt.timedelta(days=2), lead="Die Unze kostet mehr.")
+    new = make_article(
+        "Gold steigt", topics=[fin], published_at=since + dt.timedelta(days=2), lead="Die Unze kostet mehr."
+    )
     both = make_article("Neue Barren", topics=[fin, prod], published_at=since + dt.timedelta(days=3))
     make_article("Zu alt", topics=[fin], published_at=since - dt.timedelta(minutes=1))
     make_article("Anderes Thema", topics=[topics["sonderangebote"]], published_at=since + dt.timedelta(days=1))
@@ -180,7 +187,9 @@ def test_digest_starts_where_the_previous_finished_digest_started(topics, profil
     previous = digest([fin])
     Campaign.objects.filter(pk=previous.pk).update(state=Campaign.State.FINISHED, started_at=NOW - dt.timedelta(days=2))
     cancelled = digest([fin])
-    Campaign.objects.filter(pk=cancelled.pk).update(state=Campaign.State.CANCELLED, started_at=NOW - dt.timedelta(hours=1))
+    Campaign.objects.filter(pk=cancelled.pk).update(
+        state=Campaign.State.CANCELLED, started_at=NOW - dt.timedelta(hours=1)
+    )
     make_article("Schon verschickt", topics=[fin], published_at=NOW - dt.timedelta(days=3))
     make_article("Seitdem neu", topics=[fin], published_at=NOW - dt.timedelta(days=1))
     text = render_campaign(digest([fin]), now=NOW).text

@@ -49,8 +49,12 @@ def test_two_readers_behind_one_proxy_have_separate_rate_limits(client, settings
     text = ConsentText.current("de").pk
 
     def post(reader, n):
-        return client.post("/newsletter/", {"email": f"leser{n}@example.org", "consent_text": text},
-                           REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=reader).status_code  # fmt: skip
+        return client.post(
+            "/newsletter/",
+            {"email": f"leser{n}@example.org", "consent_text": text},
+            REMOTE_ADDR="127.0.0.1",
+            HTTP_X_FORWARDED_FOR=reader,
+        ).status_code
 
     assert [post("198.51.100.1", n) for n in range(3)] == [200, 200, 429]
     assert post("198.51.100.2", 9) == 200

@@ -21,12 +21,19 @@ def ledger():
     text = ConsentText.current("de")
     subject = subject_hash("anna@example.de")
     return [
-        append_event("requested", subject_hash=subject, consent_text=text, topics=["sonderangebote"],
-                     source="https://news.example/artikel/a/", ip="203.0.113.7", user_agent="UA/1"),
+        append_event(
+            "requested",
+            subject_hash=subject,
+            consent_text=text,
+            topics=["sonderangebote"],
+            source="https://news.example/artikel/a/",
+            ip="203.0.113.7",
+            user_agent="UA/1",
+        ),
         append_event("confirmation_sent", subject_hash=subject, message_id="<1@news.example>"),
         append_event("confirmed", subject_hash=subject, consent_text=text, ip="203.0.113.7", user_agent="UA/1"),
         append_event("withdrawn", subject_hash=subject, source="web:one-click-unsubscribe"),
-    ]  # fmt: skip
+    ]
 
 
 def verify():
@@ -67,8 +74,11 @@ def test_the_orm_refuses_to_update_or_delete_consent_events(ledger):
 
 def test_the_database_trigger_refuses_raw_update_and_delete(ledger):
     """Raw SQL past the ORM is stopped by the trigger on SQLite and PostgreSQL."""
-    for sql in (f"UPDATE {TABLE} SET source = 'forged' WHERE id = %s", f"DELETE FROM {TABLE} WHERE id = %s",
-                f"UPDATE {TABLE} SET subscriber_id = NULL, kind = 'confirmed' WHERE id = %s"):  # fmt: skip
+    for sql in (
+        f"UPDATE {TABLE} SET source = 'forged' WHERE id = %s",
+        f"DELETE FROM {TABLE} WHERE id = %s",
+        f"UPDATE {TABLE} SET subscriber_id = NULL, kind = 'confirmed' WHERE id = %s",
+    ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(sql, [ledger[0].pk])
@@ -173,8 +183,10 @@ def test_concurrent_appends_on_postgresql_still_form_one_chain():
         return thread
 
     def writer(n):
-        return lambda: [append_event("requested", subject_hash=subject_hash(f"w{n}-{i}@example.de"), ip="192.0.2.1")
-                        for i in range(15)]  # fmt: skip
+        return lambda: [
+            append_event("requested", subject_hash=subject_hash(f"w{n}-{i}@example.de"), ip="192.0.2.1")
+            for i in range(15)
+        ]
 
     def cleanup():
         with connection.cursor() as cursor:

@@ -21,15 +21,21 @@ from rundbrief.delivery.models import Delivery
 from rundbrief.delivery.snapshot import snapshot_audience
 from rundbrief.delivery.store import DjangoRecipientStore
 from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
-from tests.smtp_server import Faults, SmtpServer
+from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run_worker(settings, server, **overrides):
     settings.DELIVERY_SMTP_URLS = [server.url]
-    options = Options(until_idle=True, retry_base_seconds=0.05, recheck_seconds=0.05, idle_poll_seconds=0.05,
-                      concurrency=overrides.pop("concurrency", 2), **overrides)  # fmt: skip
+    options = Options(
+        until_idle=True,
+        retry_base_seconds=0.05,
+        recheck_seconds=0.05,
+        idle_poll_seconds=0.05,
+        concurrency=overrides.pop("concurrency", 2),
+        **overrides,
+    )
     store = DjangoRecipientStore("test-worker", options.lease_seconds)
     worker = Worker(store, build_connections(options.concurrency), compile_campaign, options)
     return worker.run()
@@ -64,8 +70,10 @@ def test_message_has_list_headers_deterministic_message_id_and_two_alternatives(
     assert msg["Subject"] == "Goldpreis: Wochenausblick für Anleger"
     assert msg["Message-ID"] == verp.message_id(campaign.pk, delivery.pk, "musterhaus.example")
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert re.fullmatch(r"<http://[^>]+/u/[^>]+>, <mailto:unsubscribe\+\d+-[a-z2-7]{10}@musterhaus\.example\?subject=unsubscribe>",
-                        msg["List-Unsubscribe"])  # fmt: skip
+    assert re.fullmatch(
+        r"<http://[^>]+/u/[^>]+>, <mailto:unsubscribe\+\d+-[a-z2-7]{10}@musterhaus\.example\?subject=unsubscribe>",
+        msg["List-Unsubscribe"],
+    )
     assert msg["List-Id"] and msg["Feedback-ID"] == f"c{campaign.pk}:newsletter:rundbrief" and msg["Date"]
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
@@ -82,7 +90,9 @@ def test_rsa_and_ed25519_signatures_verify_with_dkimpy(settings, finance, tmp_pa
     for algorithm, selector in (("rsa", "rb2026"), ("ed25519", "rbed")):
         key = dkim.generate_key(algorithm)
         (tmp_path / algorithm).write_bytes(dkim.private_pem(key))
-        signing = dkim.SigningKey("rsa-sha256" if algorithm == "rsa" else "ed25519-sha256", "musterhaus.example", selector, key)
+        signing = dkim.SigningKey(
+            "rsa-sha256" if algorithm == "rsa" else "ed25519-sha256", "musterhaus.example", selector, key
+        )
         records[f"{selector}._domainkey.musterhaus.example.".encode()] = dkim.dns_record(signing).encode()
     settings.DKIM_PRIVATE_KEY_FILE, settings.DKIM_SELECTOR = str(tmp_path / "rsa"), "rb2026"
     settings.DKIM_ED25519_KEY_FILE, settings.DKIM_ED25519_SELECTOR = str(tmp_path / "ed25519"), "rbed"
@@ -117,7 +127,9 @@ def test_unsubscribe_link_from_a_received_message_withdraws_consent(settings, fi
     assert Subscriber.objects.get().status == Subscriber.Status.WITHDRAWN
 
 
-def test_rows_withdrawn_suppressed_or_unsubscribed_from_the_topic_after_scheduling_are_skipped(settings, finance, topics):
+def test_rows_withdrawn_suppressed_or_unsubscribed_from_the_topic_after_scheduling_are_skipped(
+    settings, finance, topics
+):
     people = make_audience(finance, 5)
     campaign = scheduled_campaign([finance])
     withdraw_consent(people[0])
@@ -187,8 +199,17 @@ def test_dkim_keygen_writes_a_private_key_and_prints_the_dns_record(tmp_path):
     from rundbrief.delivery.dkim import load_key
 
     out = io.StringIO()
-    call_command("dkim", "keygen", "--out", str(tmp_path / "k.pem"), "--domain", "musterhaus.example",
-                 "--selector", "rb", stdout=out)  # fmt: skip
+    call_command(
+        "dkim",
+        "keygen",
+        "--out",
+        str(tmp_path / "k.pem"),
+        "--domain",
+        "musterhaus.example",
+        "--selector",
+        "rb",
+        stdout=out,
+    )
     text = out.getvalue()
     assert "rb._domainkey.musterhaus.example" in text and '"v=DKIM1; k=rsa; p=' in text
     assert (tmp_path / "k.pem").stat().st_mode & 0o777 == 0o600

@@ -23,8 +23,10 @@ def test_temporary_refusals_are_retried_until_accepted(settings, finance):
     make_audience(finance, 10)
     campaign = scheduled_campaign([finance])
     # The first six transactions meet a 451 (greylisting) or 452 (mailbox full for now).
-    faults = Faults(on_rcpt=lambda n: "451 4.7.1 greylisted, try later" if n <= 3 else None,
-                    on_data=lambda n: "452 4.2.2 mailbox full" if 4 <= n <= 6 else None)  # fmt: skip
+    faults = Faults(
+        on_rcpt=lambda n: "451 4.7.1 greylisted, try later" if n <= 3 else None,
+        on_data=lambda n: "452 4.2.2 mailbox full" if 4 <= n <= 6 else None,
+    )
     with SmtpServer(faults) as server:
         run_worker(settings, server, max_attempts=5)
     assert sorted(r for m in server.messages for r in m.rcpt_tos) == sorted(f"leser{i}@example.org" for i in range(10))

@@ -16,16 +16,18 @@ import uuid
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from rundbrief.campaigns.models import Campaign
+from rundbrief.config import ConfigError
 from rundbrief.delivery import windows
 from rundbrief.delivery.compose import compile_campaign
 from rundbrief.delivery.engine import Options, Worker
 from rundbrief.delivery.management.commands.deliver import build_connections
 from rundbrief.delivery.models import Delivery, RateWindow
 from rundbrief.delivery.ratelimit import SharedLimit, TokenBucket, fixed_window
-from rundbrief.config import ConfigError
 from rundbrief.delivery.smtp import parse_transport
 from rundbrief.delivery.store import DjangoRecipientStore
 from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
@@ -144,8 +146,11 @@ def test_tokens_granted_in_a_window_are_not_used_in_the_next():
 
 
 # At most 54 s in all: every window the test looks at is younger than the minute limiters keep.
-@given(steps=st.lists(st.tuples(st.integers(0, 2), st.floats(0, 0.45)), min_size=1, max_size=120),
-       limit=st.integers(1, 25), chunks=st.lists(st.integers(1, 8), min_size=3, max_size=3))  # fmt: skip
+@given(
+    steps=st.lists(st.tuples(st.integers(0, 2), st.floats(0, 0.45)), min_size=1, max_size=120),
+    limit=st.integers(1, 25),
+    chunks=st.lists(st.integers(1, 8), min_size=3, max_size=3),
+)
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @pytest.mark.django_db
 def test_any_interleaving_of_three_limiters_stays_within_the_limit_and_waits_only_when_the_window_is_spent(
@@ -232,13 +237,16 @@ def test_limits_are_whole_messages_per_window_never_more_than_configured():
     assert fixed_window(10_000, 3600) == (10_000, 3600)
 
 
-@pytest.mark.parametrize("query, says", [
-    ("per_second=nan", "must be 0 (no limit) or a positive number"),  # nan would read as "no limit"
-    ("per_hour=inf", "must be 0 (no limit) or a positive number"),
-    ("per_second=-5", "must be 0 (no limit) or a positive number"),
-    ("per_second=0.0001", "below one an hour; use per_hour"),  # would share the hour window's row
-    ("per_hour=viele", "is not a number"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "query, says",
+    [
+        ("per_second=nan", "must be 0 (no limit) or a positive number"),  # nan would read as "no limit"
+        ("per_hour=inf", "must be 0 (no limit) or a positive number"),
+        ("per_second=-5", "must be 0 (no limit) or a positive number"),
+        ("per_second=0.0001", "below one an hour; use per_hour"),  # would share the hour window's row
+        ("per_hour=viele", "is not a number"),
+    ],
+)
 def test_a_rate_that_cannot_be_counted_is_refused_with_the_reason(query, says):
     with pytest.raises(ConfigError, match=re.escape(says)):
         parse_transport(f"smtp://relay.example:25?{query}")
@@ -257,7 +265,10 @@ def test_a_transport_key_names_host_port_and_account_but_never_the_password():
 def test_limits_wait_longest_window_first_and_an_unlimited_transport_has_none():
     limited = parse_transport("smtp://relay.example:25?per_second=50&per_hour=10000")
     assert [(type(limit).__name__, getattr(limit, "seconds", None)) for limit in limited.limits] == [
-        ("TokenBucket", None), ("SharedLimit", 3600), ("SharedLimit", 1)]  # fmt: skip
+        ("TokenBucket", None),
+        ("SharedLimit", 3600),
+        ("SharedLimit", 1),
+    ]
     assert isinstance(limited.limits[0], TokenBucket) and limited.limits[0].rate == pytest.approx(10_000 / 3600)
     assert parse_transport("smtp://relay.example:25").limits == []
 
@@ -278,10 +289,13 @@ def test_a_stopped_worker_sends_nothing_without_a_token_and_releases_the_rows_it
     campaign = scheduled_campaign([finance])
     with SmtpServer() as server:
         settings.DELIVERY_SMTP_URLS = [f"{server.url}?per_second=3"]
-        options = Options(until_idle=True, retry_base_seconds=0.05, recheck_seconds=0.05, idle_poll_seconds=0.05,
-                          concurrency=4)  # fmt: skip
-        worker = Worker(DjangoRecipientStore("test-worker", options.lease_seconds), build_connections(4),
-                        compile_campaign, options)  # fmt: skip
+        options = Options(
+            until_idle=True, retry_base_seconds=0.05, recheck_seconds=0.05, idle_poll_seconds=0.05, concurrency=4
+        )
+        worker = Worker(
+            DjangoRecipientStore("test-worker", options.lease_seconds), build_connections(4), compile_campaign, options
+        )
+
         def run():
             try:
                 worker.run()
@@ -318,9 +332,14 @@ def test_a_worker_keeps_only_the_last_minute_of_one_second_windows():
 @pytest.mark.django_db
 def test_purge_deletes_windows_that_ended_over_an_hour_ago_of_every_transport():
     now = int(T0)
-    for key, seconds, start in [("old:25:a", 1, now - 7200), ("old:25:a", 3600, now - 10800),
-                                ("gone:25:b", 1, now - 3700), ("live:25:c", 3600, now - 3600), ("live:25:c", 1, now)]:
-        windows.grant(key, seconds, start, 10, 1)  # fmt: skip
+    for key, seconds, start in [
+        ("old:25:a", 1, now - 7200),
+        ("old:25:a", 3600, now - 10800),
+        ("gone:25:b", 1, now - 3700),
+        ("live:25:c", 3600, now - 3600),
+        ("live:25:c", 1, now),
+    ]:
+        windows.grant(key, seconds, start, 10, 1)
     assert windows.forget_old_windows(now=now) == 3
     assert set(RateWindow.objects.values_list("transport", "window_seconds")) == {("live:25:c", 3600), ("live:25:c", 1)}
     RateWindow.objects.create(transport="old:25:a", window_seconds=1, window_start=0, granted=1)

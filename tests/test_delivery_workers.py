@@ -59,8 +59,9 @@ def worker_env(server, **extra):
 
 
 def start_worker(env, *args):
-    return subprocess.Popen([*RUNDBRIEF, "deliver", "--until-idle", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    return subprocess.Popen(
+        [*RUNDBRIEF, "deliver", "--until-idle", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 def wait_all(processes, timeout=240):

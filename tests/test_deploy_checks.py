@@ -10,8 +10,11 @@ pytestmark = pytest.mark.django_db
 
 
 def deploy_issues():
-    return {message.id: message for message in checks.run_checks(include_deployment_checks=True)
-            if message.id.startswith("rundbrief.")}  # fmt: skip
+    return {
+        message.id: message
+        for message in checks.run_checks(include_deployment_checks=True)
+        if message.id.startswith("rundbrief.")
+    }
 
 
 @pytest.fixture
@@ -35,17 +38,20 @@ def test_a_correct_production_configuration_passes_every_rundbrief_check(product
     assert deploy_issues() == {}
 
 
-@pytest.mark.parametrize("change, expected", [
-    (lambda s, m: m.delenv("SECRET_KEY"), "rundbrief.W001"),
-    (lambda s, m: setattr(s, "SECRET_KEY", "short"), "rundbrief.E001"),
-    (lambda s, m: setattr(s, "SITE_URL", "http://news.musterhaus.example"), "rundbrief.E002"),
-    (lambda s, m: setattr(s, "RUNDBRIEF_HASH_KEY", ""), "rundbrief.W002"),
-    (lambda s, m: setattr(s, "DKIM_PRIVATE_KEY_FILE", ""), "rundbrief.W003"),
-    (lambda s, m: setattr(s, "DKIM_PRIVATE_KEY_FILE", "/nonexistent/dkim.pem"), "rundbrief.E003"),
-    (lambda s, m: setattr(s, "DELIVERY_SMTP_URLS", ["smtp://127.0.0.1:9"]), "rundbrief.E004"),
-    (lambda s, m: setattr(s, "BOUNCE_DOMAIN", ""), "rundbrief.W004"),
-    (lambda s, m: setattr(s, "TIME_ZONE", "Europe/Atlantis"), "rundbrief.E005"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda s, m: m.delenv("SECRET_KEY"), "rundbrief.W001"),
+        (lambda s, m: setattr(s, "SECRET_KEY", "short"), "rundbrief.E001"),
+        (lambda s, m: setattr(s, "SITE_URL", "http://news.musterhaus.example"), "rundbrief.E002"),
+        (lambda s, m: setattr(s, "RUNDBRIEF_HASH_KEY", ""), "rundbrief.W002"),
+        (lambda s, m: setattr(s, "DKIM_PRIVATE_KEY_FILE", ""), "rundbrief.W003"),
+        (lambda s, m: setattr(s, "DKIM_PRIVATE_KEY_FILE", "/nonexistent/dkim.pem"), "rundbrief.E003"),
+        (lambda s, m: setattr(s, "DELIVERY_SMTP_URLS", ["smtp://127.0.0.1:9"]), "rundbrief.E004"),
+        (lambda s, m: setattr(s, "BOUNCE_DOMAIN", ""), "rundbrief.W004"),
+        (lambda s, m: setattr(s, "TIME_ZONE", "Europe/Atlantis"), "rundbrief.E005"),
+    ],
+)
 def test_each_gap_is_reported_alone_with_a_one_line_hint(production, monkeypatch, change, expected):
     change(production, monkeypatch)
     issues = deploy_issues()

@@ -6,7 +6,9 @@ from pathlib import Path
 from django.core.management import get_commands
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV_READ = re.compile(r"""env_(?:str|bool|int|float|list|choice)\(\s*["']([A-Z0-9_]+)["']|environ(?:\.get)?\(\s*["']([A-Z0-9_]+)["']""")
+ENV_READ = re.compile(
+    r"""env_(?:str|bool|int|float|list|choice)\(\s*["']([A-Z0-9_]+)["']|environ(?:\.get)?\(\s*["']([A-Z0-9_]+)["']"""
+)
 
 
 def settings_read_in_code():
@@ -27,7 +29,16 @@ def test_every_environment_variable_read_is_in_docs_settings():
 
 def test_readme_configuration_table_names_the_main_variables():
     readme = (ROOT / "README.md").read_text()
-    for name in ["DATABASE_URL", "SECRET_KEY", "RUNDBRIEF_DEBUG", "ALLOWED_HOSTS", "SMTP_URL", "SITE_URL", "TIME_ZONE", "LANGUAGE_CODE"]:
+    for name in [
+        "DATABASE_URL",
+        "SECRET_KEY",
+        "RUNDBRIEF_DEBUG",
+        "ALLOWED_HOSTS",
+        "SMTP_URL",
+        "SITE_URL",
+        "TIME_ZONE",
+        "LANGUAGE_CODE",
+    ]:
         assert f"`{name}`" in readme, name
     assert "make run" in readme and "make test" in readme and "docs/architecture.md" in readme
 

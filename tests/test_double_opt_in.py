@@ -27,7 +27,10 @@ def test_whole_flow_from_sign_up_to_one_click_unsubscribe_tells_a_verifiable_sto
     """Sign-up, mail, GET (still pending), POST confirm, topics, one-click unsubscribe in both encodings, proof."""
     response = sign_up(ANNA)
     assert response.status_code == 200
-    assert "Please confirm via the e-mail we sent" in response.content.decode() or "Bitte bestätigen" in response.content.decode()
+    assert (
+        "Please confirm via the e-mail we sent" in response.content.decode()
+        or "Bitte bestätigen" in response.content.decode()
+    )
     assert len(smtp_inbox.messages) == 1
     mail = smtp_inbox.messages[0]
     assert mail["To"] == "anna.becker@example.de"
@@ -50,8 +53,12 @@ def test_whole_flow_from_sign_up_to_one_click_unsubscribe_tells_a_verifiable_sto
     assert list(subscriber.subscriptions.values_list("topic__slug", flat=True)) == ["finanznachrichten"]
 
     unsubscribe = f"/u/{tokens.make_token(tokens.UNSUBSCRIBE, subscriber.public_id)}"
-    assert client.post(unsubscribe, "List-Unsubscribe=One-Click",
-                       content_type="application/x-www-form-urlencoded").status_code == 200  # fmt: skip
+    assert (
+        client.post(
+            unsubscribe, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+        ).status_code
+        == 200
+    )
     assert client.post(unsubscribe, {"List-Unsubscribe": "One-Click"}).status_code == 200  # multipart
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.WITHDRAWN
@@ -63,8 +70,12 @@ def test_whole_flow_from_sign_up_to_one_click_unsubscribe_tells_a_verifiable_sto
     call_command("consent", "proof", "anna.becker@example.de", stdout=out)
     proof = json.loads(out.getvalue())
     assert [e["kind"] for e in proof["events"]] == [
-        "requested", "confirmation_sent", "confirmed", "topics_changed", "withdrawn"
-    ]  # fmt: skip
+        "requested",
+        "confirmation_sent",
+        "confirmed",
+        "topics_changed",
+        "withdrawn",
+    ]
     shown = proof["consent_texts_shown"][0]
     assert shown["version"] == 1 and len(shown["sha256"]) == 64 and "Abschicken" in shown["text"]
     assert proof["requested"]["source"].endswith("/artikel/gold-rekord/")
@@ -153,7 +164,9 @@ def test_a_token_made_for_another_purpose_opens_nothing_else(client, sign_up, sm
     assert Subscriber.objects.get().status == Subscriber.Status.PENDING
 
 
-def test_links_signed_with_a_retired_secret_key_work_through_secret_key_fallbacks(client, settings, sign_up, smtp_inbox, topics):
+def test_links_signed_with_a_retired_secret_key_work_through_secret_key_fallbacks(
+    client, settings, sign_up, smtp_inbox, topics
+):
     """Rotating SECRET_KEY with the old key in SECRET_KEY_FALLBACKS keeps mailed links working."""
     settings.RUNDBRIEF_HASH_KEY = "fixed-so-suppression-survives-rotation"
     sign_up(ANNA)
@@ -218,8 +231,10 @@ def test_a_confirmation_mail_that_could_not_be_sent_can_be_requested_again_at_on
 
 
 def test_an_invalid_address_shows_the_form_again_with_its_message_and_the_page_it_came_from(client):
-    response = client.post("/newsletter/", {"email": "kaputt", "consent_text": ConsentText.current("de").pk,
-                                            "page": "/artikel/gold-rekord/"})  # fmt: skip
+    response = client.post(
+        "/newsletter/",
+        {"email": "kaputt", "consent_text": ConsentText.current("de").pk, "page": "/artikel/gold-rekord/"},
+    )
     html = response.content.decode()
     assert response.status_code == 400
     assert 'role="alert"' in html and 'aria-invalid="true"' in html

@@ -30,8 +30,16 @@ def test_editor_creates_a_draft_and_sees_the_preview_link(admin_client, topics):
 
 
 def test_admin_rejects_a_title_over_200_characters_with_a_message(admin_client):
-    response = admin_client.post("/admin/newsroom/article/add/", {"title": "T" * 301, "slug": "t", "status": "draft",
-                                                                  "published_at_0": "07.04.2025", "published_at_1": "13:45:00"})  # fmt: skip
+    response = admin_client.post(
+        "/admin/newsroom/article/add/",
+        {
+            "title": "T" * 301,
+            "slug": "t",
+            "status": "draft",
+            "published_at_0": "07.04.2025",
+            "published_at_1": "13:45:00",
+        },
+    )
     assert response.status_code == 200
     assert "höchstens 200 Zeichen" in response.content.decode()
     assert not Article.objects.exists()
@@ -50,6 +58,12 @@ def test_site_profile_is_a_single_editable_row(admin_client, demo_site):
 
 
 def test_admin_pages_render_for_every_model(admin_client, demo_site):
-    for path in ["/admin/", "/admin/newsroom/article/", "/admin/newsroom/topic/", "/admin/newsroom/siteprofile/",
-                 "/admin/newsroom/article/add/", "/en/admin/newsroom/article/"]:  # fmt: skip
+    for path in [
+        "/admin/",
+        "/admin/newsroom/article/",
+        "/admin/newsroom/topic/",
+        "/admin/newsroom/siteprofile/",
+        "/admin/newsroom/article/add/",
+        "/en/admin/newsroom/article/",
+    ]:
         assert admin_client.get(path).status_code == 200, path

@@ -23,8 +23,9 @@ CLARA = "clara.schmidt@example.de"
 @pytest.fixture
 def clara(topics):
     text = ConsentText.current("de")
-    subscriber = actions.request_subscription(CLARA, consent_text=text, source="https://n.example/artikel/x/",
-                                              ip="203.0.113.5", user_agent="Clara's browser").subscriber  # fmt: skip
+    subscriber = actions.request_subscription(
+        CLARA, consent_text=text, source="https://n.example/artikel/x/", ip="203.0.113.5", user_agent="Clara's browser"
+    ).subscriber
     subscriber.refresh_from_db()
     token = tokens.make_token(tokens.CONFIRM, subscriber.public_id, subscriber.confirm_nonce)
     actions.confirm_subscription(token, ip="203.0.113.5", user_agent="Clara's browser")
@@ -37,8 +38,11 @@ def rows_containing(needle):
     """Every (table, column) whose text holds `needle`, over all models of all apps."""
     found = []
     for model in apps.get_models():
-        text_fields = [f.name for f in model._meta.concrete_fields
-                       if isinstance(f, (models.CharField, models.TextField, models.JSONField))]  # fmt: skip
+        text_fields = [
+            f.name
+            for f in model._meta.concrete_fields
+            if isinstance(f, (models.CharField, models.TextField, models.JSONField))
+        ]
         for name in text_fields:
             for value in model._base_manager.values_list(name, flat=True):
                 if needle in str(value).lower():
@@ -95,7 +99,6 @@ def test_the_subscriber_export_command_prints_profile_topics_and_ledger(clara):
 def test_the_admin_erase_action_erases_and_leaves_no_address_in_the_admin_log(client, clara):
     """The admin's change history would otherwise keep the address as the object's name."""
     from django.contrib.admin.models import CHANGE, LogEntry
-    from django.contrib.contenttypes.models import ContentType
 
     admin = User.objects.create_superuser("datenschutz", "dsb@musterhaus.example", "pw-1234-geheim")
     LogEntry.objects.log_actions(admin.pk, [clara], CHANGE, single_object=True)
@@ -142,8 +145,13 @@ def test_after_erasure_the_address_is_not_in_the_sqlite_database_file(tmp_path):
     import subprocess
     import sys
 
-    env = {**os.environ, "RUNDBRIEF_VAR_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-           "SECRET_KEY": "erasure-test-key", "RUNDBRIEF_SERVICE_MAIL_ASYNC": "0"}  # fmt: skip  (mail inline: 4 events)
+    env = {
+        **os.environ,
+        "RUNDBRIEF_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "SECRET_KEY": "erasure-test-key",
+        "RUNDBRIEF_SERVICE_MAIL_ASYNC": "0",
+    }  # fmt: skip  (mail inline: 4 events)
     cli = [sys.executable, "-m", "rundbrief"]
 
     def run(*args):

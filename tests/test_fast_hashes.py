@@ -13,7 +13,9 @@ import time
 import pytest
 from django.conf import settings as django_settings
 from django.core import signing
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from rundbrief.audience import tokens
 from rundbrief.audience.addresses import hash_key, subject_hash
@@ -69,7 +71,10 @@ def test_subject_hash_is_hmac_sha256_hex(address):
 
 def test_subject_hash_follows_the_configured_key(settings):
     settings.RUNDBRIEF_HASH_KEY = "configured-hash-key"
-    assert subject_hash("leser@example.org") == hmac.new(b"configured-hash-key", b"leser@example.org", hashlib.sha256).hexdigest()
+    assert (
+        subject_hash("leser@example.org")
+        == hmac.new(b"configured-hash-key", b"leser@example.org", hashlib.sha256).hexdigest()
+    )
     settings.RUNDBRIEF_HASH_KEY = ""
     derived = hmac.new(settings.SECRET_KEY.encode(), b"rundbrief.audience.subject-hash", hashlib.sha256).digest()
     assert subject_hash("leser@example.org") == hmac.new(derived, b"leser@example.org", hashlib.sha256).hexdigest()
@@ -87,9 +92,10 @@ atext = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/
 plain_addresses = st.builds(
     lambda local, domain: f"{'.'.join(local)}@{'.'.join(domain)}",
     st.lists(st.text(alphabet=atext, min_size=1, max_size=12), min_size=1, max_size=3),
-    st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12), min_size=1,
-             max_size=3),
-)  # fmt: skip
+    st.lists(
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12), min_size=1, max_size=3
+    ),
+)
 
 
 @hsettings(max_examples=300, deadline=None)

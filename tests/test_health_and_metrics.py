@@ -49,7 +49,9 @@ def test_probes_have_no_language_prefix_and_need_no_login(client):
 def test_metrics_report_deliveries_queue_subscribers_and_consent_events(client, finance, django_assert_max_num_queries):
     make_audience(finance, 5)
     campaign = scheduled_campaign([finance])
-    Delivery.objects.filter(pk__in=list(Delivery.objects.values_list("pk", flat=True)[:2])).update(state="sent", last_reply="250 ok")
+    Delivery.objects.filter(pk__in=list(Delivery.objects.values_list("pk", flat=True)[:2])).update(
+        state="sent", last_reply="250 ok"
+    )
     DeliveryAggregate.objects.create(campaign=campaign, state="sent", count=10)
     actions.request_subscription("neu@example.de", consent_text=ConsentText.current("de"), source="test")
     with django_assert_max_num_queries(15):
@@ -77,8 +79,10 @@ def test_metrics_refuse_other_addresses_unless_the_bearer_token_is_right(client,
     settings.METRICS_TOKEN = "s3cret-scrape-token"
     assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 403
     assert client.get("/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
-    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9",
-                      HTTP_AUTHORIZATION="Bearer s3cret-scrape-token").status_code == 200  # fmt: skip
+    assert (
+        client.get("/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer s3cret-scrape-token").status_code
+        == 200
+    )
     settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403

@@ -53,8 +53,15 @@ def test_import_creates_article_and_unknown_topics(tmp_path):
 
 def test_reimporting_a_slug_updates_that_article(tmp_path):
     run(write(tmp_path, "gold.md", GOOD))
-    code, out, _ = run(write(tmp_path, "gold2.md", GOOD.replace("Ein neuer Höchststand.", "Korrigiert.")
-                             .replace("title: Goldpreis auf Rekordhoch", "title: Goldpreis auf Rekordhoch\nslug: goldpreis-auf-rekordhoch")))  # fmt: skip
+    code, out, _ = run(
+        write(
+            tmp_path,
+            "gold2.md",
+            GOOD.replace("Ein neuer Höchststand.", "Korrigiert.").replace(
+                "title: Goldpreis auf Rekordhoch", "title: Goldpreis auf Rekordhoch\nslug: goldpreis-auf-rekordhoch"
+            ),
+        )
+    )
     assert code == 0 and "updated: goldpreis-auf-rekordhoch" in out
     assert Article.objects.count() == 1
     assert Article.objects.get().lead == "Korrigiert."
@@ -65,14 +72,22 @@ def test_reimporting_a_slug_updates_that_article(tmp_path):
     [
         ("plain.md", "Nur Text ohne Kopf.\n", "no front matter"),
         ("open.md", "---\ntitle: X\nText\n", "not closed"),
-        ("date.md", GOOD.replace("2025-04-07T13:45:00+02:00", "7. April 2025"), "published_at '7. April 2025' is not a date"),
+        (
+            "date.md",
+            GOOD.replace("2025-04-07T13:45:00+02:00", "7. April 2025"),
+            "published_at '7. April 2025' is not a date",
+        ),
         ("month.md", GOOD.replace("2025-04-07T13:45:00+02:00", "2025-13-07T13:45:00+02:00"), "is not a date"),
         ("notitle.md", GOOD.replace("title: Goldpreis auf Rekordhoch\n", ""), "'title' is missing"),
         ("long.md", GOOD.replace("Goldpreis auf Rekordhoch", "G" * 301), "title is 301 characters long"),
         ("latin1.md", GOOD.encode("latin-1"), "not UTF-8"),
         ("yaml.md", "---\ntitle: [unclosed\n---\nText\n", "not valid YAML"),
         ("list.md", "---\n- a\n- b\n---\nText\n", "must be a mapping"),
-        ("topics.md", GOOD.replace("topics: [Finanznachrichten, Edelmetall-ABC]", "topics: {a: b}"), "'topics' must be a list"),
+        (
+            "topics.md",
+            GOOD.replace("topics: [Finanznachrichten, Edelmetall-ABC]", "topics: {a: b}"),
+            "'topics' must be a list",
+        ),
         ("slug.md", GOOD.replace("title: Goldpreis", "slug: Böse Slug!\ntitle: Goldpreis"), "is not valid"),
         ("key.md", GOOD.replace("author:", "autor:"), "unknown front-matter key(s): autor"),
         ("nul.md", GOOD.replace("Mehr Text.", "Mehr\x00Text."), "contains NUL bytes"),

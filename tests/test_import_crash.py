@@ -29,7 +29,9 @@ def write_file(path):
         fh.write(HEADER)
         for i in range(ROWS):
             confirmed = "2024-03-01T09:41:00+01:00" if i % 2 else ""
-            fh.write(f"kunde{i}@example.de,finanznachrichten,2024-03-01T09:30:00+01:00,{confirmed},Messe,203.0.113.{i % 250},de:1\n")
+            fh.write(
+                f"kunde{i}@example.de,finanznachrichten,2024-03-01T09:30:00+01:00,{confirmed},Messe,203.0.113.{i % 250},de:1\n"
+            )
 
 
 def import_command(path):
@@ -37,8 +39,13 @@ def import_command(path):
 
 
 def environment():
-    return dict(os.environ, DATABASE_URL=database_url(), SECRET_KEY=django_settings.SECRET_KEY,
-                RUNDBRIEF_VAR_DIR=str(django_settings.VAR_DIR), RUNDBRIEF_LOG_LEVEL="WARNING")  # fmt: skip
+    return dict(
+        os.environ,
+        DATABASE_URL=database_url(),
+        SECRET_KEY=django_settings.SECRET_KEY,
+        RUNDBRIEF_VAR_DIR=str(django_settings.VAR_DIR),
+        RUNDBRIEF_LOG_LEVEL="WARNING",
+    )
 
 
 def imported_events():
@@ -48,8 +55,13 @@ def imported_events():
 def test_an_import_killed_while_writing_and_run_again_has_every_row_exactly_once(topics, tmp_path):
     path = tmp_path / "kunden.csv"
     write_file(path)
-    process = subprocess.Popen(import_command(path), env=environment(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        import_command(path),
+        env=environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 180
     while Subscriber.objects.count() < CHUNK and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -68,7 +80,7 @@ def test_an_import_killed_while_writing_and_run_again_has_every_row_exactly_once
     assert result.stdout.strip().startswith(
         f"imported: {(ROWS - committed) // 2} confirmed, {(ROWS - committed) // 2} pending, 0 suppressed-skipped, "
         f"{committed} unchanged, 0 rejected"
-    ), result.stdout  # fmt: skip
+    ), result.stdout
     assert Subscriber.objects.count() == ROWS
     assert Subscriber.objects.filter(status=Subscriber.Status.CONFIRMED).count() == ROWS // 2
     # One `imported` event per person, none twice: the ledger is the proof, and a double would be a false one.

@@ -6,7 +6,9 @@ import tracemalloc
 
 import pytest
 from django.core.management import CommandError, call_command
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from rundbrief.audience import ledger
 from rundbrief.audience.actions import suppress_address, withdraw_consent
@@ -41,10 +43,14 @@ def rejects_of(path):
 
 
 def test_a_row_with_confirmed_at_becomes_a_confirmed_subscriber_with_an_imported_event(csv_file, topics):
-    path = csv_file("Erika.Muster@Example.de,finanznachrichten|sonderangebote,2024-03-01T09:30:00+01:00,"
-                    "2024-03-01T09:41:00+01:00,Messe München,203.0.113.77,de:1\n")  # fmt: skip
-    assert run(path) == (f"imported: 1 confirmed, 0 pending, 0 suppressed-skipped, 0 unchanged, 0 rejected "
-                         f"(see {path.with_name('kunden.rejects.csv')})")  # fmt: skip
+    path = csv_file(
+        "Erika.Muster@Example.de,finanznachrichten|sonderangebote,2024-03-01T09:30:00+01:00,"
+        "2024-03-01T09:41:00+01:00,Messe München,203.0.113.77,de:1\n"
+    )
+    assert run(path) == (
+        f"imported: 1 confirmed, 0 pending, 0 suppressed-skipped, 0 unchanged, 0 rejected "
+        f"(see {path.with_name('kunden.rejects.csv')})"
+    )
     erika = Subscriber.objects.get(email="erika.muster@example.de")
     assert erika.status == Subscriber.Status.CONFIRMED
     assert erika.confirmed_at.isoformat() == "2024-03-01T08:41:00+00:00"
@@ -54,8 +60,10 @@ def test_a_row_with_confirmed_at_becomes_a_confirmed_subscriber_with_an_imported
     assert event.subject_hash == subject_hash("erika.muster@example.de")
     assert event.consent_text.version == 1 and event.consent_text_sha256 == event.consent_text.sha256
     assert event.topics == ["finanznachrichten", "sonderangebote"]
-    assert event.source == ("import:kunden.csv:2 source=Messe München consented_at=2024-03-01T08:30:00+00:00 "
-                            "confirmed_at=2024-03-01T08:41:00+00:00")  # fmt: skip
+    assert event.source == (
+        "import:kunden.csv:2 source=Messe München consented_at=2024-03-01T08:30:00+00:00 "
+        "confirmed_at=2024-03-01T08:41:00+00:00"
+    )
     assert event.evidence.ip == "203.0.113.0"  # GDPR Art. 5(1)(c): truncated to /24 as the ledger does
     assert ledger.verify_chain().intact
 
@@ -71,7 +79,10 @@ def test_a_row_without_confirmed_at_becomes_pending_and_gets_no_mail(csv_file, t
 
 
 def test_send_confirmation_mails_pending_rows_through_the_double_opt_in(
-    csv_file, topics, smtp_inbox, django_capture_on_commit_callbacks  # noqa: F811
+    csv_file,
+    topics,
+    smtp_inbox,
+    django_capture_on_commit_callbacks,  # noqa: F811
 ):
     path = csv_file("max@example.de,produktneuheiten,,,,,\nerika@example.de,,,2024-03-01T09:41:00,,,\n")
     with django_capture_on_commit_callbacks(execute=True):
@@ -115,9 +126,11 @@ def test_invalid_rows_go_to_the_rejects_file_with_line_number_and_reason(csv_fil
 
 
 def test_topics_may_be_separated_by_bar_semicolon_or_space(csv_file, topics):
-    path = csv_file("a@example.de,produktneuheiten|sonderangebote,,,,,\n"
-                    "b@example.de,produktneuheiten;sonderangebote,,,,,\n"
-                    'c@example.de,"produktneuheiten  Sonderangebote",,,,,\n')  # fmt: skip
+    path = csv_file(
+        "a@example.de,produktneuheiten|sonderangebote,,,,,\n"
+        "b@example.de,produktneuheiten;sonderangebote,,,,,\n"
+        'c@example.de,"produktneuheiten  Sonderangebote",,,,,\n'
+    )
     run(path)
     for subscriber in Subscriber.objects.all():
         slugs = sorted(subscriber.subscriptions.values_list("topic__slug", flat=True))
@@ -127,8 +140,13 @@ def test_topics_may_be_separated_by_bar_semicolon_or_space(csv_file, topics):
 def test_importing_the_same_file_again_changes_nothing(csv_file, topics):
     path = csv_file("a@example.de,,2024-03-01T09:30:00,2024-03-01T09:41:00,,198.51.100.7,1\nb@example.de,,,,,,\n")
     run(path)
-    snapshot = lambda: (list(Subscriber.objects.values_list("email", "status", "public_id")),  # noqa: E731
-                        ConsentEvent.objects.count())  # fmt: skip
+
+    def snapshot():
+        return (
+            list(Subscriber.objects.values_list("email", "status", "public_id")),
+            ConsentEvent.objects.count(),
+        )
+
     before = snapshot()
     assert run(path).startswith("imported: 0 confirmed, 0 pending, 0 suppressed-skipped, 2 unchanged, 0 rejected")
     assert snapshot() == before
@@ -152,14 +170,26 @@ def test_the_ledger_chain_verifies_across_bulk_and_single_appends(csv_file, topi
 
 
 @hypothesis_settings(max_examples=200, deadline=None)
-@given(source=st.text(max_size=40), topics=st.lists(st.text(max_size=12), max_size=4),
-       ct=st.none() | st.integers(1, 99), ip=st.sampled_from(["", "203.0.113.0"]), ua=st.text(max_size=20))  # fmt: skip
+@given(
+    source=st.text(max_size=40),
+    topics=st.lists(st.text(max_size=12), max_size=4),
+    ct=st.none() | st.integers(1, 99),
+    ip=st.sampled_from(["", "203.0.113.0"]),
+    ua=st.text(max_size=20),
+)
 def test_the_bulk_canonical_form_is_the_ledgers_byte_for_byte(source, topics, ct, ip, ua):
     from datetime import UTC, datetime
 
-    event = EventRow("imported", "ab" * 32, consent_text_id=ct, consent_text_sha256="cd" * 32 if ct else "",
-                     topics=tuple(sorted(topics)), source=source, occurred_at=datetime(2025, 1, 2, 3, 4, 5, 6, UTC),
-                     evidence_commitment=ledger.evidence_commitment(ip, ua, "00" * 16) if ip or ua else "")  # fmt: skip
+    event = EventRow(
+        "imported",
+        "ab" * 32,
+        consent_text_id=ct,
+        consent_text_sha256="cd" * 32 if ct else "",
+        topics=tuple(sorted(topics)),
+        source=source,
+        occurred_at=datetime(2025, 1, 2, 3, 4, 5, 6, UTC),
+        evidence_commitment=ledger.evidence_commitment(ip, ua, "00" * 16) if ip or ua else "",
+    )
     assert canonical_fast(event) == ledger.canonical(ledger.chained_payload(event))
 
 
@@ -247,8 +277,9 @@ def test_a_terminal_gets_a_progress_bar_and_a_log_only_the_summary(csv_file, top
 
 
 def _peak_import_memory(csv_file, rows, name):
-    body = "".join(f"{name}{i}@example.de,,2024-03-01T09:30:00,2024-03-01T09:41:00,shop,203.0.113.9,1\n"
-                   for i in range(rows))  # fmt: skip
+    body = "".join(
+        f"{name}{i}@example.de,,2024-03-01T09:30:00,2024-03-01T09:41:00,shop,203.0.113.9,1\n" for i in range(rows)
+    )
     path = csv_file(body, name=name)
     tracemalloc.start()
     try:
@@ -272,8 +303,9 @@ def test_a_chunk_larger_than_one_insert_statement_is_written_whole(csv_file, top
     from rundbrief.audience.models import ConsentEvidence, Subscription
 
     rows = 2 * MAX_ROWS_PER_INSERT + 7  # all three topics each: about six statements of subscriptions
-    body = "".join(f"k{i}@example.de,,2024-03-01T09:30:00,2024-03-01T09:41:00,,203.0.113.{i % 250},1\n"
-                   for i in range(rows))  # fmt: skip
+    body = "".join(
+        f"k{i}@example.de,,2024-03-01T09:30:00,2024-03-01T09:41:00,,203.0.113.{i % 250},1\n" for i in range(rows)
+    )
     summary = import_subscribers(csv_file(body), chunk_rows=rows)
     assert summary.confirmed == rows
     assert Subscriber.objects.count() == rows and Subscription.objects.count() == 3 * rows

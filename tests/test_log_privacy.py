@@ -18,7 +18,12 @@ TOKENISH = re.compile(r"[A-Za-z0-9_\-]{4,}(?::[A-Za-z0-9_\-]{4,}){1,3}:[A-Za-z0-
 
 @pytest.mark.django_db(transaction=True)
 def test_a_sign_up_and_a_delivery_with_rejections_log_no_address_and_no_token(
-    settings, json_log, smtp_inbox, sign_up, client, finance  # noqa: F811
+    settings,
+    json_log,
+    smtp_inbox,
+    sign_up,
+    client,
+    finance,  # noqa: F811
 ):
     sign_up("anna.schmidt@example.de")
     confirm_link = next(link for link in smtp_inbox.links(smtp_inbox.messages[0]) if "/bestaetigen/" in link)
@@ -51,8 +56,10 @@ def test_scrub_replaces_addresses_by_their_keyed_hash_and_drops_credentials(sett
     from rundbrief.audience.addresses import subject_hash
 
     line = scrub("to Anna@Example.de via smtp://relay:pw@mx.example:587 with Bearer abc.def and rb_" + "x" * 40)
-    assert line == (f"to addr:{subject_hash('anna@example.de')[:16]} via smtp://relay:[redacted]@mx.example:587 "
-                    "with Bearer [redacted] and rb_[redacted]")  # fmt: skip
+    assert line == (
+        f"to addr:{subject_hash('anna@example.de')[:16]} via smtp://relay:[redacted]@mx.example:587 "
+        "with Bearer [redacted] and rb_[redacted]"
+    )
 
 
 def test_extra_fields_such_as_campaign_and_delivery_ids_become_json_keys():

@@ -3,7 +3,8 @@
 from html.parser import HTMLParser
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rundbrief.newsroom.markdown import render_markdown
 
@@ -75,8 +76,31 @@ def test_harmless_formatting_survives():
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
-        st.sampled_from(["<script>", "</script>", "<img src=x onerror=", "javascript:", "[a](", ")", "<a href=\"",
-                         "\"", ">", "#", "##", "\n", "`", "<", "&#", "x", " ", "on", "load=", "<svg ", "*"]),  # fmt: skip
+        st.sampled_from(
+            [
+                "<script>",
+                "</script>",
+                "<img src=x onerror=",
+                "javascript:",
+                "[a](",
+                ")",
+                '<a href="',
+                '"',
+                ">",
+                "#",
+                "##",
+                "\n",
+                "`",
+                "<",
+                "&#",
+                "x",
+                " ",
+                "on",
+                "load=",
+                "<svg ",
+                "*",
+            ]
+        ),
         max_size=40,
     ).map("".join)
 )

@@ -23,7 +23,9 @@ def test_every_legal_link_of_the_demo_profile_opens_a_page(client, demo_site):
 
 
 def test_page_body_is_markdown_rendered_and_sanitised(client):
-    Page.objects.create(slug="versand", title="Versand", body="## Kosten\n\nAb **100 €** frei.\n\n<script>alert(1)</script>")
+    Page.objects.create(
+        slug="versand", title="Versand", body="## Kosten\n\nAb **100 €** frei.\n\n<script>alert(1)</script>"
+    )
     text = client.get("/versand/").content.decode()
     assert "<h2>Kosten</h2>" in text and "<strong>100 €</strong>" in text
     assert "<script>alert(1)</script>" not in text

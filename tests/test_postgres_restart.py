@@ -42,10 +42,17 @@ print(json.dumps({"states": dict(Delivery.objects.values_list("state").annotate(
 @pytest.mark.skipif(not HAVE_POSTGRES, reason="PostgreSQL 15 server binaries are not installed")
 def test_four_workers_survive_a_postgresql_restart_and_send_everyone_exactly_once():
     with throwaway_cluster() as cluster, SmtpServer() as server:
-        env = dict(os.environ, DATABASE_URL=cluster.url, SECRET_KEY="restart-test-" + "k" * 40,
-                   DELIVERY_SMTP_URLS=f"{server.url}?per_second=120", DELIVERY_LEASE_SECONDS="15",
-                   DELIVERY_RETRY_BASE_SECONDS="0.1", DELIVERY_CONSENT_RECHECK_SECONDS="0.1",
-                   RUNDBRIEF_LOG_LEVEL="WARNING", RUNDBRIEF_LOG_FORMAT="json")  # fmt: skip
+        env = dict(
+            os.environ,
+            DATABASE_URL=cluster.url,
+            SECRET_KEY="restart-test-" + "k" * 40,
+            DELIVERY_SMTP_URLS=f"{server.url}?per_second=120",
+            DELIVERY_LEASE_SECONDS="15",
+            DELIVERY_RETRY_BASE_SECONDS="0.1",
+            DELIVERY_CONSENT_RECHECK_SECONDS="0.1",
+            RUNDBRIEF_LOG_LEVEL="WARNING",
+            RUNDBRIEF_LOG_FORMAT="json",
+        )
 
         def rundbrief(*args):
             done = subprocess.run([*RUNDBRIEF, *args], env=env, cwd=ROOT, capture_output=True, text=True)
@@ -54,9 +61,16 @@ def test_four_workers_survive_a_postgresql_restart_and_send_everyone_exactly_onc
 
         rundbrief("migrate", "--verbosity", "0")
         rundbrief("shell", "-c", POPULATE)
-        workers = [subprocess.Popen([*RUNDBRIEF, "deliver", "--until-idle", "--concurrency", "2", "--batch-size", "50"],
-                                    env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                   for _ in range(4)]  # fmt: skip
+        workers = [
+            subprocess.Popen(
+                [*RUNDBRIEF, "deliver", "--until-idle", "--concurrency", "2", "--batch-size", "50"],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(4)
+        ]
         deadline = time.monotonic() + 60
         while len(server.messages) < AUDIENCE // 4 and time.monotonic() < deadline:
             time.sleep(0.1)

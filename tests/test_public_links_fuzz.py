@@ -8,7 +8,9 @@ these cover the confirm, unsubscribe, preference and download links and the read
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from rundbrief.audience import ledger, tokens
 from rundbrief.audience.models import ConsentEvent, Subscriber
@@ -50,8 +52,9 @@ def forged(token):
 
 @FUZZ
 @given(link=st.sampled_from(LINKS), token=token_shaped, method=st.sampled_from(["get", "post"]), data=form_data)
-def test_a_made_up_token_on_any_mailed_link_answers_without_a_500_and_changes_nothing(client, people, link, token,
-                                                                                     method, data):  # fmt: skip
+def test_a_made_up_token_on_any_mailed_link_answers_without_a_500_and_changes_nothing(
+    client, people, link, token, method, data
+):
     before = state()
     response = getattr(client, method)(link.format(token), data)
     assert response.status_code < 500
@@ -65,8 +68,12 @@ def test_a_forged_signature_opens_nothing_whatever_is_posted(client, people, pur
     person = people[0] if purpose != tokens.CONFIRM else people[1]
     nonce = person.confirm_nonce if purpose == tokens.CONFIRM else ""
     token = forged(tokens.make_token(purpose, person.public_id, nonce))
-    link = {tokens.CONFIRM: LINKS[0], tokens.UNSUBSCRIBE: LINKS[1], tokens.PREFERENCES: LINKS[2],
-            tokens.EXPORT: LINKS[3]}[purpose]  # fmt: skip
+    link = {
+        tokens.CONFIRM: LINKS[0],
+        tokens.UNSUBSCRIBE: LINKS[1],
+        tokens.PREFERENCES: LINKS[2],
+        tokens.EXPORT: LINKS[3],
+    }[purpose]
     before = state()
     for method in ("get", "post"):
         response = getattr(client, method)(link.format(token), data)

@@ -25,12 +25,14 @@ def finished_campaign(topic, *, months_ago, sent_minutes=(0, 0, 1, 2), failed=1,
     campaign = scheduled_campaign([topic], subject=subject)
     finished = months_before(timezone.now(), months_ago)
     rows = list(Delivery.objects.filter(campaign=campaign).order_by("pk"))
-    for row, minute in zip(rows, sent_minutes):
+    for row, minute in zip(rows, sent_minutes, strict=False):
         row.state, row.sent_at = Delivery.State.SENT, finished + dt.timedelta(minutes=minute, seconds=5)
-    for row in rows[len(sent_minutes):]:
+    for row in rows[len(sent_minutes) :]:
         row.state = Delivery.State.FAILED
     Delivery.objects.bulk_update(rows, ["state", "sent_at"])
-    Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.FINISHED, created_at=finished, finished_at=finished)
+    Campaign.objects.filter(pk=campaign.pk).update(
+        state=Campaign.State.FINISHED, created_at=finished, finished_at=finished
+    )
     return campaign
 
 
@@ -62,8 +64,12 @@ def test_old_evidence_goes_except_for_confirmed_readers_and_the_chain_still_veri
 
 def test_the_daily_housekeeping_and_the_command_apply_retention_and_purge_raw_bounces(finance, capsys):
     old = finished_campaign(finance, months_ago=14)
-    BounceEvent.objects.create(kind="hard", source="api", raw_message=b"From: mailer-daemon\r\n\r\nx",
-                               received_at=timezone.now() - dt.timedelta(days=40))  # fmt: skip
+    BounceEvent.objects.create(
+        kind="hard",
+        source="api",
+        raw_message=b"From: mailer-daemon\r\n\r\nx",
+        received_at=timezone.now() - dt.timedelta(days=40),
+    )
     DjangoRecipientStore("housekeeper", 30).housekeeping()
     assert not Delivery.objects.filter(campaign=old).exists()
     assert BounceEvent.objects.get().raw_message in (b"", memoryview(b""))

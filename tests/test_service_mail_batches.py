@@ -15,8 +15,7 @@ from tests.audience_support import smtp_inbox  # noqa: F401  (fixture)
 pytestmark = pytest.mark.django_db(transaction=True)  # the mail thread has its own connection
 
 
-def test_mails_queued_behind_a_busy_mail_thread_share_one_connection_and_are_all_recorded(smtp_inbox, settings,
-                                                                                          topics):  # fmt: skip
+def test_mails_queued_behind_a_busy_mail_thread_share_one_connection_and_are_all_recorded(smtp_inbox, settings, topics):
     settings.RUNDBRIEF_SERVICE_MAIL_ASYNC = True
     peers = []
     original = smtp_inbox.handle_DATA

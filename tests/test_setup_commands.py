@@ -15,7 +15,11 @@ def test_load_demo_creates_site_topics_and_articles_and_is_idempotent():
     call_command("load-demo", stdout=io.StringIO())
     counts = (Article.objects.count(), Topic.objects.count())
     assert counts[0] >= 6
-    assert sorted(Topic.objects.values_list("name", flat=True)) == ["Finanznachrichten", "Produktneuheiten", "Sonderangebote"]
+    assert sorted(Topic.objects.values_list("name", flat=True)) == [
+        "Finanznachrichten",
+        "Produktneuheiten",
+        "Sonderangebote",
+    ]
     assert SiteProfile.load().site_name == "Musterhaus Edelmetalle"
     call_command("load-demo", stdout=io.StringIO())
     assert (Article.objects.count(), Topic.objects.count()) == counts

@@ -1,10 +1,12 @@
 """The sign-up form does not reveal who is subscribed and cannot be used to bomb or inject mail."""
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from rundbrief.audience import actions
-from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Suppression
+from rundbrief.audience.models import ConsentEvent, Subscriber, Suppression
 from tests.audience_support import path_of, sign_up, smtp_inbox  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -25,15 +27,26 @@ def test_new_pending_confirmed_and_suppressed_addresses_get_the_same_answer(clie
     actions.suppress_address("bounced@example.de", reason=Suppression.Reason.BOUNCED, source="test")
     mails_before = len(smtp_inbox.messages)
 
-    answers = {a: sign_up(a) for a in ("new@example.de", "pending@example.de", "confirmed@example.de",
-                                      "bounced@example.de")}  # fmt: skip
+    answers = {
+        a: sign_up(a) for a in ("new@example.de", "pending@example.de", "confirmed@example.de", "bounced@example.de")
+    }
     assert {r.status_code for r in answers.values()} == {200}
     assert len({r.content for r in answers.values()}) == 1
-    assert len({tuple(sorted((k, v) for k, v in r.headers.items() if k not in ("Date", "Expires"))) for r in answers.values()}) == 1
+    assert (
+        len(
+            {
+                tuple(sorted((k, v) for k, v in r.headers.items() if k not in ("Date", "Expires")))
+                for r in answers.values()
+            }
+        )
+        == 1
+    )
     assert [m["To"] for m in smtp_inbox.messages[mails_before:]] == ["new@example.de"]
 
 
-def test_a_thousand_sign_ups_of_one_address_in_a_minute_send_at_most_one_mail(sign_up, smtp_inbox, topics, generous_limits):
+def test_a_thousand_sign_ups_of_one_address_in_a_minute_send_at_most_one_mail(
+    sign_up, smtp_inbox, topics, generous_limits
+):
     """At most one request mail per address per 24 h, and repeated requests do not grow the ledger."""
     for _ in range(1000):
         assert sign_up("victim@example.de").status_code == 200
@@ -50,7 +63,9 @@ def test_more_sign_ups_from_one_ip_than_the_limit_answer_429(sign_up, smtp_inbox
     assert len(smtp_inbox.messages) == 4
 
 
-def test_the_global_breaker_answers_429_for_everyone_once_tripped(sign_up, smtp_inbox, topics, settings, one_rate_window):
+def test_the_global_breaker_answers_429_for_everyone_once_tripped(
+    sign_up, smtp_inbox, topics, settings, one_rate_window
+):
     """A flood from many addresses trips the breaker; requests beyond it send nothing."""
     settings.RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE = 2
     codes = [sign_up(f"r{i}@example.de", ip=f"192.0.2.{i}").status_code for i in range(4)]
@@ -70,7 +85,10 @@ def test_header_injection_is_refused_with_a_clear_message(sign_up, smtp_inbox, t
     """CR, LF and other control characters answer 400 with the form and a clear message; nothing is stored."""
     response = sign_up(address)
     assert response.status_code == 400
-    assert "line breaks or other control characters" in response.content.decode() or "Zeilenumbr" in response.content.decode()
+    assert (
+        "line breaks or other control characters" in response.content.decode()
+        or "Zeilenumbr" in response.content.decode()
+    )
     assert Subscriber.objects.count() == 0 and not smtp_inbox.messages
 
 
@@ -92,10 +110,16 @@ field_values = st.one_of(st.text(max_size=300), st.sampled_from(["", "a@b.de", "
 
 
 @hypothesis_settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(email=field_values, consent=field_values, website=st.sampled_from(["", "x"]),
-       topics_=st.lists(st.text(max_size=30), max_size=3), page=field_values)  # fmt: skip
-def test_fuzzed_sign_up_never_answers_500_and_invalid_input_changes_nothing(client, generous_limits, email, consent,
-                                                                          website, topics_, page):  # fmt: skip
+@given(
+    email=field_values,
+    consent=field_values,
+    website=st.sampled_from(["", "x"]),
+    topics_=st.lists(st.text(max_size=30), max_size=3),
+    page=field_values,
+)
+def test_fuzzed_sign_up_never_answers_500_and_invalid_input_changes_nothing(
+    client, generous_limits, email, consent, website, topics_, page
+):
     """Whatever the form receives: 200, 400 or 429, never 500; a 400 leaves the database as it was."""
     before = (Subscriber.objects.count(), ConsentEvent.objects.count())
     data = {"email": email, "consent_text": consent, "website": website, "topics": topics_, "page": page}

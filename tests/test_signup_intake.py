@@ -22,7 +22,9 @@ from email.parser import BytesParser
 import pytest
 from django.core import mail as django_mail
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from rundbrief.audience import actions, intake, ledger, mail, tokens
 from rundbrief.audience.models import ConsentEvent, ConsentText, SignupIntake, Subscriber
@@ -35,8 +37,13 @@ Stage = SignupIntake.Stage
 
 def post_api(client, address, **extra):
     body = {"email": address, "consent_text_version": 1, **extra}
-    return client.post("/api/v1/subscriptions", json.dumps(body), content_type="application/json",
-                       REMOTE_ADDR="203.0.113.9", HTTP_USER_AGENT="Testbrowser/1.0")  # fmt: skip
+    return client.post(
+        "/api/v1/subscriptions",
+        json.dumps(body),
+        content_type="application/json",
+        REMOTE_ADDR="203.0.113.9",
+        HTTP_USER_AGENT="Testbrowser/1.0",
+    )
 
 
 @pytest.fixture
@@ -47,8 +54,14 @@ def queued(settings):
 
 
 def receive(address, **extra):
-    request = actions.prepare_subscription_request(address, consent_text=ConsentText.current("de"), source="test",
-                                                   ip="198.51.100.23", user_agent="Testbrowser/1.0", **extra)  # fmt: skip
+    request = actions.prepare_subscription_request(
+        address,
+        consent_text=ConsentText.current("de"),
+        source="test",
+        ip="198.51.100.23",
+        user_agent="Testbrowser/1.0",
+        **extra,
+    )
     actions.receive_subscription_request(request)
     return request
 
@@ -63,12 +76,17 @@ def message_links(message):
     return LINK.findall(message.get_body(preferencelist=("plain",)).get_content())
 
 
-def test_the_answer_comes_before_any_lookup_and_the_request_is_applied_with_its_own_time(client, queued, smtp_inbox,
-                                                                                         topics):  # fmt: skip
+def test_the_answer_comes_before_any_lookup_and_the_request_is_applied_with_its_own_time(
+    client, queued, smtp_inbox, topics
+):
     assert post_api(client, "Neu@Example.DE", topics=["sonderangebote"]).status_code == 202
     row = SignupIntake.objects.get()
-    assert (row.stage, row.email, row.topics, row.ip) == (Stage.RECEIVED, "neu@example.de", ["sonderangebote"],
-                                                          "203.0.113.0")  # fmt: skip
+    assert (row.stage, row.email, row.topics, row.ip) == (
+        Stage.RECEIVED,
+        "neu@example.de",
+        ["sonderangebote"],
+        "203.0.113.0",
+    )
     assert not Subscriber.objects.exists() and not ConsentEvent.objects.exists() and smtp_inbox.messages == []
 
     time.sleep(0.01)
@@ -77,8 +95,10 @@ def test_the_answer_comes_before_any_lookup_and_the_request_is_applied_with_its_
     assert subscriber.status == Subscriber.Status.PENDING
     assert list(subscriber.subscriptions.values_list("topic__slug", flat=True)) == ["sonderangebote"]
     # The mail names the chosen topics as the site lists them.
-    assert "Topics: Sonderangebote" in smtp_inbox.messages[0].get_body(("plain",)).get_content() or \
-        "Themen: Sonderangebote" in smtp_inbox.messages[0].get_body(("plain",)).get_content()
+    assert (
+        "Topics: Sonderangebote" in smtp_inbox.messages[0].get_body(("plain",)).get_content()
+        or "Themen: Sonderangebote" in smtp_inbox.messages[0].get_body(("plain",)).get_content()
+    )
     requested, sent = ConsentEvent.objects.order_by("pk")
     assert (requested.kind, sent.kind) == ("requested", "confirmation_sent")
     # GDPR Art. 7(1): the proof names when the reader asked, not when a batch got to it.
@@ -108,12 +128,15 @@ def test_a_worker_applies_what_a_dead_web_process_left_and_sends_its_mail(queued
         drainer.join(20)
     assert [m["To"] for m in smtp_inbox.messages] == ["verwaist@example.de"]
     assert not drainer.is_alive()
-    assert list(ConsentEvent.objects.values_list("kind", flat=True).order_by("pk")) == ["requested",
-                                                                                        "confirmation_sent"]
+    assert list(ConsentEvent.objects.values_list("kind", flat=True).order_by("pk")) == [
+        "requested",
+        "confirmation_sent",
+    ]
 
 
-def test_a_sender_that_dies_after_sending_leaves_the_mail_to_be_sent_again_and_recorded_once(queued, smtp_inbox,
-                                                                                           topics, monkeypatch):  # fmt: skip
+def test_a_sender_that_dies_after_sending_leaves_the_mail_to_be_sent_again_and_recorded_once(
+    queued, smtp_inbox, topics, monkeypatch
+):
     receive("einmal@example.de")
     assert intake.apply_received() == 1
 
@@ -332,8 +355,9 @@ def test_purge_deletes_sign_ups_nobody_applied_within_the_confirmation_period(qu
     assert not ConsentEvent.objects.exists()
 
 
-def test_a_worker_run_until_idle_sends_the_owed_confirmation_requests_before_it_exits(queued, smtp_inbox, topics,
-                                                                                      settings):  # fmt: skip
+def test_a_worker_run_until_idle_sends_the_owed_confirmation_requests_before_it_exits(
+    queued, smtp_inbox, topics, settings
+):
     from django.core.management import call_command
 
     settings.DELIVERY_SMTP_URLS = [f"smtp://127.0.0.1:{settings.EMAIL_PORT}"]
@@ -350,13 +374,15 @@ SLUGS = ["produktneuheiten", "finanznachrichten", "sonderangebote"]
 @pytest.mark.django_db(transaction=False)  # each example runs twice inside savepoints of the test's transaction
 @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    requests=st.lists(st.tuples(st.sampled_from(ADDRESSES), st.lists(st.sampled_from(SLUGS), unique=True)),
-                      min_size=1, max_size=8),
+    requests=st.lists(
+        st.tuples(st.sampled_from(ADDRESSES), st.lists(st.sampled_from(SLUGS), unique=True)), min_size=1, max_size=8
+    ),
     confirmed=st.sets(st.sampled_from(ADDRESSES)),
     bounced=st.sets(st.sampled_from(ADDRESSES)),
-)  # fmt: skip
-def test_sign_ups_applied_in_batches_end_as_they_end_applied_one_at_a_time(queued, topics, requests, confirmed,
-                                                                          bounced):  # fmt: skip
+)
+def test_sign_ups_applied_in_batches_end_as_they_end_applied_one_at_a_time(
+    queued, topics, requests, confirmed, bounced
+):
     """The bulk path for new addresses must change nothing of the rules: the same subscribers, topics,
     ledger events and mails as the one-at-a-time action, for repeats, confirmed and bounced addresses."""
     from django.db import transaction
@@ -377,22 +403,27 @@ def test_sign_ups_applied_in_batches_end_as_they_end_applied_one_at_a_time(queue
                 for address in bounced:
                     actions.suppress_address(address, reason=Suppression.Reason.BOUNCED, source="test")
                 for address, slugs in requests:
-                    request = actions.prepare_subscription_request(address, consent_text=text, topics=slugs,
-                                                                   source="test", ip="198.51.100.7")  # fmt: skip
+                    request = actions.prepare_subscription_request(
+                        address, consent_text=text, topics=slugs, source="test", ip="198.51.100.7"
+                    )
                     if way == "batches":
                         actions.receive_subscription_request(request)
                     else:
                         actions.submit_subscription_request(request)
                         intake.drain()
                 intake.drain()
-                outcomes.append((
-                    sorted((s.email, s.status, tuple(sorted(s.subscriptions.values_list("topic__slug", flat=True))))
-                           for s in Subscriber.objects.all()),
-                    sorted(ConsentEvent.objects.values_list("subject_hash", "kind", "topics")),
-                    sorted(tuple(m.to) for m in django_mail.outbox),
-                    SignupIntake.objects.count(),
-                    ledger.verify_chain().intact,
-                ))  # fmt: skip
+                outcomes.append(
+                    (
+                        sorted(
+                            (s.email, s.status, tuple(sorted(s.subscriptions.values_list("topic__slug", flat=True))))
+                            for s in Subscriber.objects.all()
+                        ),
+                        sorted(ConsentEvent.objects.values_list("subject_hash", "kind", "topics")),
+                        sorted(tuple(m.to) for m in django_mail.outbox),
+                        SignupIntake.objects.count(),
+                        ledger.verify_chain().intact,
+                    )
+                )
             finally:
                 transaction.savepoint_rollback(savepoint)
     assert outcomes[0] == outcomes[1]

@@ -50,8 +50,9 @@ def tables(statements):
 
 def test_an_api_sign_up_counts_its_limits_and_records_the_request_in_one_transaction(client, topics):
     body = json.dumps({"email": "erika@example.de", "consent_text_version": 1, "topics": ["sonderangebote"]})
-    response, groups = transactions_of(lambda: client.post("/api/v1/subscriptions", body,
-                                                            content_type="application/json"))  # fmt: skip
+    response, groups = transactions_of(
+        lambda: client.post("/api/v1/subscriptions", body, content_type="application/json")
+    )
     assert response.status_code == 202
     autocommit, sign_up, *after_commit = groups
     assert autocommit == []
@@ -63,8 +64,10 @@ def test_an_api_sign_up_counts_its_limits_and_records_the_request_in_one_transac
         ["audience_signupintake", "audience_subscriber", "audience_subscription"],
         ["audience_signupintake"],
     ]
-    assert list(ConsentEvent.objects.order_by("pk").values_list("kind", flat=True)) == ["requested",
-                                                                                        "confirmation_sent"]
+    assert list(ConsentEvent.objects.order_by("pk").values_list("kind", flat=True)) == [
+        "requested",
+        "confirmation_sent",
+    ]
     assert not SignupIntake.objects.exists()
 
 
@@ -81,8 +84,11 @@ def test_a_form_sign_up_counts_its_limits_and_records_the_request_in_one_transac
 def test_refused_sign_ups_still_count_against_the_per_ip_limit(client, topics, settings, one_rate_window):
     """The counters commit even when the request is refused, so bad input cannot probe without limit."""
     settings.RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE = 2
-    post = lambda email: client.post("/api/v1/subscriptions", json.dumps({"email": email, "consent_text_version": 1}),  # noqa: E731
-                                     content_type="application/json")  # fmt: skip
+
+    def post(email):
+        body = json.dumps({"email": email, "consent_text_version": 1})
+        return client.post("/api/v1/subscriptions", body, content_type="application/json")
+
     assert [post("kaputt").status_code, post("auch kaputt").status_code] == [422, 422]
     assert post("gueltig@example.de").status_code == 429
     assert RateCounter.objects.get(key__startswith="ip:").count == 3

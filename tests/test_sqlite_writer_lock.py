@@ -29,8 +29,9 @@ class OtherProcess:
     """Another process (another gunicorn worker, say) holding the writer lock until released."""
 
     def __init__(self, path):
-        self.process = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)  # fmt: skip
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         assert self.process.stdout.readline().strip() == "held"
 
     def release(self):
@@ -81,13 +82,22 @@ def test_a_waiting_writer_proceeds_as_soon_as_the_other_process_lets_go(tmp_path
 
 @pytest.mark.django_db(transaction=True)
 def test_a_transaction_takes_the_writer_lock_beside_the_database_and_releases_it_on_commit_and_rollback(
-        other_process, settings):  # fmt: skip
+    other_process, settings
+):
     path = str(connection.settings_dict["NAME"]) + LOCK_SUFFIX
     with transaction.atomic():
         Topic.objects.create(name="Gold", slug="gold")
         # Held by this connection now: another process cannot take it.
-        probe = subprocess.run([sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR);"
-                                "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", path], capture_output=True)  # fmt: skip
+        probe = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR);"
+                "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)",
+                path,
+            ],
+            capture_output=True,
+        )
         assert b"BlockingIOError" in probe.stderr
     with pytest.raises(ValueError), transaction.atomic():
         Topic.objects.create(name="Silber", slug="silber")

@@ -14,7 +14,9 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from rundbrief.audience import actions, listexport
 from rundbrief.audience.importer import import_subscribers
@@ -83,11 +85,13 @@ def audience(topics, second_text, tmp_path):
     actions.suppress_address("emil@example.de", reason=Suppression.Reason.BOUNCED)  # stays "confirmed"
     # Withdrew, then asked again: pending, with the old confirmation still on the row.
     frieda = reader("frieda@example.de", withdraw=True)
-    actions.request_subscription(frieda.email, consent_text=ConsentText.current("de"), source="https://shop.example/konto/")
+    actions.request_subscription(
+        frieda.email, consent_text=ConsentText.current("de"), source="https://shop.example/konto/"
+    )
     reader("ohne.themen@example.de")
     Subscription.objects.filter(subscriber__email="ohne.themen@example.de").delete()
     rows = [
-        'gustav@example.de,finanznachrichten|sonderangebote,2024-03-01T09:30:00+01:00,2024-03-01T09:41:00+01:00,'
+        "gustav@example.de,finanznachrichten|sonderangebote,2024-03-01T09:30:00+01:00,2024-03-01T09:41:00+01:00,"
         '"Messe München, Halle 3",198.51.100.23,de:2',
         'hanna@example.de,sonderangebote,2024-05-02T10:00:00+02:00,,"Shop ""Gold"" Aktion",,de:1',
         "ida@example.de,produktneuheiten,,2024-06-01T12:00:00+00:00,,,",
@@ -100,8 +104,16 @@ def audience(topics, second_text, tmp_path):
     return path
 
 
-ACTIVE = {"anna@example.de", "bernd@example.de", "frieda@example.de", "gustav@example.de", "hanna@example.de",
-          "ida@example.de", "jürgen@müller.de", "o'brien+news@example.de"}  # fmt: skip
+ACTIVE = {
+    "anna@example.de",
+    "bernd@example.de",
+    "frieda@example.de",
+    "gustav@example.de",
+    "hanna@example.de",
+    "ida@example.de",
+    "jürgen@müller.de",
+    "o'brien+news@example.de",
+}
 
 
 def test_the_export_has_the_importers_columns_filled_from_the_ledger_and_its_evidence(audience):
@@ -111,23 +123,41 @@ def test_the_export_has_the_importers_columns_filled_from_the_ledger_and_its_evi
     assert set(people) == ACTIVE
     anna = Subscriber.objects.get(email="anna@example.de")
     assert people["anna@example.de"] == {
-        "email": "anna@example.de", "topics": "finanznachrichten|produktneuheiten|sonderangebote",
-        "consented_at": anna.requested_at.isoformat(), "confirmed_at": anna.confirmed_at.isoformat(),
-        "source": "test", "ip": "203.0.113.0", "consent_text_version": "de:2", "status": "confirmed",
-        "language": "de", "requested_at": anna.requested_at.isoformat(),
-    }  # fmt: skip
+        "email": "anna@example.de",
+        "topics": "finanznachrichten|produktneuheiten|sonderangebote",
+        "consented_at": anna.requested_at.isoformat(),
+        "confirmed_at": anna.confirmed_at.isoformat(),
+        "source": "test",
+        "ip": "203.0.113.0",
+        "consent_text_version": "de:2",
+        "status": "confirmed",
+        "language": "de",
+        "requested_at": anna.requested_at.isoformat(),
+    }
     assert people["bernd@example.de"]["ip"] == "2001:db8:abcd::"  # stored truncated (/48), exported as stored
     assert people["bernd@example.de"]["confirmed_at"] == ""
     # An import's given evidence, taken out of the `imported` event's source: not `import:kunden.csv:2 …`.
-    assert {k: people["gustav@example.de"][k] for k in ["consented_at", "confirmed_at", "source", "ip", "consent_text_version"]} == {
-        "consented_at": "2024-03-01T08:30:00+00:00", "confirmed_at": "2024-03-01T08:41:00+00:00",
-        "source": "Messe München, Halle 3", "ip": "198.51.100.0", "consent_text_version": "de:2"}  # fmt: skip
+    assert {
+        k: people["gustav@example.de"][k]
+        for k in ["consented_at", "confirmed_at", "source", "ip", "consent_text_version"]
+    } == {
+        "consented_at": "2024-03-01T08:30:00+00:00",
+        "confirmed_at": "2024-03-01T08:41:00+00:00",
+        "source": "Messe München, Halle 3",
+        "ip": "198.51.100.0",
+        "consent_text_version": "de:2",
+    }
     assert people["hanna@example.de"]["source"] == 'Shop "Gold" Aktion'
     assert people["hanna@example.de"]["consented_at"] == "2024-05-02T08:00:00+00:00"
     # Neither source nor consent time given: none exported (the ledger here keeps `import:kunden.csv:4`).
     assert people["ida@example.de"]["source"] == "" and people["ida@example.de"]["consented_at"] == ""
-    assert people["jürgen@müller.de"]["consent_text_version"] == "en:1" and people["jürgen@müller.de"]["language"] == "en"
-    assert summary == "exported: 8 subscribers (4 confirmed, 4 pending) to stdout; left out: 1 suppressed, 1 without topics"
+    assert (
+        people["jürgen@müller.de"]["consent_text_version"] == "en:1" and people["jürgen@müller.de"]["language"] == "en"
+    )
+    assert (
+        summary
+        == "exported: 8 subscribers (4 confirmed, 4 pending) to stdout; left out: 1 suppressed, 1 without topics"
+    )
 
 
 def test_a_pending_person_who_once_confirmed_is_exported_without_the_old_confirmation(audience):
@@ -141,12 +171,20 @@ def test_a_pending_person_who_once_confirmed_is_exported_without_the_old_confirm
 def test_export_imported_into_a_fresh_database_brings_back_every_active_person_and_exports_the_same(audience, tmp_path):
     first = tmp_path / "liste.csv"
     call_command("export-subscribers", str(first), stdout=io.StringIO())
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'neu.sqlite3'}", RUNDBRIEF_VAR_DIR=str(tmp_path),
-               RUNDBRIEF_LOG_LEVEL="WARNING")  # fmt: skip
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'neu.sqlite3'}",
+        RUNDBRIEF_VAR_DIR=str(tmp_path),
+        RUNDBRIEF_LOG_LEVEL="WARNING",
+    )
     env.pop("RUNDBRIEF_HASH_KEY", None)
-    for args in (["migrate", "--verbosity", "0"],
-                 ["shell", "-c", IMPORT_INTO_FRESH.format(export=first, again=tmp_path / "wieder.csv")]):  # fmt: skip
-        result = subprocess.run([sys.executable, "-m", "rundbrief", *args], env=env, cwd=ROOT, capture_output=True, text=True)
+    for args in (
+        ["migrate", "--verbosity", "0"],
+        ["shell", "-c", IMPORT_INTO_FRESH.format(export=first, again=tmp_path / "wieder.csv")],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "rundbrief", *args], env=env, cwd=ROOT, capture_output=True, text=True
+        )
         assert result.returncode == 0, result.stderr[-3000:]
     there = json.loads(result.stdout.splitlines()[-1])
     exported = by_email(read_csv(first.read_text(encoding="utf-8")))
@@ -169,7 +207,9 @@ def test_export_imported_into_a_fresh_database_brings_back_every_active_person_a
         assert again[email] == row
 
 
-def test_withdrawn_people_are_never_in_an_active_export_and_their_own_list_is_refused_by_the_importer(audience, tmp_path):
+def test_withdrawn_people_are_never_in_an_active_export_and_their_own_list_is_refused_by_the_importer(
+    audience, tmp_path
+):
     assert "clara@example.de" not in by_email(export()[0])
     path = tmp_path / "widerrufen.csv"
     out = io.StringIO()
@@ -200,19 +240,35 @@ def test_the_blocked_list_names_the_withdrawn_and_the_suppressed_and_the_importe
     rows = read_csv(path.read_text(encoding="utf-8"))
     assert list(rows[0]) == list(listexport.WITHDRAWN_COLUMNS)
     assert sorted((r["address"], r["status"]) for r in rows) == [
-        ("clara@example.de", "withdrawn"), ("emil@example.de", "suppressed:bounced")]  # fmt: skip
+        ("clara@example.de", "withdrawn"),
+        ("emil@example.de", "suppressed:bounced"),
+    ]
     with pytest.raises(CommandError, match="no `email` column"):
         call_command("import-subscribers", str(path), stdout=io.StringIO())
 
 
 def test_status_and_topic_choose_the_rows(audience):
     assert {r["email"] for r in export("--status", "confirmed")[0]} == {
-        "anna@example.de", "gustav@example.de", "ida@example.de", "jürgen@müller.de"}  # fmt: skip
+        "anna@example.de",
+        "gustav@example.de",
+        "ida@example.de",
+        "jürgen@müller.de",
+    }
     assert {r["email"] for r in export("--status", "pending")[0]} == {
-        "bernd@example.de", "frieda@example.de", "hanna@example.de", "o'brien+news@example.de"}  # fmt: skip
+        "bernd@example.de",
+        "frieda@example.de",
+        "hanna@example.de",
+        "o'brien+news@example.de",
+    }
     sonder = export("--topic", "sonderangebote")[0]
-    assert {r["email"] for r in sonder} == {"anna@example.de", "bernd@example.de", "frieda@example.de",
-                                            "gustav@example.de", "hanna@example.de", "jürgen@müller.de"}  # fmt: skip
+    assert {r["email"] for r in sonder} == {
+        "anna@example.de",
+        "bernd@example.de",
+        "frieda@example.de",
+        "gustav@example.de",
+        "hanna@example.de",
+        "jürgen@müller.de",
+    }
     # The row still names all the person's topics: the topic filter chooses people, not consent.
     assert by_email(sonder)["gustav@example.de"]["topics"] == "finanznachrichten|sonderangebote"
     with pytest.raises(CommandError, match="unknown topic") as error:
@@ -264,9 +320,18 @@ def test_the_summary_goes_to_stderr_when_the_csv_goes_to_stdout(audience):
 # A sign-up's source is a URL on this site, `api:NAME` or empty; only the importer writes `import:FILE:LINE …`,
 # and the export reads those as an import's (docs/cli.md), so they are not a sign-up's here.
 sources = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=300).filter(
-    lambda s: not listexport.clean_source(s).startswith("import:")) | \
-    st.sampled_from([" ,\"\n\r ", "Messe, \"Gold\"\r\nHalle 3", "Ümlaut — ☃ — 中文", "x consented_at=2024-01-01T00:00:00+00:00",
-                     "api:shop import:alt.csv:7", "=HYPERLINK(\"x\")", "a" * 300])  # fmt: skip
+    lambda s: not listexport.clean_source(s).startswith("import:")
+) | st.sampled_from(
+    [
+        ' ,"\n\r ',
+        'Messe, "Gold"\r\nHalle 3',
+        "Ümlaut — ☃ — 中文",
+        "x consented_at=2024-01-01T00:00:00+00:00",
+        "api:shop import:alt.csv:7",
+        '=HYPERLINK("x")',
+        "a" * 300,
+    ]
+)
 
 
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -339,21 +404,29 @@ def test_every_export_is_logged_with_who_and_how_many_but_no_address(audience, a
     assert [(e["event"], e["target"], e["rows"], e["topic"]) for e in events] == [
         ("subscriber list exported", str(tmp_path / "liste.csv"), 6, "sonderangebote"),
         ("subscriber list exported", "download", 8, ""),
-    ]  # fmt: skip
+    ]
     assert events[0]["actor"].startswith("cli:") and events[1]["actor"] == "admin:admin"
     assert "@" not in "".join(json.dumps(e) for e in events)
 
 
 def _build(count):
-    Subscriber.objects.bulk_create([Subscriber(email=f"leser{i}@example.de", status="confirmed",
-                                               confirmed_at=timezone.now()) for i in range(count)])  # fmt: skip
+    Subscriber.objects.bulk_create(
+        [
+            Subscriber(email=f"leser{i}@example.de", status="confirmed", confirmed_at=timezone.now())
+            for i in range(count)
+        ]
+    )
 
 
-def test_the_export_reads_in_chunks_with_a_fixed_number_of_queries_each(topics, monkeypatch, django_assert_max_num_queries):
+def test_the_export_reads_in_chunks_with_a_fixed_number_of_queries_each(
+    topics, monkeypatch, django_assert_max_num_queries
+):
     """Not one query per subscriber: subscribers, topics, consent events (evidence and text joined) and
     suppressions, once per chunk."""
     _build(50)
-    Subscription.objects.bulk_create([Subscription(subscriber=s, topic=topics["sonderangebote"]) for s in Subscriber.objects.all()])
+    Subscription.objects.bulk_create(
+        [Subscription(subscriber=s, topic=topics["sonderangebote"]) for s in Subscriber.objects.all()]
+    )
     monkeypatch.setattr(listexport, "CHUNK", 10)
     counts = listexport.ExportCounts()
     with django_assert_max_num_queries(6 * 4):  # 5 full chunks and the empty read that ends the loop
@@ -374,10 +447,16 @@ def _peak_export_memory(path):
 
 def test_memory_does_not_grow_with_the_list(topics, tmp_path):
     """Ten times the subscribers, about the same peak: one chunk is held at a time."""
+
     def write(name, start, count):
         path = tmp_path / name
-        path.write_text(IMPORT_HEADER + "".join(f"p{i}@example.de,sonderangebote,2024-03-01T09:30:00,2024-03-01T09:41:00,"
-                                                f"Messe,203.0.113.9,de:1\n" for i in range(start, start + count)))  # fmt: skip
+        path.write_text(
+            IMPORT_HEADER
+            + "".join(
+                f"p{i}@example.de,sonderangebote,2024-03-01T09:30:00,2024-03-01T09:41:00,Messe,203.0.113.9,de:1\n"
+                for i in range(start, start + count)
+            )
+        )
         return path
 
     # The small list is already several chunks: the peak rises from one chunk to two (the next chunk is

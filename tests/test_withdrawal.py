@@ -36,8 +36,9 @@ def unsubscribe_url(subscriber, prefix=""):
 @pytest.mark.parametrize("prefix", ["", "/en"])
 def test_one_click_post_urlencoded_withdraws_without_cookie_login_or_csrf(strict_client, berta, prefix):
     """RFC 8058 §3.1: body List-Unsubscribe=One-Click; 200, not a redirect; works with and without /en/."""
-    response = strict_client.post(unsubscribe_url(berta, prefix), "List-Unsubscribe=One-Click",
-                                  content_type="application/x-www-form-urlencoded")  # fmt: skip
+    response = strict_client.post(
+        unsubscribe_url(berta, prefix), "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 200
     berta.refresh_from_db()
     assert berta.status == Subscriber.Status.WITHDRAWN

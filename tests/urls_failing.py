@@ -1,6 +1,7 @@
 from django.urls import path
 
-from rundbrief.urls import handler404, handler500, urlpatterns as site_urlpatterns  # noqa: F401
+from rundbrief.urls import handler404, handler500  # noqa: F401
+from rundbrief.urls import urlpatterns as site_urlpatterns
 
 
 def boom(request):

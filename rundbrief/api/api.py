@@ -44,4 +44,3 @@ def http_error(request, exc):
     if exc.status_code == 429:
         response["Retry-After"] = "60"
     return response
-

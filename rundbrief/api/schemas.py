@@ -7,10 +7,12 @@ from ninja import Field, Schema
 
 class SubscriptionIn(Schema):
     email: str = Field(..., max_length=1000, description="The address; checked as the sign-up form checks it.")
-    topics: list[str] = Field(default_factory=list, max_length=50,
-                              description="Topic slugs; empty: every topic named in the consent text.")  # fmt: skip
-    consent_text_version: int = Field(..., ge=1, le=2**31 - 1,
-                                      description="Version of the consent text the person was shown.")  # fmt: skip
+    topics: list[str] = Field(
+        default_factory=list, max_length=50, description="Topic slugs; empty: every topic named in the consent text."
+    )
+    consent_text_version: int = Field(
+        ..., ge=1, le=2**31 - 1, description="Version of the consent text the person was shown."
+    )
     language: str | None = Field(None, max_length=10, description="`de` or `en`; default: LANGUAGE_CODE.")
 
 

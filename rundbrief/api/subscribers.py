@@ -55,19 +55,30 @@ def _address(email):
 
 
 @router.get("/subscribers", response=SubscriberPage, summary="List subscribers")
-def list_subscribers(request, status: Subscriber.Status | None = None, page: int = Query(1, ge=1, le=10**6),
-                     per_page: int = Query(100, ge=1, le=MAX_PER_PAGE)):  # fmt: skip
+def list_subscribers(
+    request,
+    status: Subscriber.Status | None = None,
+    page: int = Query(1, ge=1, le=10**6),
+    per_page: int = Query(100, ge=1, le=MAX_PER_PAGE),
+):
     subscribers = Subscriber.objects.order_by("pk")
     if status:
         subscribers = subscribers.filter(status=status)
     start = (page - 1) * per_page
     items = subscribers.prefetch_related("subscriptions__topic")[start : start + per_page]
-    return {"count": subscribers.count(), "page": page, "per_page": per_page,
-            "items": [subscriber_out(s) for s in items]}  # fmt: skip
+    return {
+        "count": subscribers.count(),
+        "page": page,
+        "per_page": per_page,
+        "items": [subscriber_out(s) for s in items],
+    }
 
 
-@router.post("/subscribers/lookup", response={200: SubscriberOut, 404: Problem, 422: Problem},
-             summary="Find a subscriber by address")  # fmt: skip
+@router.post(
+    "/subscribers/lookup",
+    response={200: SubscriberOut, 404: Problem, 422: Problem},
+    summary="Find a subscriber by address",
+)
 def lookup_subscriber(request, payload: AddressIn):
     subscriber = Subscriber.objects.filter(email=_address(payload.email)).first()
     if subscriber is None:
@@ -80,8 +91,11 @@ def read_subscriber(request, public_id: str):
     return Status(200, subscriber_out(_get(public_id)))
 
 
-@router.patch("/subscribers/{public_id}", response={200: SubscriberOut, 404: Problem, 422: Problem},
-              summary="Change a subscriber's topics")  # fmt: skip
+@router.patch(
+    "/subscribers/{public_id}",
+    response={200: SubscriberOut, 404: Problem, 422: Problem},
+    summary="Change a subscriber's topics",
+)
 def update_subscriber(request, public_id: str, payload: TopicsIn):
     subscriber = _get(public_id)
     if missing := unknown_topics(payload.topics):

@@ -15,9 +15,9 @@ from ninja.errors import HttpError
 from rundbrief.api.auth import optional_token
 from rundbrief.api.schemas import Accepted, Problem, SubscriptionIn
 from rundbrief.audience import actions, ratelimit
+from rundbrief.audience.clientip import client_ip
 from rundbrief.audience.models import ConsentText
 from rundbrief.newsroom.models import Topic
-from rundbrief.audience.clientip import client_ip
 
 router = Router(tags=["sign-up"])
 NEUTRAL = "If the address can receive our newsletter, a request to confirm the subscription has been sent to it."

@@ -102,7 +102,9 @@ def prepare_subscription_request(email, *, consent_text, topics=(), source="", i
     views run it before their transaction takes the write lock."""
     if consent_text is None:
         raise ValueError("a sign-up needs the consent text that was shown")
-    return SubscriptionRequest(normalise_fast(email), consent_text, tuple(topics), source, ip, user_agent, language, timezone.now())
+    return SubscriptionRequest(
+        normalise_fast(email), consent_text, tuple(topics), source, ip, user_agent, language, timezone.now()
+    )
 
 
 def receive_subscription_request(request: SubscriptionRequest):
@@ -135,8 +137,16 @@ def submit_subscription_request(request: SubscriptionRequest):
         suppression = _unique(Suppression.objects.filter(address_hash=subject))
         blocked = suppression is not None and suppression.reason in REQUEST_MAIL_BLOCKED_BY
         # A new address is inserted as the request leaves it: no UPDATE, no old topics to clear.
-        fields = {} if blocked else {"status": Subscriber.Status.PENDING, "requested_at": received_at,
-                                     "confirm_nonce": new_nonce(), "last_confirmation_mail_at": now}  # fmt: skip
+        fields = (
+            {}
+            if blocked
+            else {
+                "status": Subscriber.Status.PENDING,
+                "requested_at": received_at,
+                "confirm_nonce": new_nonce(),
+                "last_confirmation_mail_at": now,
+            }
+        )
         subscriber, created = _lock_or_create(request.address, language=request.language, **fields)
         if blocked or subscriber.status == Subscriber.Status.CONFIRMED:
             return SignupOutcome(subscriber, mail_queued=False)
@@ -155,9 +165,17 @@ def submit_subscription_request(request: SubscriptionRequest):
         else:
             _set_topics(subscriber, chosen)
         slugs = [t.slug for t in chosen]
-        append_event(Kind.REQUESTED, subject_hash=subject, subscriber=subscriber, consent_text=request.consent_text,
-                     topics=slugs, source=request.source, ip=request.ip, user_agent=request.user_agent,
-                     occurred_at=received_at)  # fmt: skip
+        append_event(
+            Kind.REQUESTED,
+            subject_hash=subject,
+            subscriber=subscriber,
+            consent_text=request.consent_text,
+            topics=slugs,
+            source=request.source,
+            ip=request.ip,
+            user_agent=request.user_agent,
+            occurred_at=received_at,
+        )
         intake.queue_mail(subscriber, subscriber.confirm_nonce, slugs)
     return SignupOutcome(subscriber, mail_queued=True)
 
@@ -186,9 +204,16 @@ def confirm_subscription(token, *, source="", ip="", user_agent=""):
         subject = subject_hash(subscriber.email)
         Suppression.objects.filter(address_hash=subject).delete()
         requested = subscriber.consent_events.filter(kind=Kind.REQUESTED).order_by("-pk").first()
-        append_event(Kind.CONFIRMED, subject_hash=subject, subscriber=subscriber,
-                     consent_text=requested.consent_text if requested else None,
-                     topics=_slugs(subscriber), source=source, ip=ip, user_agent=user_agent)  # fmt: skip
+        append_event(
+            Kind.CONFIRMED,
+            subject_hash=subject,
+            subscriber=subscriber,
+            consent_text=requested.consent_text if requested else None,
+            topics=_slugs(subscriber),
+            source=source,
+            ip=ip,
+            user_agent=user_agent,
+        )
     return subscriber
 
 
@@ -202,8 +227,15 @@ def withdraw_consent(subscriber, *, source="", ip="", user_agent=""):
         subscriber.withdrawn_at = timezone.now()
         subscriber.confirm_nonce = ""
         subscriber.save()
-        append_event(Kind.WITHDRAWN, subject_hash=subject_hash(subscriber.email), subscriber=subscriber,
-                     topics=_slugs(subscriber), source=source, ip=ip, user_agent=user_agent)  # fmt: skip
+        append_event(
+            Kind.WITHDRAWN,
+            subject_hash=subject_hash(subscriber.email),
+            subscriber=subscriber,
+            topics=_slugs(subscriber),
+            source=source,
+            ip=ip,
+            user_agent=user_agent,
+        )
     return True
 
 
@@ -218,8 +250,15 @@ def update_preferences(subscriber, *, topics, source="", ip="", user_agent=""):
         _set_topics(subscriber, chosen)
         after = _slugs(subscriber)
         if before != after:
-            append_event(Kind.TOPICS_CHANGED, subject_hash=subject_hash(subscriber.email), subscriber=subscriber,
-                         topics=after, source=source, ip=ip, user_agent=user_agent)  # fmt: skip
+            append_event(
+                Kind.TOPICS_CHANGED,
+                subject_hash=subject_hash(subscriber.email),
+                subscriber=subscriber,
+                topics=after,
+                source=source,
+                ip=ip,
+                user_agent=user_agent,
+            )
     return before != after
 
 
@@ -243,20 +282,27 @@ def ledger_for(subject):
     rows = []
     for event in events.order_by("pk"):
         evidence = getattr(event, "evidence", None)
-        rows.append({
-            "id": event.pk,
-            "kind": event.kind,
-            "occurred_at": event.occurred_at.isoformat(),
-            "consent_text": {"language": event.consent_text.language, "version": event.consent_text.version,
-                             "sha256": event.consent_text_sha256, "text": event.consent_text.text}
-            if event.consent_text else None,
-            "topics": event.topics,
-            "source": event.source,
-            "ip": evidence.ip if evidence else None,
-            "user_agent": evidence.user_agent if evidence else None,
-            "message_id": event.message_id or None,
-            "hash": event.hash,
-        })  # fmt: skip
+        rows.append(
+            {
+                "id": event.pk,
+                "kind": event.kind,
+                "occurred_at": event.occurred_at.isoformat(),
+                "consent_text": {
+                    "language": event.consent_text.language,
+                    "version": event.consent_text.version,
+                    "sha256": event.consent_text_sha256,
+                    "text": event.consent_text.text,
+                }
+                if event.consent_text
+                else None,
+                "topics": event.topics,
+                "source": event.source,
+                "ip": evidence.ip if evidence else None,
+                "user_agent": evidence.user_agent if evidence else None,
+                "message_id": event.message_id or None,
+                "hash": event.hash,
+            }
+        )
     return rows
 
 
@@ -266,7 +312,12 @@ def deliveries_and_bounces(subscriber):
     from rundbrief.delivery.models import Delivery
 
     deliveries = [
-        {"campaign_id": campaign_id, "subject": subject, "state": state, "sent_at": sent_at.isoformat() if sent_at else None}
+        {
+            "campaign_id": campaign_id,
+            "subject": subject,
+            "state": state,
+            "sent_at": sent_at.isoformat() if sent_at else None,
+        }
         for campaign_id, subject, state, sent_at in Delivery.objects.filter(subscriber=subscriber)
         .order_by("created_at", "id")
         .values_list("campaign_id", "campaign__frozen_subject", "state", "sent_at")
@@ -346,4 +397,3 @@ def purge_unconfirmed(days=None):
             append_event(Kind.EXPIRED, subject_hash=subject, source=f"purge:{days}d")
             count += 1
     return count
-

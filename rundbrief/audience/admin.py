@@ -61,8 +61,12 @@ class SubscriberAdmin(admin.ModelAdmin):
 
     def proof_view(self, request, pk):
         subscriber = get_object_or_404(Subscriber, pk=pk)
-        context = {**self.admin_site.each_context(request), "subscriber": subscriber,
-                   "proof": proof_for_address(subscriber.email), "title": _("Proof of consent")}  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "subscriber": subscriber,
+            "proof": proof_for_address(subscriber.email),
+            "title": _("Proof of consent"),
+        }
         return render(request, "admin/audience/proof.html", context)
 
     @admin.action(description=_("Export selected as CSV (withdrawn ones are left out)"), permissions=["view"])
@@ -79,8 +83,9 @@ class SubscriberAdmin(admin.ModelAdmin):
                 yield from lines
                 complete = True
             finally:
-                listexport.log_export(actor=actor, target="download", status="active", topic=None, counts=counts,
-                                      complete=complete)  # fmt: skip
+                listexport.log_export(
+                    actor=actor, target="download", status="active", topic=None, counts=counts, complete=complete
+                )
 
         name = f"{str(_('subscribers')).lower()}-{timezone.localtime():%Y-%m-%d-%H%M}.csv"
         response = StreamingHttpResponse(logged(lines), content_type="text/csv; charset=utf-8")

@@ -175,22 +175,40 @@ class ChunkWriter:
                 # requested now: an unconfirmed import is purged after RUNDBRIEF_UNCONFIRMED_DAYS like any request
                 status, requested_at = pending, now
             row.key = int(row.subject[:16], 16) >> 1
-            row.values = (row.email, public_ids[32 * index : 32 * index + 32], status, row.language,
-                          adapt(requested_at), adapt(row.confirmed_at), *defaults)  # fmt: skip
+            row.values = (
+                row.email,
+                public_ids[32 * index : 32 * index + 32],
+                status,
+                row.language,
+                adapt(requested_at),
+                adapt(row.confirmed_at),
+                *defaults,
+            )
             text = row.consent_text
             row.event = prepare_event(
-                EventRow(ConsentEvent.Kind.IMPORTED, row.subject, consent_text_id=text.pk if text else None,
-                         consent_text_sha256=text.sha256 if text else "", topics=row.topics,
-                         source=self._source(row), occurred_at=now, ip=row.ip),
+                EventRow(
+                    ConsentEvent.Kind.IMPORTED,
+                    row.subject,
+                    consent_text_id=text.pk if text else None,
+                    consent_text_sha256=text.sha256 if text else "",
+                    topics=row.topics,
+                    source=self._source(row),
+                    occurred_at=now,
+                    ip=row.ip,
+                ),
                 salts[32 * index : 32 * index + 32],
-            )  # fmt: skip
+            )
 
     def _write(self, chunk):
         if chunk and chunk[0][0].event is None:  # a caller that did not prepare in a thread of its own
             self.prepare([row for row, _fields in chunk])
         rows = self._first_occurrences(chunk)
-        suppressed = {h for (h,) in _select_in(_column_query(Suppression, ["address_hash"], "address_hash"),
-                                               [row.subject for row in rows])}  # fmt: skip
+        suppressed = {
+            h
+            for (h,) in _select_in(
+                _column_query(Suppression, ["address_hash"], "address_hash"), [row.subject for row in rows]
+            )
+        }
         bulk, mailed = [], []
         for row in rows:
             if row.subject in suppressed:
@@ -209,8 +227,14 @@ class ChunkWriter:
                 continue
             # The form's double opt-in, mail sent after this transaction commits (UWG §7(2) Nr. 2).
             text = row.consent_text or ConsentText.current(row.language)
-            actions.request_subscription(row.email, consent_text=text, topics=row.topics,
-                                         source=row.event.source, ip=row.ip, language=row.language)  # fmt: skip
+            actions.request_subscription(
+                row.email,
+                consent_text=text,
+                topics=row.topics,
+                source=row.event.source,
+                ip=row.ip,
+                language=row.language,
+            )
             self.summary.pending += 1
 
     def _source(self, row):
@@ -254,8 +278,11 @@ class ChunkWriter:
             insert_rows(Subscriber, self.subscriber_fields, values, skip_conflicts_on="email")
             ids = dict(rows_after(Subscriber, before, ["email", "id"]))
         else:  # sign-ups insert concurrently on PostgreSQL: only RETURNING tells our rows from theirs
-            ids = dict(insert_rows(Subscriber, self.subscriber_fields, values, skip_conflicts_on="email",
-                                   returning=["email", "id"]))  # fmt: skip
+            ids = dict(
+                insert_rows(
+                    Subscriber, self.subscriber_fields, values, skip_conflicts_on="email", returning=["email", "id"]
+                )
+            )
         self.summary.unchanged += len(rows) - len(ids)
         created = datetime_adapter()(timezone.now())
         rows = [row for row in rows if row.email in ids]

@@ -81,9 +81,11 @@ class ImportSummary:
     rejects_path: Path | None = None
 
     def line(self):
-        return (f"imported: {self.confirmed} confirmed, {self.pending} pending, {self.suppressed} "
-                f"suppressed-skipped, {self.unchanged} unchanged, {self.rejected} rejected "
-                f"(see {self.rejects_path})")  # fmt: skip
+        return (
+            f"imported: {self.confirmed} confirmed, {self.pending} pending, {self.suppressed} "
+            f"suppressed-skipped, {self.unchanged} unchanged, {self.rejected} rejected "
+            f"(see {self.rejects_path})"
+        )
 
 
 @dataclass(slots=True)
@@ -206,8 +208,18 @@ class RowParser:
         text = self.text_memo.get(version) or self.consent_text(version)
         slugs = self.topic_memo.get(topics) or self.topic_slugs(topics)
         subject = self.subject_hash(email.encode("utf-8"))  # = addresses.subject_hash
-        return Row(line, email, subject, slugs, consented_at, confirmed_at, source, ip, text,
-                   text.language if text else self.language)  # fmt: skip
+        return Row(
+            line,
+            email,
+            subject,
+            slugs,
+            consented_at,
+            confirmed_at,
+            source,
+            ip,
+            text,
+            text.language if text else self.language,
+        )
 
     def topic_slugs(self, value):
         if not value:
@@ -316,8 +328,13 @@ def import_subscribers(path, *, send_confirmation=False, rejects_path=None, chun
     parser = RowParser(columns, path.name)
     rejects = RejectsFile(summary.rejects_path, columns)
     total = path.stat().st_size
-    writer = ChunkWriter(summary, rejects, source_prefix=f"import:{path.name}", send_confirmation=send_confirmation,
-                         rows_per_transaction=chunk_rows)  # fmt: skip
+    writer = ChunkWriter(
+        summary,
+        rejects,
+        source_prefix=f"import:{path.name}",
+        send_confirmation=send_confirmation,
+        rows_per_transaction=chunk_rows,
+    )
     # Python's cyclic garbage collector, left on, ran again and again over the chunks in flight (several
     # 100,000 live objects): about a third of the import's CPU time (py-spy, docs/benchmarks.md). Rows and
     # chunks make no reference cycles and are freed by their reference counts, so it is off for the import

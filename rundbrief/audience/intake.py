@@ -54,8 +54,19 @@ Stage = SignupIntake.Stage
 BATCH = 200  # rows applied per transaction, mails per SMTP connection
 LEASE = timedelta(minutes=2)  # a sender that has not recorded its mails by then is taken for dead
 MAX_ATTEMPTS = 5
-INSERT_FIELDS = ["stage", "received_at", "email", "language", "consent_text", "topics", "source", "ip",
-                 "user_agent", "nonce", "attempts"]  # fmt: skip
+INSERT_FIELDS = [
+    "stage",
+    "received_at",
+    "email",
+    "language",
+    "consent_text",
+    "topics",
+    "source",
+    "ip",
+    "user_agent",
+    "nonce",
+    "attempts",
+]
 
 
 def receive(request):
@@ -66,8 +77,19 @@ def receive(request):
     received_at = connection.ops.adapt_datetimefield_value(request.received_at or timezone.now())
     topics = SignupIntake._meta.get_field("topics").get_db_prep_save(sorted(request.topics), connection)
     # Stored as the ledger will keep them: the IP truncated (GDPR Art. 5(1)(c)), texts cut to the columns.
-    values = [Stage.RECEIVED.value, received_at, request.address, request.language, request.consent_text.pk,
-              topics, request.source[:300], truncate_ip(request.ip), (request.user_agent or "")[:300], "", 0]  # fmt: skip
+    values = [
+        Stage.RECEIVED.value,
+        received_at,
+        request.address,
+        request.language,
+        request.consent_text.pk,
+        topics,
+        request.source[:300],
+        truncate_ip(request.ip),
+        (request.user_agent or "")[:300],
+        "",
+        0,
+    ]
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(), values)
     transaction.on_commit(kick)
@@ -82,9 +104,15 @@ def _insert_sql():
 
 def queue_mail(subscriber, nonce, topic_slugs):
     """Owe `subscriber` a confirmation request, in the caller's transaction; sent after the commit."""
-    SignupIntake.objects.create(stage=Stage.MAIL, email=subscriber.email, language=subscriber.language,
-                                topics=sorted(topic_slugs), subscriber=subscriber, nonce=nonce,
-                                lease_until=timezone.now())  # fmt: skip
+    SignupIntake.objects.create(
+        stage=Stage.MAIL,
+        email=subscriber.email,
+        language=subscriber.language,
+        topics=sorted(topic_slugs),
+        subscriber=subscriber,
+        nonce=nonce,
+        lease_until=timezone.now(),
+    )
     transaction.on_commit(kick)
 
 
@@ -188,7 +216,6 @@ class Drainer(threading.Thread):
         connection.close()
 
 
-
 # -- stage 1: apply ---------------------------------------------------------------------------
 
 
@@ -252,23 +279,40 @@ def _apply_fresh(rows, subjects, lease):
     lease_until, attempts = (now + LEASE, 1) if lease else (now, 0)
     every_topic, by_slug = _topics()
     texts = ConsentText.objects.in_bulk({r.consent_text_id for r in rows})
-    subscribers = Subscriber.objects.bulk_create([
-        Subscriber(email=r.email, language=r.language, status=Subscriber.Status.PENDING, requested_at=r.received_at,
-                   confirm_nonce=new_nonce(), last_confirmation_mail_at=now)
-        for r in rows
-    ])  # fmt: skip
+    subscribers = Subscriber.objects.bulk_create(
+        [
+            Subscriber(
+                email=r.email,
+                language=r.language,
+                status=Subscriber.Status.PENDING,
+                requested_at=r.received_at,
+                confirm_nonce=new_nonce(),
+                last_confirmation_mail_at=now,
+            )
+            for r in rows
+        ]
+    )
     subscriptions, events = [], []
-    for row, subscriber in zip(rows, subscribers):
+    for row, subscriber in zip(rows, subscribers, strict=True):
         # By default the consent covers every topic named in the text (issue 3), as in actions._topics.
         chosen = [by_slug[s] for s in row.topics if s in by_slug] or every_topic
         subscriptions += [Subscription(subscriber_id=subscriber.pk, topic_id=t.pk) for t in chosen]
         row.topics = sorted(t.slug for t in chosen)
         text = texts.get(row.consent_text_id)
-        events.append(EventRow(kind=ConsentEvent.Kind.REQUESTED, subject_hash=subjects[row.pk],
-                               subscriber_id=subscriber.pk, consent_text_id=row.consent_text_id,
-                               consent_text_sha256=text.sha256 if text else "", topics=tuple(row.topics),
-                               source=row.source, occurred_at=row.received_at, ip=row.ip,
-                               user_agent=row.user_agent))  # fmt: skip
+        events.append(
+            EventRow(
+                kind=ConsentEvent.Kind.REQUESTED,
+                subject_hash=subjects[row.pk],
+                subscriber_id=subscriber.pk,
+                consent_text_id=row.consent_text_id,
+                consent_text_sha256=text.sha256 if text else "",
+                topics=tuple(row.topics),
+                source=row.source,
+                occurred_at=row.received_at,
+                ip=row.ip,
+                user_agent=row.user_agent,
+            )
+        )
         row.stage, row.subscriber_id, row.nonce = Stage.MAIL, subscriber.pk, subscriber.confirm_nonce
         row.lease_until, row.attempts = lease_until, attempts
     Subscription.objects.bulk_create(subscriptions)
@@ -291,9 +335,15 @@ def _apply_one(row):
     from rundbrief.audience import actions
 
     request = actions.SubscriptionRequest(
-        address=row.email, consent_text=row.consent_text, topics=tuple(row.topics), source=row.source, ip=row.ip,
-        user_agent=row.user_agent, language=row.language, received_at=row.received_at,
-    )  # fmt: skip
+        address=row.email,
+        consent_text=row.consent_text,
+        topics=tuple(row.topics),
+        source=row.source,
+        ip=row.ip,
+        user_agent=row.user_agent,
+        language=row.language,
+        received_at=row.received_at,
+    )
     actions.submit_subscription_request(request)
 
 
@@ -333,7 +383,11 @@ def _send(rows, mails=None):
         for row in rows:
             subscriber = subscribers.get(row.subscriber_id)
             # Confirmed, withdrawn, erased or asked again since: this request's link is void; no mail.
-            if subscriber is None or subscriber.status != Subscriber.Status.PENDING or subscriber.confirm_nonce != row.nonce:
+            if (
+                subscriber is None
+                or subscriber.status != Subscriber.Status.PENDING
+                or subscriber.confirm_nonce != row.nonce
+            ):
                 gone.append(row)
                 continue
             chosen = set(row.topics)
@@ -353,19 +407,31 @@ def _send(rows, mails=None):
 
 def _record(sent, gone, failed):
     with transaction.atomic():
-        append_events([
-            EventRow(kind=ConsentEvent.Kind.CONFIRMATION_SENT, subject_hash=subject_hash(subscriber.email),
-                     subscriber_id=subscriber.pk, message_id=message_id, source="mail:confirmation-request",
-                     occurred_at=at)
-            for _row, subscriber, message_id, at in sent
-        ])  # fmt: skip
+        append_events(
+            [
+                EventRow(
+                    kind=ConsentEvent.Kind.CONFIRMATION_SENT,
+                    subject_hash=subject_hash(subscriber.email),
+                    subscriber_id=subscriber.pk,
+                    message_id=message_id,
+                    source="mail:confirmation-request",
+                    occurred_at=at,
+                )
+                for _row, subscriber, message_id, at in sent
+            ]
+        )
         done = [row.pk for row, *_ in sent] + [row.pk for row in gone]
         for row in failed:
             # Nothing went out, so the once-a-day allowance is given back: asking again sends a mail.
-            Subscriber.objects.filter(pk=row.subscriber_id, confirm_nonce=row.nonce).update(last_confirmation_mail_at=None)
+            Subscriber.objects.filter(pk=row.subscriber_id, confirm_nonce=row.nonce).update(
+                last_confirmation_mail_at=None
+            )
             if row.attempts + 1 >= MAX_ATTEMPTS:
-                log.error("giving up the confirmation mail to subscriber %s after %d attempts", row.subscriber_id,
-                          MAX_ATTEMPTS)  # fmt: skip
+                log.error(
+                    "giving up the confirmation mail to subscriber %s after %d attempts",
+                    row.subscriber_id,
+                    MAX_ATTEMPTS,
+                )
                 done.append(row.pk)
             else:  # 1, 2, 4, 8 minutes
                 retry = timezone.now() + timedelta(minutes=2**row.attempts)

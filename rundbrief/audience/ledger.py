@@ -56,8 +56,19 @@ def _lock_chain():
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_ID])
 
 
-def append_event(kind, *, subject_hash, subscriber=None, consent_text=None, topics=(), source="",
-                 ip="", user_agent="", message_id="", occurred_at=None):  # fmt: skip
+def append_event(
+    kind,
+    *,
+    subject_hash,
+    subscriber=None,
+    consent_text=None,
+    topics=(),
+    source="",
+    ip="",
+    user_agent="",
+    message_id="",
+    occurred_at=None,
+):
     """Append one event to the chain; IP and user agent go to the erasable evidence row."""
     with transaction.atomic(savepoint=False):  # inside an action's transaction: no savepoint of its own
         _lock_chain()

@@ -63,20 +63,28 @@ def canonical_fast(event: EventRow) -> bytes:
     head = _HEADS.get(key)
     if head is None:
         ct_id = "null" if event.consent_text_id is None else str(int(event.consent_text_id))
-        head = _remember(_HEADS, key, f'{{"consent_text_id":{ct_id},"consent_text_sha256":'
-                              f'{_json_str(event.consent_text_sha256)},"evidence_commitment":')  # fmt: skip
+        head = _remember(
+            _HEADS,
+            key,
+            f'{{"consent_text_id":{ct_id},"consent_text_sha256":'
+            f'{_json_str(event.consent_text_sha256)},"evidence_commitment":',
+        )
     key = (event.kind, event.message_id, event.occurred_at)
     middle = _MIDDLES.get(key)
     if middle is None:
-        middle = _remember(_MIDDLES, key, f',"kind":{_json_str(event.kind)},"message_id":{_json_str(event.message_id)},'
-                                f'"occurred_at":{_json_str(_utc_iso(event.occurred_at))},"source":')  # fmt: skip
+        middle = _remember(
+            _MIDDLES,
+            key,
+            f',"kind":{_json_str(event.kind)},"message_id":{_json_str(event.message_id)},'
+            f'"occurred_at":{_json_str(_utc_iso(event.occurred_at))},"source":',
+        )
     tail = _TAILS.get(event.topics)
     if tail is None:
         tail = _remember(_TAILS, event.topics, f',"topics":[{",".join(_json_str(t) for t in event.topics)}]}}')
     return (
         f"{head}{_json_str(event.evidence_commitment)}{middle}{_json_str(event.source)}"
         f',"subject_hash":{_json_str(event.subject_hash)}{tail}'
-    ).encode("utf-8")
+    ).encode()
 
 
 _HEADS, _MIDDLES, _TAILS = {}, {}, {}
@@ -194,8 +202,11 @@ def rows_after(model, last_id, fields):
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             # A subquery, so json_group_array sees the rows in id order.
-            cursor.execute(f"SELECT json_group_array(json_array({columns})) FROM "
-                           f"(SELECT {columns} {where} ORDER BY {qn(meta.pk.column)})", [last_id])  # fmt: skip
+            cursor.execute(
+                f"SELECT json_group_array(json_array({columns})) FROM "
+                f"(SELECT {columns} {where} ORDER BY {qn(meta.pk.column)})",
+                [last_id],
+            )
             return json.loads(cursor.fetchone()[0])
         cursor.execute(f"SELECT {columns} {where} ORDER BY {qn(meta.pk.column)}", [last_id])
         return cursor.fetchall()
@@ -267,9 +278,22 @@ def append_events(events: list[EventRow]) -> None:
         topics = json_cache.get(event.topics)
         if topics is None:
             topics = json_cache[event.topics] = topics_field.get_db_prep_save(list(event.topics), connection)
-        rows.append((event.subscriber_id, event.kind, event.subject_hash, event.consent_text_id,
-                     event.consent_text_sha256, topics, event.source, adapt_dt(event.occurred_at),
-                     event.message_id, event.evidence_commitment, event.prev_hash, event.hash))  # fmt: skip
+        rows.append(
+            (
+                event.subscriber_id,
+                event.kind,
+                event.subject_hash,
+                event.consent_text_id,
+                event.consent_text_sha256,
+                topics,
+                event.source,
+                adapt_dt(event.occurred_at),
+                event.message_id,
+                event.evidence_commitment,
+                event.prev_hash,
+                event.hash,
+            )
+        )
     insert_rows(ConsentEvent, EVENT_FIELDS, rows)
     with_evidence = [event for event in events if event.salt]
     if not with_evidence:
@@ -277,11 +301,24 @@ def append_events(events: list[EventRow]) -> None:
     # Under the chain lock nobody else appends, so the new ids are the ones after last_id. Matched by
     # hash, not by position: nothing promises that a multi-row INSERT numbers its rows in order.
     ids = {row_hash: pk for pk, row_hash in rows_after(ConsentEvent, last_id, ["id", "hash"])}
-    insert_rows(ConsentEvidence, ["event", "ip", "user_agent", "salt"],
-                [(ids[e.hash], e.ip, e.user_agent, e.salt) for e in with_evidence])  # fmt: skip
+    insert_rows(
+        ConsentEvidence,
+        ["event", "ip", "user_agent", "salt"],
+        [(ids[e.hash], e.ip, e.user_agent, e.salt) for e in with_evidence],
+    )
 
 
 EVENT_FIELDS = [
-    "subscriber", "kind", "subject_hash", "consent_text", "consent_text_sha256", "topics", "source",
-    "occurred_at", "message_id", "evidence_commitment", "prev_hash", "hash",
-]  # fmt: skip
+    "subscriber",
+    "kind",
+    "subject_hash",
+    "consent_text",
+    "consent_text_sha256",
+    "topics",
+    "source",
+    "occurred_at",
+    "message_id",
+    "evidence_commitment",
+    "prev_hash",
+    "hash",
+]

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from rundbrief.audience.addresses import hash_key, subject_hasher
-from rundbrief.audience.importer import COLUMNS as IMPORTER_COLUMNS, CONTROL, SOURCE_MAX
+from rundbrief.audience.importer import COLUMNS as IMPORTER_COLUMNS
+from rundbrief.audience.importer import CONTROL, SOURCE_MAX
 from rundbrief.audience.models import ConsentEvent, Subscriber, Subscription, Suppression
 from rundbrief.ops.logs import get_logger
 
@@ -42,9 +43,13 @@ COLUMNS = (*IMPORTER_COLUMNS, "status", "language", "requested_at")
 WITHDRAWN_COLUMNS = ("address", "status", "language", "requested_at", "withdrawn_at")
 CHUNK = 2000  # subscribers per read; also the size of the `IN (…)` lists, far below SQLite's 32,766
 ACTIVE = (Subscriber.Status.CONFIRMED, Subscriber.Status.PENDING)
-STATUSES = {"active": ACTIVE, "confirmed": (Subscriber.Status.CONFIRMED,),
-            "pending": (Subscriber.Status.PENDING,), "withdrawn": (Subscriber.Status.WITHDRAWN,),
-            "blocked": (*ACTIVE, Subscriber.Status.WITHDRAWN)}  # fmt: skip
+STATUSES = {
+    "active": ACTIVE,
+    "confirmed": (Subscriber.Status.CONFIRMED,),
+    "pending": (Subscriber.Status.PENDING,),
+    "withdrawn": (Subscriber.Status.WITHDRAWN,),
+    "blocked": (*ACTIVE, Subscriber.Status.WITHDRAWN),
+}
 CONSENT_KINDS = (ConsentEvent.Kind.REQUESTED, ConsentEvent.Kind.IMPORTED)
 # What import_writer.ChunkWriter._source writes: `import:FILE:LINE[ source=S][ consented_at=T][ confirmed_at=T]`.
 # (A request mailed by `import-subscribers --send-confirmation` carries the same source.)
@@ -72,8 +77,10 @@ class ExportCounts:
             return f"exported: {self.withdrawn} withdrawn to {target}"
         if status == "blocked":
             return f"exported: {self.withdrawn} withdrawn and {self.suppressed} suppressed to {target}"
-        return (f"exported: {self.rows} subscribers ({self.confirmed} confirmed, {self.pending} pending) to "
-                f"{target}; left out: {self.suppressed} suppressed, {self.without_topics} without topics")  # fmt: skip
+        return (
+            f"exported: {self.rows} subscribers ({self.confirmed} confirmed, {self.pending} pending) to "
+            f"{target}; left out: {self.suppressed} suppressed, {self.without_topics} without topics"
+        )
 
 
 def subscribers(status="active", topic=None):
@@ -126,7 +133,9 @@ def _chunks(queryset, fields):
 
 def _topics_of(ids):
     topics = {}
-    for subscriber_id, slug in Subscription.objects.filter(subscriber_id__in=ids).values_list("subscriber_id", "topic__slug"):
+    for subscriber_id, slug in Subscription.objects.filter(subscriber_id__in=ids).values_list(
+        "subscriber_id", "topic__slug"
+    ):
         topics.setdefault(subscriber_id, []).append(slug)
     return topics
 
@@ -134,9 +143,19 @@ def _topics_of(ids):
 def _consent_events_of(ids):
     """Each subscriber's latest `requested` or `imported` event: kind, time, source, IP, text language and version."""
     latest = {}
-    events = (ConsentEvent.objects.filter(subscriber_id__in=ids, kind__in=CONSENT_KINDS).order_by("pk")
-              .values_list("subscriber_id", "kind", "occurred_at", "source", "evidence__ip",
-                           "consent_text__language", "consent_text__version"))  # fmt: skip
+    events = (
+        ConsentEvent.objects.filter(subscriber_id__in=ids, kind__in=CONSENT_KINDS)
+        .order_by("pk")
+        .values_list(
+            "subscriber_id",
+            "kind",
+            "occurred_at",
+            "source",
+            "evidence__ip",
+            "consent_text__language",
+            "consent_text__version",
+        )
+    )
     for subscriber_id, *event in events:
         latest[subscriber_id] = event
     return latest
@@ -173,8 +192,18 @@ def active_rows(queryset, counts):
             confirmed = status == Subscriber.Status.CONFIRMED
             # A pending person keeps the confirmed_at of an earlier, withdrawn consent; exported, it would
             # import them as confirmed. Only a confirmed person's confirmation is theirs now.
-            yield [email, "|".join(sorted(topics[pk])), consented_at, _time(confirmed_at) if confirmed else "",
-                   source, ip, version, status, language, _time(requested_at)]  # fmt: skip
+            yield [
+                email,
+                "|".join(sorted(topics[pk])),
+                consented_at,
+                _time(confirmed_at) if confirmed else "",
+                source,
+                ip,
+                version,
+                status,
+                language,
+                _time(requested_at),
+            ]
             if confirmed:
                 counts.confirmed += 1
             else:
@@ -227,6 +256,13 @@ def csv_lines(rows):
 
 def log_export(*, actor, target, status, topic, counts, complete):
     """An export of personal data, for the operator's log: who, what and how many, never an address."""
-    log.info("subscriber list exported" if complete else "subscriber list export interrupted",
-             actor=actor, target=target, status=status, topic=topic or "", rows=counts.rows,
-             left_out_suppressed=counts.suppressed, left_out_without_topics=counts.without_topics)  # fmt: skip
+    log.info(
+        "subscriber list exported" if complete else "subscriber list export interrupted",
+        actor=actor,
+        target=target,
+        status=status,
+        topic=topic or "",
+        rows=counts.rows,
+        left_out_suppressed=counts.suppressed,
+        left_out_without_topics=counts.without_topics,
+    )

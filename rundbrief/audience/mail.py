@@ -38,8 +38,9 @@ def site_links():
     }
 
 
-def service_message(to, template, subject, context, language, *, message_id, connection=None, links=None,
-                    html_context=None):  # fmt: skip
+def service_message(
+    to, template, subject, context, language, *, message_id, connection=None, links=None, html_context=None
+):
     """audience/email/<template>.txt and .html rendered in `language` as one multipart message.
 
     `html_context` overrides values for the HTML part only; `links`: site_links(), if already read."""
@@ -48,7 +49,10 @@ def service_message(to, template, subject, context, language, *, message_id, con
         text = render_to_string(f"audience/email/{template}.txt", context)
         html = render_to_string(f"audience/email/{template}.html", {**context, **(html_context or {})})
         message = EmailMultiAlternatives(
-            subject=str(subject), body=text, to=[to], headers={"Message-ID": message_id, "Auto-Submitted": "auto-generated"},
+            subject=str(subject),
+            body=text,
+            to=[to],
+            headers={"Message-ID": message_id, "Auto-Submitted": "auto-generated"},
             connection=connection,
         )
     message.attach_alternative(html, "text/html")
@@ -140,11 +144,17 @@ class ConfirmationMails:
         # all: another EMAIL_BACKEND (the console's, the test suite's) gets every mail through Django.
         self.direct = None
         if settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
-            self.direct = SmtpConnection(Transport(
-                name="service-mail", host=settings.EMAIL_HOST, port=settings.EMAIL_PORT,
-                user=settings.EMAIL_HOST_USER, password=settings.EMAIL_HOST_PASSWORD,
-                use_ssl=settings.EMAIL_USE_SSL, use_tls=settings.EMAIL_USE_TLS,
-            ))  # fmt: skip
+            self.direct = SmtpConnection(
+                Transport(
+                    name="service-mail",
+                    host=settings.EMAIL_HOST,
+                    port=settings.EMAIL_PORT,
+                    user=settings.EMAIL_HOST_USER,
+                    password=settings.EMAIL_HOST_PASSWORD,
+                    use_ssl=settings.EMAIL_USE_SSL,
+                    use_tls=settings.EMAIL_USE_TLS,
+                )
+            )
         self.compiled = {}
         self.url_templates = {}
         self.links = None  # the site profile, read once when the first mail is compiled
@@ -159,10 +169,12 @@ class ConfirmationMails:
         envelope_from, data = template
         message_id = make_msgid(domain=self.domain)
         url = self._confirm_url(subscriber, nonce, language)
-        data = (data.replace(self.TO.encode(), subscriber.email.encode("ascii"))
-                .replace(self.MESSAGE_ID.encode(), message_id.encode("ascii"))
-                .replace(self.URL_TEXT.encode(), url.encode("ascii"))
-                .replace(self.URL_HTML.encode(), html.escape(url).encode("ascii")))  # fmt: skip
+        data = (
+            data.replace(self.TO.encode(), subscriber.email.encode("ascii"))
+            .replace(self.MESSAGE_ID.encode(), message_id.encode("ascii"))
+            .replace(self.URL_TEXT.encode(), url.encode("ascii"))
+            .replace(self.URL_HTML.encode(), html.escape(url).encode("ascii"))
+        )
         reply = self.direct.send(envelope_from, subscriber.email, data)
         if reply.kind != "sent":
             raise SMTPException(f"confirmation request to subscriber {subscriber.pk} not accepted: {reply}")
@@ -179,8 +191,15 @@ class ConfirmationMails:
 
     @staticmethod
     def _settings():
-        return (settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_HOST_USER,
-                settings.EMAIL_USE_SSL, settings.EMAIL_USE_TLS, settings.SITE_URL)  # fmt: skip
+        return (
+            settings.EMAIL_BACKEND,
+            settings.EMAIL_HOST,
+            settings.EMAIL_PORT,
+            settings.EMAIL_HOST_USER,
+            settings.EMAIL_USE_SSL,
+            settings.EMAIL_USE_TLS,
+            settings.SITE_URL,
+        )
 
     def stale(self):
         """True once it should be made anew: older than REFRESH_SECONDS (the site profile may have
@@ -203,13 +222,24 @@ class ConfirmationMails:
             self.links = site_links()
         subject, context = _confirmation(language, topic_names)
         # The same message send_confirmation_request sends, with placeholders where copies differ.
-        message = service_message(self.TO, "confirm", subject, {**context, "confirm_url": self.URL_TEXT}, language,
-                                  message_id=self.MESSAGE_ID, links=self.links,
-                                  html_context={"confirm_url": self.URL_HTML})  # fmt: skip
+        message = service_message(
+            self.TO,
+            "confirm",
+            subject,
+            {**context, "confirm_url": self.URL_TEXT},
+            language,
+            message_id=self.MESSAGE_ID,
+            links=self.links,
+            html_context={"confirm_url": self.URL_HTML},
+        )
         text, body = message.body, message.alternatives[0][0]
         data = message.message().as_bytes(linesep="\r\n")
-        placeholders = {self.TO: 1, self.MESSAGE_ID: 1, self.URL_TEXT: text.count(self.URL_TEXT),
-                        self.URL_HTML: body.count(self.URL_HTML)}  # fmt: skip
+        placeholders = {
+            self.TO: 1,
+            self.MESSAGE_ID: 1,
+            self.URL_TEXT: text.count(self.URL_TEXT),
+            self.URL_HTML: body.count(self.URL_HTML),
+        }
         if any(data.count(p.encode()) != n for p, n in placeholders.items()):
             return None  # encoded out of reach of a plain replacement: every mail the slow way
         return parseaddr(message.from_email)[1], data

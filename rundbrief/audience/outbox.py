@@ -96,4 +96,3 @@ def _run_batch(jobs):
                 connection.close()
             else:
                 connection.close_if_unusable_or_obsolete()
-

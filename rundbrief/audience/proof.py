@@ -19,7 +19,7 @@ def proof_for_address(address):
     for event in events:
         if event["consent_text"]:
             text = event["consent_text"]
-            shown[f'{text["language"]} v{text["version"]}'] = text
+            shown[f"{text['language']} v{text['version']}"] = text
     report = verify_chain()
     return {
         "subject_hash": subject,

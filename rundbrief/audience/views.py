@@ -16,9 +16,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from rundbrief.audience import actions, ratelimit, tokens
+from rundbrief.audience.clientip import client_ip
 from rundbrief.audience.forms import PreferencesForm, SignupForm
 from rundbrief.audience.models import ConsentText, Subscriber
-from rundbrief.audience.clientip import client_ip
 
 
 def _client(request):
@@ -133,8 +133,9 @@ def preferences(request, token):
         else:
             form = PreferencesForm(request.POST)
             if form.is_valid():
-                actions.update_preferences(subscriber, topics=form.cleaned_data["topics"],
-                                           source="web:preference-centre", **_client(request))  # fmt: skip
+                actions.update_preferences(
+                    subscriber, topics=form.cleaned_data["topics"], source="web:preference-centre", **_client(request)
+                )
                 message = _("Your choice has been saved.")
         subscriber.refresh_from_db()
     context = {"form": form, "subscriber": subscriber, "message": message}

@@ -58,21 +58,46 @@ def _create_event(kind, recipient, *, status, reason, delivery, campaign, source
     if campaign is None and delivery is not None:
         campaign = delivery.campaign
     return BounceEvent.objects.create(
-        delivery=delivery, subscriber=subscriber, campaign=campaign, kind=kind, status=status or "",
-        recipient_hash=subject_hash(address) if address else "", recipient=address or "",
-        reason=(reason or "")[:500], source=source, raw_message=raw or b"",
-    ), address  # fmt: skip
+        delivery=delivery,
+        subscriber=subscriber,
+        campaign=campaign,
+        kind=kind,
+        status=status or "",
+        recipient_hash=subject_hash(address) if address else "",
+        recipient=address or "",
+        reason=(reason or "")[:500],
+        source=source,
+        raw_message=raw or b"",
+    ), address
 
 
-def record_bounce(*, kind, recipient=None, status="", reason="", delivery=None, campaign=None,
-                  source=Source.API, raw=b"", verified=True) -> BounceEvent:  # fmt: skip
+def record_bounce(
+    *,
+    kind,
+    recipient=None,
+    status="",
+    reason="",
+    delivery=None,
+    campaign=None,
+    source=Source.API,
+    raw=b"",
+    verified=True,
+) -> BounceEvent:
     """Record one hard, soft or sender-policy bounce and apply the policy (module docstring)."""
     if kind == Kind.COMPLAINT:
-        return record_complaint(recipient=recipient, delivery=delivery, campaign=campaign, source=source,
-                                reason=reason, raw=raw, verified=verified)  # fmt: skip
+        return record_complaint(
+            recipient=recipient,
+            delivery=delivery,
+            campaign=campaign,
+            source=source,
+            reason=reason,
+            raw=raw,
+            verified=verified,
+        )
     with transaction.atomic():
-        event, address = _create_event(kind, recipient, status=status, reason=reason, delivery=delivery,
-                                       campaign=campaign, source=source, raw=raw)  # fmt: skip
+        event, address = _create_event(
+            kind, recipient, status=status, reason=reason, delivery=delivery, campaign=campaign, source=source, raw=raw
+        )
         if not verified:
             event.outcome = Outcome.UNVERIFIED
         elif kind == Kind.SENDER_POLICY:
@@ -83,8 +108,11 @@ def record_bounce(*, kind, recipient=None, status="", reason="", delivery=None, 
             event.outcome = Outcome.SUPPRESSED
         elif kind == Kind.SOFT and address:
             if soft_bounce_count(event.recipient_hash) >= settings.BOUNCE_SOFT_LIMIT:
-                suppress_address(address, reason=Suppression.Reason.BOUNCED,
-                                 source=f"bounce:soft×{settings.BOUNCE_SOFT_LIMIT}:{status}:{source}")  # fmt: skip
+                suppress_address(
+                    address,
+                    reason=Suppression.Reason.BOUNCED,
+                    source=f"bounce:soft×{settings.BOUNCE_SOFT_LIMIT}:{status}:{source}",
+                )
                 event.outcome = Outcome.SUPPRESSED
             else:
                 event.outcome = Outcome.COUNTED
@@ -109,12 +137,21 @@ def _mark_bounced(delivery_id):
     )
 
 
-def record_complaint(*, recipient=None, delivery=None, campaign=None, source=Source.API, reason="", raw=b"",
-                     verified=True) -> BounceEvent:  # fmt: skip
+def record_complaint(
+    *, recipient=None, delivery=None, campaign=None, source=Source.API, reason="", raw=b"", verified=True
+) -> BounceEvent:
     """A spam complaint: withdraw consent (the reader said "I do not want this"), suppress, check the rate."""
     with transaction.atomic():
-        event, address = _create_event(Kind.COMPLAINT, recipient, status="", reason=reason or "spam complaint",
-                                       delivery=delivery, campaign=campaign, source=source, raw=raw)  # fmt: skip
+        event, address = _create_event(
+            Kind.COMPLAINT,
+            recipient,
+            status="",
+            reason=reason or "spam complaint",
+            delivery=delivery,
+            campaign=campaign,
+            source=source,
+            raw=raw,
+        )
         if not verified:
             event.outcome = Outcome.UNVERIFIED
         elif address or event.subscriber:
@@ -143,8 +180,14 @@ def record_smtp_rejection(delivery_id: int, reply_text: str) -> BounceEvent | No
     if kind is None:
         kind, status = Kind.HARD, status or "5.0.0"  # a 5xx without a readable code is still permanent
     recipient = delivery.subscriber.email if delivery.subscriber else None
-    return record_bounce(kind=kind, recipient=recipient, status=status, reason=" ".join((reply_text or "").split()),
-                         delivery=delivery, source=Source.SMTP_SYNC)  # fmt: skip
+    return record_bounce(
+        kind=kind,
+        recipient=recipient,
+        status=status,
+        reason=" ".join((reply_text or "").split()),
+        delivery=delivery,
+        source=Source.SMTP_SYNC,
+    )
 
 
 def record_message(raw: bytes, *, source, envelope_recipient=None) -> BounceEvent | None:
@@ -159,9 +202,16 @@ def record_message(raw: bytes, *, source, envelope_recipient=None) -> BounceEven
         recipient = delivery.subscriber.email if delivery.subscriber else None
         if delivery.subscriber is None:  # erased (GDPR Art. 17): keep no copy of the address
             keep_raw = b""
-    return record_bounce(kind=result.kind, recipient=recipient, status=result.status or "",
-                         reason=result.diagnostic or result.reason, delivery=delivery, source=source,
-                         raw=keep_raw, verified=delivery is not None)  # fmt: skip
+    return record_bounce(
+        kind=result.kind,
+        recipient=recipient,
+        status=result.status or "",
+        reason=result.diagnostic or result.reason,
+        delivery=delivery,
+        source=source,
+        raw=keep_raw,
+        verified=delivery is not None,
+    )
 
 
 def unsubscribe_by_mail(address: str, *, source="mailto") -> bool:
@@ -222,8 +272,10 @@ def campaign_rates(campaign_id) -> Rates:
     """Rates over messages the receiving servers accepted (sent_at set, later bounced ones included)."""
     sent = Delivery.objects.filter(campaign_id=campaign_id, sent_at__isnull=False).count()
     counts = dict.fromkeys(Kind.values, 0)
-    for kind in BounceEvent.objects.filter(campaign_id=campaign_id).exclude(outcome=Outcome.UNVERIFIED).values_list(
-        "kind", flat=True
+    for kind in (
+        BounceEvent.objects.filter(campaign_id=campaign_id)
+        .exclude(outcome=Outcome.UNVERIFIED)
+        .values_list("kind", flat=True)
     ):
         counts[kind] += 1
     return Rates(sent, counts[Kind.HARD], counts[Kind.SOFT], counts[Kind.COMPLAINT])
@@ -241,8 +293,10 @@ def pause_if_complaint_rate_too_high(campaign_id) -> bool:
     campaign = campaign.first()
     if campaign is None:
         return False
-    reason = (f"complaint rate {rates.complaint_rate:.2%} ({rates.complaints} of {rates.sent}) "
-              f"above {settings.BOUNCE_COMPLAINT_PAUSE_RATE:.1%}")  # fmt: skip
+    reason = (
+        f"complaint rate {rates.complaint_rate:.2%} ({rates.complaints} of {rates.sent}) "
+        f"above {settings.BOUNCE_COMPLAINT_PAUSE_RATE:.1%}"
+    )
     try:
         pause_campaign(campaign, reason=reason, actor="bounces")
     except CampaignStateError:  # finished or paused meanwhile
@@ -261,5 +315,14 @@ def purge_raw_messages(days=None) -> int:
 def bounces_for_export(subscriber) -> list[dict]:
     """This subscriber's bounce log for the GDPR Art. 15 export (audience.actions.deliveries_and_bounces)."""
     events = BounceEvent.objects.filter(recipient_hash=subject_hash(subscriber.email)).order_by("received_at")
-    return [{"kind": e.kind, "status": e.status, "reason": e.reason, "source": e.source, "campaign_id": e.campaign_id,
-             "received_at": e.received_at.isoformat()} for e in events]  # fmt: skip
+    return [
+        {
+            "kind": e.kind,
+            "status": e.status,
+            "reason": e.reason,
+            "source": e.source,
+            "campaign_id": e.campaign_id,
+            "received_at": e.received_at.isoformat(),
+        }
+        for e in events
+    ]

@@ -56,40 +56,68 @@ class OperatorAlertAdmin(admin.ModelAdmin):
 
 
 def _count(**filters):
-    return Coalesce(Subquery(
-        BounceEvent.objects.filter(campaign=OuterRef("pk"), **filters).exclude(outcome=BounceEvent.Outcome.UNVERIFIED)
-        .order_by().values("campaign").annotate(n=Count("pk")).values("n"),
-        output_field=IntegerField(),
-    ), 0)  # fmt: skip
+    return Coalesce(
+        Subquery(
+            BounceEvent.objects.filter(campaign=OuterRef("pk"), **filters)
+            .exclude(outcome=BounceEvent.Outcome.UNVERIFIED)
+            .order_by()
+            .values("campaign")
+            .annotate(n=Count("pk"))
+            .values("n"),
+            output_field=IntegerField(),
+        ),
+        0,
+    )
 
 
 @admin.register(CampaignRates)
 class CampaignRatesAdmin(ReadOnlyAdmin):
-    list_display = ["name", "state", "sent", "hard_bounces", "soft_bounces", "complaints", "bounce_rate",
-                    "complaint_rate"]  # fmt: skip
+    list_display = [
+        "name",
+        "state",
+        "sent",
+        "hard_bounces",
+        "soft_bounces",
+        "complaints",
+        "bounce_rate",
+        "complaint_rate",
+    ]
     list_filter = ["state"]
     search_fields = ["name"]
 
     def get_queryset(self, request):
         sent = Subquery(
             Delivery.objects.filter(campaign=OuterRef("pk"), sent_at__isnull=False)
-            .order_by().values("campaign").annotate(n=Count("pk")).values("n"),
+            .order_by()
+            .values("campaign")
+            .annotate(n=Count("pk"))
+            .values("n"),
             output_field=IntegerField(),
-        )  # fmt: skip
-        return super().get_queryset(request).annotate(
-            n_sent=Coalesce(sent, 0), n_hard=_count(kind=BounceEvent.Kind.HARD),
-            n_soft=_count(kind=BounceEvent.Kind.SOFT), n_complaints=_count(kind=BounceEvent.Kind.COMPLAINT),
-        )  # fmt: skip
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_sent=Coalesce(sent, 0),
+                n_hard=_count(kind=BounceEvent.Kind.HARD),
+                n_soft=_count(kind=BounceEvent.Kind.SOFT),
+                n_complaints=_count(kind=BounceEvent.Kind.COMPLAINT),
+            )
+        )
 
     def changelist_view(self, request, extra_context=None):
         # Gmail's guidance: keep the complaint rate below 0.1 %; above 0.3 % mail is rejected.
         limit = settings.BOUNCE_COMPLAINT_WARN_RATE
-        flagged = [c.name for c in self.get_queryset(request).filter(n_sent__gt=0).exclude(state="draft")
-                   if c.n_complaints / c.n_sent > limit]  # fmt: skip
+        flagged = [
+            c.name
+            for c in self.get_queryset(request).filter(n_sent__gt=0).exclude(state="draft")
+            if c.n_complaints / c.n_sent > limit
+        ]
         if flagged:
             text = _("Complaint rate above %(limit)s in: %(names)s")
-            self.message_user(request, text % {"limit": f"{limit:.1%}", "names": ", ".join(flagged[:10])},
-                              messages.WARNING)  # fmt: skip
+            self.message_user(
+                request, text % {"limit": f"{limit:.1%}", "names": ", ".join(flagged[:10])}, messages.WARNING
+            )
         return super().changelist_view(request, extra_context)
 
     @admin.display(description=_("sent"), ordering="n_sent")

@@ -42,9 +42,14 @@ def parse_imap_url(url: str) -> ImapTarget:
     if parts.scheme not in ("imap", "imaps") or not parts.hostname:
         raise ValueError(f"{url!r}: expected imaps://user:password@host/MAILBOX")
     tls = parts.scheme == "imaps"
-    return ImapTarget(host=parts.hostname, port=parts.port or (993 if tls else 143),
-                      user=unquote(parts.username or ""), password=unquote(parts.password or ""),
-                      mailbox=unquote(parts.path.lstrip("/")) or "INBOX", tls=tls)  # fmt: skip
+    return ImapTarget(
+        host=parts.hostname,
+        port=parts.port or (993 if tls else 143),
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        mailbox=unquote(parts.path.lstrip("/")) or "INBOX",
+        tls=tls,
+    )
 
 
 @dataclass

@@ -9,8 +9,8 @@ import base64
 import binascii
 import email
 import email.header
-import quopri
 import email.utils
+import quopri
 import re
 
 from rundbrief.delivery import verp

@@ -38,25 +38,33 @@ BOUNCE_SENDER = re.compile(r"mailer-daemon|postmaster|mail delivery (subsystem|s
 BOUNCE_SUBJECT = re.compile(
     r"undeliver|undelivered mail|returned mail|delivery (status notification|failure|failed|has failed)"
     r"|mail delivery failed|failure notice|could not be delivered|nondeliverable|non-delivery"
-    r"|unzustellbar|nicht zustellbar|unzustellbare|delivery incomplete|warning: could not send", re.I)
+    r"|unzustellbar|nicht zustellbar|unzustellbare|delivery incomplete|warning: could not send",
+    re.I,
+)
 AUTO_SUBJECT = re.compile(
     r"^\s*(?:\[?auto(?:matic)?[ -]?(?:reply|response|antwort)|automatische (?:antwort|rückantwort|abwesenheit)"
     r"|abwesenheit|out of (?:the )?office|ooo\b|auto:|vacation|urlaub|away from (?:my|the) (?:desk|office)"
-    r"|nicht im büro|abwesend|autoreply|auto-reply|réponse automatique)", re.I)
+    r"|nicht im büro|abwesend|autoreply|auto-reply|réponse automatique)",
+    re.I,
+)
 REPORT_FIELDS = ("message/delivery-status", "message/global-delivery-status", "text/delivery-status")
 ORIGINALS = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers", "message/global")
 COMPLAINT_TYPES = {"abuse", "fraud", ""}
 
 # "<a@b>: reason" (Postfix, qmail, Yahoo), Exim's indented list, Sendmail's "fatal errors" block.
 ANGLE_PARAGRAPH = re.compile(r"^\s*<([^<>\s]+@[^<>\s]+)>:?\s*\n?(.*?)(?=\n\s*\n|\n\s*<[^<>\s]+@|\Z)", re.M | re.S)
-EXIM_FAILED = re.compile(r"following address(?:\(es\))? failed:\s*\n\s*\n?[ \t]+<?([^<>\s]+@[^<>\s:]+)>?:?"
-                         r"\s*\n(.*?)(?=\n\s*\n|\Z)", re.S)  # fmt: skip
-SENDMAIL_FATAL = re.compile(r"permanent fatal errors -+\s*\n\s*<?([^<>\s]+@[^<>\s]+?)>?\s*\n(.*?)(?=\n\s*\n|\Z)",
-                            re.S)  # fmt: skip
-EXCHANGE_LIST = re.compile(r"(?:failed to these recipients or groups|could not be delivered to|could not be reached"
-                           r"|cannot be reached)[^\n]*:?\s*\n\s*\n?"
-                           r"\s*(?:[^\n<]*<)?([^<>\s()]+@[^<>\s()]+?)>?(?:[ \t][^\n]*)?\n(.*?)(?=\n\s*\n\s*\n|\Z)",
-                           re.S | re.I)  # fmt: skip
+EXIM_FAILED = re.compile(
+    r"following address(?:\(es\))? failed:\s*\n\s*\n?[ \t]+<?([^<>\s]+@[^<>\s:]+)>?:?"
+    r"\s*\n(.*?)(?=\n\s*\n|\Z)",
+    re.S,
+)
+SENDMAIL_FATAL = re.compile(r"permanent fatal errors -+\s*\n\s*<?([^<>\s]+@[^<>\s]+?)>?\s*\n(.*?)(?=\n\s*\n|\Z)", re.S)
+EXCHANGE_LIST = re.compile(
+    r"(?:failed to these recipients or groups|could not be delivered to|could not be reached"
+    r"|cannot be reached)[^\n]*:?\s*\n\s*\n?"
+    r"\s*(?:[^\n<]*<)?([^<>\s()]+@[^<>\s()]+?)>?(?:[ \t][^\n]*)?\n(.*?)(?=\n\s*\n\s*\n|\Z)",
+    re.S | re.I,
+)
 STATUS_FIELD = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")  # RFC 3464 §2.3.4, maybe followed by a comment
 CODE_IN_PARENS = re.compile(r"#([245]\.\d{1,3}\.\d{1,3})")  # qmail's "(#5.1.1)"
 
@@ -76,8 +84,14 @@ class Classification:
     def as_json(self, file: str) -> dict:
         """The `rundbrief bounces classify --json` contract; a sender-policy rejection is reported as hard."""
         kind = HARD if self.kind == SENDER_POLICY else self.kind
-        return {"file": file, "is_bounce": self.is_bounce, "recipient": self.recipient, "kind": kind,
-                "status": self.status, "reason": self.reason}  # fmt: skip
+        return {
+            "file": file,
+            "is_bounce": self.is_bounce,
+            "recipient": self.recipient,
+            "kind": kind,
+            "status": self.status,
+            "reason": self.reason,
+        }
 
 
 def not_a_bounce(reason, **refs):
@@ -129,8 +143,9 @@ def _is_auto_reply(msg, subject):
         return True
     if mime.header(msg, "Precedence").lower() == "auto_reply":
         return True
-    return bool(AUTO_SUBJECT.search(subject)) or (auto.startswith("auto-generated") and "oof" in
-                                                  mime.header(msg, "X-Auto-Response-Suppress").lower())
+    return bool(AUTO_SUBJECT.search(subject)) or (
+        auto.startswith("auto-generated") and "oof" in mime.header(msg, "X-Auto-Response-Suppress").lower()
+    )
 
 
 def _originals_text(msg):
@@ -139,8 +154,16 @@ def _originals_text(msg):
     for part in mime.parts_of_type(msg, *ORIGINALS):
         payload = part.get_payload()
         if isinstance(payload, list):
-            out.extend(str(m.get("Message-ID", "")) + "\n" + str(m.get("Return-Path", "")) + "\n"
-                       + str(m.get("List-Unsubscribe", "")) + "\n" + str(m.get("To", "")) for m in payload)  # fmt: skip
+            out.extend(
+                str(m.get("Message-ID", ""))
+                + "\n"
+                + str(m.get("Return-Path", ""))
+                + "\n"
+                + str(m.get("List-Unsubscribe", ""))
+                + "\n"
+                + str(m.get("To", ""))
+                for m in payload
+            )
         else:
             out.append(mime.payload_text(part))
     return "\n".join(out)
@@ -204,15 +227,17 @@ def _from_arf(msg, raw, feedback, envelope_recipient):
                     break
     agent = fields.get("user-agent", "")
     reason = f"spam complaint (ARF {feedback_type or 'abuse'})" + (f" from {agent}"[:80] if agent else "")
-    return Classification(True, COMPLAINT, recipient, None, reason, recipients=(recipient,) if recipient else (),
-                          **refs)  # fmt: skip
+    return Classification(
+        True, COMPLAINT, recipient, None, reason, recipients=(recipient,) if recipient else (), **refs
+    )
 
 
 def _from_text(msg, raw, envelope_recipient):
     """Bounces without RFC 3464 fields: find each failed address and the paragraph that says why."""
     parts = mime.texts(msg)
     plain = [t for ctype, t in parts if ctype == "text/plain"] or [
-        re.sub(r"<[^>]{0,2000}>", " ", t) for _, t in parts  # an HTML-only NDR: drop the tags
+        re.sub(r"<[^>]{0,2000}>", " ", t)
+        for _, t in parts  # an HTML-only NDR: drop the tags
     ]
     body = mime.without_quoted_original("\n\n".join(plain).replace("\r\n", "\n"))
     delivery_id, campaign_id = mime.our_references(raw, "", envelope_recipient)

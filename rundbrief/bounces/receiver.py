@@ -80,9 +80,15 @@ class ReceiverController(Controller):
         source = BounceEvent.Source.INBOUND_LMTP if lmtp else BounceEvent.Source.INBOUND_SMTP
         self.lmtp = lmtp
         # server_hostname: the greeting names the bounce domain instead of a (slow) getfqdn() lookup.
-        super().__init__(BounceHandler(source), hostname=host, port=port, ready_timeout=10,
-                         data_size_limit=MAX_MESSAGE_BYTES, ident="Rundbrief bounce receiver",
-                         server_hostname=settings.BOUNCE_DOMAIN or "localhost")  # fmt: skip
+        super().__init__(
+            BounceHandler(source),
+            hostname=host,
+            port=port,
+            ready_timeout=10,
+            data_size_limit=MAX_MESSAGE_BYTES,
+            ident="Rundbrief bounce receiver",
+            server_hostname=settings.BOUNCE_DOMAIN or "localhost",
+        )
 
     def factory(self):
         server_class = LMTP if self.lmtp else SMTP

@@ -26,23 +26,56 @@ BASIC = re.compile(r"(?:^|[\s:;(\"'])(421|45[0-4]|55[0-4])(?:[ :-]|$)", re.M)
 
 # Words MTAs write when no code is given (English and German).
 _WORDS = [
-    (re.compile(r"(mailbox|quota|postfach|speicher)[^\n]{0,30}(full|exceeded|voll|überschritten|ueberschritten)"
-                r"|over ?quota|insufficient (storage|space)|mailbox is full", re.I), "2.2"),
-    (re.compile(r"(account|mailbox) (has been |is )?(disabled|deactivated|closed|suspended)"
-                r"|gesperrt|deaktiviert", re.I), "2.1"),
-    (re.compile(r"user(name)? unknown|unknown user|no such (user|mailbox|recipient|address)|does not exist"
-                r"|doesn't (exist|have an?( [\w.]+)? account)|not exist|no mailbox here|invalid (recipient|mailbox)"
-                r"|recipient (not found|unknown|rejected)"
-                r"|unbekannt|existiert nicht|nicht vorhanden|address rejected", re.I), "1.1"),
-    (re.compile(r"(host|domain) not found|no (mx|mail exchanger)|name or service not known|unrouteable"
-                r"|nxdomain", re.I), "1.2"),
-    (re.compile(r"dmarc|spf|dkim|sender (policy|authentication)|not authori[sz]ed to send|authentication level"
-                r"|blocked using|listed (at|in|on)|spamhaus|poor reputation|blocklist|blacklist", re.I), "7.1"),
+    (
+        re.compile(
+            r"(mailbox|quota|postfach|speicher)[^\n]{0,30}(full|exceeded|voll|überschritten|ueberschritten)"
+            r"|over ?quota|insufficient (storage|space)|mailbox is full",
+            re.I,
+        ),
+        "2.2",
+    ),
+    (
+        re.compile(
+            r"(account|mailbox) (has been |is )?(disabled|deactivated|closed|suspended)"
+            r"|gesperrt|deaktiviert",
+            re.I,
+        ),
+        "2.1",
+    ),
+    (
+        re.compile(
+            r"user(name)? unknown|unknown user|no such (user|mailbox|recipient|address)|does not exist"
+            r"|doesn't (exist|have an?( [\w.]+)? account)|not exist|no mailbox here|invalid (recipient|mailbox)"
+            r"|recipient (not found|unknown|rejected)"
+            r"|unbekannt|existiert nicht|nicht vorhanden|address rejected",
+            re.I,
+        ),
+        "1.1",
+    ),
+    (
+        re.compile(
+            r"(host|domain) not found|no (mx|mail exchanger)|name or service not known|unrouteable"
+            r"|nxdomain",
+            re.I,
+        ),
+        "1.2",
+    ),
+    (
+        re.compile(
+            r"dmarc|spf|dkim|sender (policy|authentication)|not authori[sz]ed to send|authentication level"
+            r"|blocked using|listed (at|in|on)|spamhaus|poor reputation|blocklist|blacklist",
+            re.I,
+        ),
+        "7.1",
+    ),
     (re.compile(r"too many|rate limit|try again later|temporar|deferred|greylist|throttl|delayed", re.I), "4.0"),
 ]
 # 5.7.1 said about the recipient, not the sender.
-_RECIPIENT_REFUSES = re.compile(r"recipient (address )?rejected|mailbox unavailable|not accept(ing)? mail|"
-                                r"does not accept|no such user|user unknown", re.I)
+_RECIPIENT_REFUSES = re.compile(
+    r"recipient (address )?rejected|mailbox unavailable|not accept(ing)? mail|"
+    r"does not accept|no such user|user unknown",
+    re.I,
+)
 
 _DESCRIPTIONS = {
     "0.0": "other or undefined status",

@@ -70,14 +70,21 @@ def create_campaign(
     scheduled_at=None,
 ) -> Campaign:
     """Create a draft campaign after checking everything that would make it unsendable."""
-    for label, value in [("the name", name), ("the subject", subject), ("the preheader", preheader), ("the body", body)]:
+    for label, value in [
+        ("the name", name),
+        ("the subject", subject),
+        ("the preheader", preheader),
+        ("the body", body),
+    ]:
         # PostgreSQL cannot store NUL in text, and no mail client shows it.
         if value and "\x00" in value:
             raise CampaignError(f"{label} contains a NUL byte")
     subject = check_subject(subject)
     name = check_header_text((name or "").strip() or subject, "the name", 200)
     if body_format not in Campaign.BodyFormat.values:
-        raise CampaignError(f"unknown body format {body_format!r}: expected one of {', '.join(Campaign.BodyFormat.values)}")
+        raise CampaignError(
+            f"unknown body format {body_format!r}: expected one of {', '.join(Campaign.BodyFormat.values)}"
+        )
     if body_format != Campaign.BodyFormat.DIGEST and not (body or "").strip():
         raise CampaignError("the body is empty")
     preheader = check_header_text((preheader or "").strip(), "the preheader", 200)

@@ -46,15 +46,21 @@ class Campaign(models.Model):
     from_email = models.EmailField(_("from address"), default=default_from_email)
     reply_to = models.EmailField(_("reply-to address"), blank=True)
     topics = models.ManyToManyField(
-        Topic, related_name="campaigns", verbose_name=_("topics"),
+        Topic,
+        related_name="campaigns",
+        verbose_name=_("topics"),
         help_text=_("Sent to confirmed subscribers of any of these topics."),
-    )  # fmt: skip
-    body_format = models.CharField(_("body format"), max_length=10, choices=BodyFormat.choices, default=BodyFormat.MARKDOWN)
+    )
+    body_format = models.CharField(
+        _("body format"), max_length=10, choices=BodyFormat.choices, default=BodyFormat.MARKDOWN
+    )
     body = models.TextField(_("body"), blank=True)
     digest_since = models.DateTimeField(
-        _("digest: articles since"), null=True, blank=True,
+        _("digest: articles since"),
+        null=True,
+        blank=True,
         help_text=_("Empty: since the previous digest was sent."),
-    )  # fmt: skip
+    )
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT, db_index=True)
     scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)

@@ -10,9 +10,27 @@ import re
 from html.parser import HTMLParser
 
 BLOCK_TAGS = {
-    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "table", "tr", "blockquote",
-    "pre", "ul", "ol", "hr", "center", "section", "article", "header", "footer",
-}  # fmt: skip
+    "p",
+    "div",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "tr",
+    "blockquote",
+    "pre",
+    "ul",
+    "ol",
+    "hr",
+    "center",
+    "section",
+    "article",
+    "header",
+    "footer",
+}
 SKIP_CONTENT_TAGS = {"style", "script", "head", "title"}
 
 

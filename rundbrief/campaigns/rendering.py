@@ -40,7 +40,19 @@ MARKDOWN_RELATIVE_TARGET = re.compile(r"\]\((/(?!/)[^)\s]*)")
 # Newsletter HTML is laid out with tables and inline styles, so on top of the
 # article allow-list it may keep layout tags and a vetted set of CSS properties.
 # No background images: a url() in CSS is a way to smuggle in a tracking pixel.
-NEWSLETTER_TAGS = ALLOWED_TAGS | {"h1", "div", "span", "center", "u", "s", "small", "caption", "tfoot", "col", "colgroup"}
+NEWSLETTER_TAGS = ALLOWED_TAGS | {
+    "h1",
+    "div",
+    "span",
+    "center",
+    "u",
+    "s",
+    "small",
+    "caption",
+    "tfoot",
+    "col",
+    "colgroup",
+}
 NEWSLETTER_ATTRIBUTES = {
     **ALLOWED_ATTRIBUTES,
     "*": {"style", "align", "title"},
@@ -51,13 +63,46 @@ NEWSLETTER_ATTRIBUTES = {
     "img": ALLOWED_ATTRIBUTES["img"],
 }
 NEWSLETTER_STYLE_PROPERTIES = {
-    "color", "background-color", "font", "font-family", "font-size", "font-style", "font-weight",
-    "line-height", "letter-spacing", "text-align", "text-decoration", "text-transform", "vertical-align",
-    "width", "max-width", "min-width", "height", "display", "margin", "margin-top", "margin-right",
-    "margin-bottom", "margin-left", "padding", "padding-top", "padding-right", "padding-bottom",
-    "padding-left", "border", "border-top", "border-right", "border-bottom", "border-left",
-    "border-collapse", "border-radius", "border-color", "border-style", "border-width", "white-space",
-}  # fmt: skip
+    "color",
+    "background-color",
+    "font",
+    "font-family",
+    "font-size",
+    "font-style",
+    "font-weight",
+    "line-height",
+    "letter-spacing",
+    "text-align",
+    "text-decoration",
+    "text-transform",
+    "vertical-align",
+    "width",
+    "max-width",
+    "min-width",
+    "height",
+    "display",
+    "margin",
+    "margin-top",
+    "margin-right",
+    "margin-bottom",
+    "margin-left",
+    "padding",
+    "padding-top",
+    "padding-right",
+    "padding-bottom",
+    "padding-left",
+    "border",
+    "border-top",
+    "border-right",
+    "border-bottom",
+    "border-left",
+    "border-collapse",
+    "border-radius",
+    "border-color",
+    "border-style",
+    "border-width",
+    "white-space",
+}
 
 
 @dataclass

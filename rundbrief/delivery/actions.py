@@ -26,8 +26,9 @@ def send_test_message(campaign, address) -> str:
     else:
         rendered = render_campaign(campaign)
         message = compile_campaign(campaign, html=rendered.html, text=rendered.text, subject=rendered.subject)
-    built = message.build(Claimed(delivery_id=0, campaign_id=campaign.pk, subscriber_id=None, email=address,
-                                  public_id="test-send"))  # fmt: skip
+    built = message.build(
+        Claimed(delivery_id=0, campaign_id=campaign.pk, subscriber_id=None, email=address, public_id="test-send")
+    )
     conn = SmtpConnection(parse_transport(settings.DELIVERY_SMTP_URLS[0]))
     try:
         reply = conn.send(built.envelope_from, built.recipient, built.data)

@@ -83,8 +83,20 @@ def _header_value(text: str) -> str:
 
 
 class CompiledMessage:
-    def __init__(self, *, campaign_id, subject, html_body, text_body, from_name, from_email, reply_to="",
-                 list_name="", signing_keys=(), site_domain=""):  # fmt: skip
+    def __init__(
+        self,
+        *,
+        campaign_id,
+        subject,
+        html_body,
+        text_body,
+        from_name,
+        from_email,
+        reply_to="",
+        list_name="",
+        signing_keys=(),
+        site_domain="",
+    ):
         for value in (subject, from_name, from_email, reply_to):
             if "\r" in value or "\n" in value:
                 raise ValueError("header values must not contain line breaks")
@@ -96,8 +108,12 @@ class CompiledMessage:
         boundary = f"rb-{secrets.token_hex(12)}"
         list_id = settings.LIST_ID or f"newsletter.{self.mid_domain}"
         self.static_headers = [
-            ("From", email.utils.formataddr((from_name, from_email)) if from_name.isascii()
-             else f"{_header_value(from_name)} <{from_email}>"),
+            (
+                "From",
+                email.utils.formataddr((from_name, from_email))
+                if from_name.isascii()
+                else f"{_header_value(from_name)} <{from_email}>",
+            ),
             ("Subject", _header_value(subject)),
             ("MIME-Version", "1.0"),
             ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
@@ -106,10 +122,12 @@ class CompiledMessage:
             ("Feedback-ID", f"c{campaign_id}:newsletter:rundbrief"),
             # RFC 8058 §3.1: one-click unsubscription by POST to the List-Unsubscribe https URI.
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-        ]  # fmt: skip
+        ]
         if reply_to:
             self.static_headers.append(("Reply-To", reply_to))
-        part_head = "--{b}\r\nContent-Type: text/{t}; charset=\"utf-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+        part_head = (
+            '--{b}\r\nContent-Type: text/{t}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+        )
         self.parts = [
             (part_head.format(b=boundary, t="plain").encode(), _Part(text_body, lambda v: v)),
             (part_head.format(b=boundary, t="html").encode(), _Part(html_body, html.escape)),
@@ -200,8 +218,10 @@ def recipient_links(site_url, public_id):
     placeholders in every message, and, for a made-up id, in the admin's preview."""
     from rundbrief.audience import tokens
 
-    return (f"{site_url}/u/{tokens.make_token(tokens.UNSUBSCRIBE, public_id)}",
-            f"{site_url}/p/{tokens.make_token(tokens.PREFERENCES, public_id)}")  # fmt: skip
+    return (
+        f"{site_url}/u/{tokens.make_token(tokens.UNSUBSCRIBE, public_id)}",
+        f"{site_url}/p/{tokens.make_token(tokens.PREFERENCES, public_id)}",
+    )
 
 
 def compile_campaign(campaign, *, html=None, text=None, subject=None) -> CampaignMessage:

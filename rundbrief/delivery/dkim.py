@@ -21,9 +21,21 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 # RFC 6376 §5.4.1 recommends these; From appears twice for over-signing.
 SIGNED_HEADERS = (
-    "from", "from", "reply-to", "subject", "date", "to", "cc", "message-id", "mime-version",
-    "content-type", "list-unsubscribe", "list-unsubscribe-post", "list-id", "feedback-id",
-)  # fmt: skip
+    "from",
+    "from",
+    "reply-to",
+    "subject",
+    "date",
+    "to",
+    "cc",
+    "message-id",
+    "mime-version",
+    "content-type",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "list-id",
+    "feedback-id",
+)
 
 _WSP_RUN = re.compile(rb"[ \t]+")
 _TRAILING_WSP = re.compile(rb"[ \t]+\r\n")
@@ -33,7 +45,7 @@ def relaxed_header(name: str, value: str) -> bytes:
     """RFC 6376 §3.4.2: lower-case name, unfold, collapse whitespace, strip."""
     value = value.replace("\r\n", "")
     value = re.sub(r"[ \t]+", " ", value).strip()
-    return f"{name.lower().strip()}:{value}\r\n".encode("utf-8")
+    return f"{name.lower().strip()}:{value}\r\n".encode()
 
 
 def relaxed_body_lines(data: bytes) -> bytes:
@@ -96,7 +108,9 @@ def generate_key(algorithm="rsa"):
 
 
 def private_pem(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def signature_header(key: SigningKey, headers: list[tuple[str, str]], body_hash: bytes, timestamp=None) -> str:

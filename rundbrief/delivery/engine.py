@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
+from rundbrief.delivery.guard import ConsentGuard
 from rundbrief.delivery.models import Delivery
 from rundbrief.delivery.smtp import Reply
-from rundbrief.delivery.guard import ConsentGuard
 from rundbrief.delivery.store import Claimed, Outcome
 
 log = logging.getLogger("rundbrief.delivery")
@@ -87,8 +87,17 @@ class Stats:
 
 
 class Worker:
-    def __init__(self, store, connections, compile_campaign, options: Options, *, domain_buckets=None,
-                 progress=None, clock=time.monotonic):  # fmt: skip
+    def __init__(
+        self,
+        store,
+        connections,
+        compile_campaign,
+        options: Options,
+        *,
+        domain_buckets=None,
+        progress=None,
+        clock=time.monotonic,
+    ):
         self.store = store
         self.connections = connections  # one SmtpConnection-like object per sender thread
         self.compile_campaign = compile_campaign
@@ -156,7 +165,9 @@ class Worker:
             until = self._cooldown.get(job.domain)
         if until and until > time.time():
             # Per-domain back-off after a 4xx: do not knock again before the domain's cool-down ends.
-            return Outcome(claimed.delivery_id, "retry", retry_at=dt.datetime.fromtimestamp(until, dt.UTC), attempted=False)
+            return Outcome(
+                claimed.delivery_id, "retry", retry_at=dt.datetime.fromtimestamp(until, dt.UTC), attempted=False
+            )
         # The recipient domain's bucket first, the transport's shortest window last: a token of a
         # one-second window is then spent right away, not after a wait for another limit.
         limits = [self.domain_buckets.for_domain(job.domain)] if self.domain_buckets is not None else []
@@ -384,8 +395,11 @@ class Worker:
             try:
                 self.store.permanent_failures(rejected)
             except Exception:  # bounce handling must never stop delivery; the reply stays on the row
-                log.exception("bounce handling of %d rejection(s) failed", len(rejected),
-                              extra={"delivery_ids": [d for d, _reply in rejected]})  # fmt: skip
+                log.exception(
+                    "bounce handling of %d rejection(s) failed",
+                    len(rejected),
+                    extra={"delivery_ids": [d for d, _reply in rejected]},
+                )
 
     def _attempts_after(self, outcome):
         claimed = self._claimed.get(outcome.delivery_id)

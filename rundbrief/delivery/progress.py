@@ -12,7 +12,10 @@ RATE_WINDOW = dt.timedelta(minutes=1)
 
 def campaign_progress(campaign) -> dict:
     counts = dict(
-        Delivery.objects.filter(campaign=campaign).values_list("state").annotate(n=Count("id")).values_list("state", "n")
+        Delivery.objects.filter(campaign=campaign)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
     )
     result = {state: counts.get(state, 0) for state in Delivery.State.values}
     result["total"] = sum(counts.values())

@@ -10,7 +10,6 @@ import hashlib
 import math
 import re
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -72,13 +71,18 @@ def parse_transport(url: str, index: int = 0) -> Transport:
         raise ConfigError(f"DELIVERY_SMTP_URLS: per_second={query['per_second']!r} is below one an hour; use per_hour")
     return Transport(
         name=f"{index}:{base.host}:{base.port}",
-        host=base.host, port=base.port, user=base.user, password=base.password,
-        use_ssl=base.use_ssl, use_tls=base.use_tls,
+        host=base.host,
+        port=base.port,
+        user=base.user,
+        password=base.password,
+        use_ssl=base.use_ssl,
+        use_tls=base.use_tls,
         max_connections=max(1, number("max_connections", 4)),
         messages_per_connection=max(1, number("messages_per_connection", 1000)),
-        per_second=per_second, per_hour=per_hour,
+        per_second=per_second,
+        per_hour=per_hour,
         from_domain=query.get("from_domain", "").lower(),
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -116,8 +120,10 @@ _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 # An addr-spec of atext, dots and one "@": smtplib.quoteaddr gives "<addr>" for it, after parsing it
 # with the email package's address parser, twice per message (tests/test_fast_hashes.py).
-_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
-                            r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")  # fmt: skip
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
+    r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
 
 
 def angle_addr(address: str) -> str:
@@ -145,8 +151,13 @@ class SmtpConnection:
     def _connect(self):
         t = self.transport
         if t.use_ssl:
-            smtp = smtplib.SMTP_SSL(t.host, t.port, local_hostname=self.local_hostname, timeout=TIMEOUT,
-                                    context=ssl.create_default_context())  # fmt: skip
+            smtp = smtplib.SMTP_SSL(
+                t.host,
+                t.port,
+                local_hostname=self.local_hostname,
+                timeout=TIMEOUT,
+                context=ssl.create_default_context(),
+            )
         else:
             smtp = smtplib.SMTP(t.host, t.port, local_hostname=self.local_hostname, timeout=TIMEOUT)
         smtp.ehlo()
@@ -244,8 +255,9 @@ class SmtpConnection:
         code, message = smtp.getreply()
         self.sent_on_connection += 1
         return classify(code, _text(message))
+
     def _reset(self):
         try:
             self.smtp.rset()
-        except (smtplib.SMTPException, OSError, socket.timeout):
+        except (TimeoutError, smtplib.SMTPException, OSError):
             self.close()

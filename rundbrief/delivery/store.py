@@ -23,7 +23,8 @@ from rundbrief.delivery.models import Delivery
 State = Delivery.State
 REPLY_MAX = 500
 DELIVERY, CAMPAIGN, SUBSCRIBER, SUBSCRIPTION, SUPPRESSION = (
-    connection.ops.quote_name(model._meta.db_table) for model in (Delivery, Campaign, Subscriber, Subscription, Suppression)
+    connection.ops.quote_name(model._meta.db_table)
+    for model in (Delivery, Campaign, Subscriber, Subscription, Suppression)
 )
 
 
@@ -150,14 +151,24 @@ class DjangoRecipientStore:
         if subscriber_ids:
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"SELECT id, email, public_id FROM {SUBSCRIBER} WHERE id IN ({_marks(subscriber_ids)})", subscriber_ids
+                    f"SELECT id, email, public_id FROM {SUBSCRIBER} WHERE id IN ({_marks(subscriber_ids)})",
+                    subscriber_ids,
                 )
                 people = {i: (e, p) for i, e, p in cursor.fetchall()}
         claimed = []
         for delivery_id, campaign_id, subscriber_id, attempts in rows:
             email, public_id = people.get(subscriber_id, ("", ""))
-            claimed.append(Claimed(delivery_id, campaign_id, subscriber_id, email or "", public_id or "", attempts,
-                                   subject_hash(email) if email else ""))  # fmt: skip
+            claimed.append(
+                Claimed(
+                    delivery_id,
+                    campaign_id,
+                    subscriber_id,
+                    email or "",
+                    public_id or "",
+                    attempts,
+                    subject_hash(email) if email else "",
+                )
+            )
         return claimed
 
     def renew_leases(self, delivery_ids):
@@ -247,17 +258,19 @@ class DjangoRecipientStore:
         params = []
         for o in outcomes:
             requeue = o.state in ("retry", "release")
-            params.append((
-                State.QUEUED if requeue else o.state,
-                1 if o.attempted else 0,
-                o.reply[:REPLY_MAX] if o.reply else None,
-                ops.adapt_datetimefield_value(o.retry_at) if requeue else None,
-                "" if requeue else self.worker_id,
-                now if o.state == State.SENT else None,
-                now,
-                o.delivery_id,
-                self.worker_id,
-            ))  # fmt: skip
+            params.append(
+                (
+                    State.QUEUED if requeue else o.state,
+                    1 if o.attempted else 0,
+                    o.reply[:REPLY_MAX] if o.reply else None,
+                    ops.adapt_datetimefield_value(o.retry_at) if requeue else None,
+                    "" if requeue else self.worker_id,
+                    now if o.state == State.SENT else None,
+                    now,
+                    o.delivery_id,
+                    self.worker_id,
+                )
+            )
         sql = (
             f"UPDATE {DELIVERY} SET state = %s, attempts = attempts + %s, last_reply = COALESCE(%s, last_reply), "
             "lease_until = NULL, next_attempt_at = %s, worker = %s, sent_at = COALESCE(%s, sent_at), updated_at = %s "
@@ -284,9 +297,11 @@ class DjangoRecipientStore:
     def has_open_work(self) -> bool:
         """Rows that will still be sent: queued (now or later) or held by a live or dead worker."""
         now = timezone.now()
-        if Campaign.objects.filter(state=Campaign.State.SCHEDULED).filter(
-            Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now)
-        ).exists():
+        if (
+            Campaign.objects.filter(state=Campaign.State.SCHEDULED)
+            .filter(Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now))
+            .exists()
+        ):
             return True
         return Delivery.objects.filter(
             campaign__state=Campaign.State.SENDING, state__in=[State.QUEUED, State.SENDING]

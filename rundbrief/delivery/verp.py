@@ -15,7 +15,6 @@ import re
 from django.conf import settings
 
 
-
 @functools.lru_cache(maxsize=4)
 def _key(secret: str) -> bytes:
     return hmac.new(secret.encode(), b"rundbrief.delivery.verp", hashlib.sha256).digest()
@@ -32,7 +31,9 @@ def _mac(kind: str, value: str) -> str:
     digest = hmac.digest(_key(settings.SECRET_KEY), f"{kind}:{value}".encode(), "sha256")
     n = int.from_bytes(digest[:7], "big") >> 6
     pairs = _B32_PAIRS
-    return pairs[n >> 40] + pairs[(n >> 30) & 1023] + pairs[(n >> 20) & 1023] + pairs[(n >> 10) & 1023] + pairs[n & 1023]
+    return (
+        pairs[n >> 40] + pairs[(n >> 30) & 1023] + pairs[(n >> 20) & 1023] + pairs[(n >> 10) & 1023] + pairs[n & 1023]
+    )
 
 
 def bounce_domain(from_email: str) -> str:

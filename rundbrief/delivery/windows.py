@@ -25,8 +25,9 @@ _GRANT = (
 _FORGET = f"DELETE FROM {TABLE} WHERE transport = %s AND window_seconds = %s AND window_start < %s"
 
 
-def grant(transport: str, window_seconds: int, window_start: int, limit: int, wanted: int,
-          forget_before: int | None = None) -> int:  # fmt: skip
+def grant(
+    transport: str, window_seconds: int, window_start: int, limit: int, wanted: int, forget_before: int | None = None
+) -> int:
     """Take up to `wanted` of the window's `limit` tokens; return how many were granted (0: spent).
 
     One upsert, atomic on its own: a row lock on PostgreSQL (INSERT … ON CONFLICT DO UPDATE),

@@ -1,7 +1,7 @@
 import re
-from functools import wraps
 from email import message_from_bytes
 from email.policy import default as default_policy
+from functools import wraps
 
 from django.conf import settings
 from django.http import Http404, HttpResponse

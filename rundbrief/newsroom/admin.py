@@ -76,4 +76,6 @@ class PageAdmin(admin.ModelAdmin):
     def view_link(self, obj):
         if not obj.pk:
             return "–"
-        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', obj.get_absolute_url(), obj.get_absolute_url())
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>', obj.get_absolute_url(), obj.get_absolute_url()
+        )

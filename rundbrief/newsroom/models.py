@@ -101,8 +101,12 @@ class Page(RendersMarkdownBody, models.Model):
     """
 
     title = models.CharField(_("title"), max_length=200)
-    slug = models.SlugField(_("slug"), max_length=100, unique=True,
-                            help_text=_("The page's address: /slug/. Addresses the site already uses win."))
+    slug = models.SlugField(
+        _("slug"),
+        max_length=100,
+        unique=True,
+        help_text=_("The page's address: /slug/. Addresses the site already uses win."),
+    )
     body = models.TextField(_("text"), help_text=_("Markdown, as in articles."))
     body_html = models.TextField(editable=False, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

@@ -44,18 +44,25 @@ def _frame(parts, y_max, fmt, title):
     for i in range(5):
         value = y_max * i / 4
         y = TOP + inner_h - inner_h * i / 4
-        grid.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#e2e8f0"/>'
-                    f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="10">{escape(fmt(value))}</text>')  # fmt: skip
+        grid.append(
+            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#e2e8f0"/>'
+            f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="10">{escape(fmt(value))}</text>'
+        )
     body = "".join(grid) + "".join(parts)
-    return mark_safe(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" '
-                     f'role="img" aria-label="{escape(title)}" font-family="sans-serif"><title>{escape(title)}</title>'
-                     f"{body}</svg>")  # fmt: skip
+    return mark_safe(
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" '
+        f'role="img" aria-label="{escape(title)}" font-family="sans-serif"><title>{escape(title)}</title>'
+        f"{body}</svg>"
+    )
 
 
 def _x_labels(labels, x_of):
     every = max(1, len(labels) // 8)
-    return [f'<text x="{x_of(i):.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="middle" font-size="10">{escape(label)}</text>'
-            for i, label in enumerate(labels) if i % every == 0]  # fmt: skip
+    return [
+        f'<text x="{x_of(i):.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="middle" font-size="10">{escape(label)}</text>'
+        for i, label in enumerate(labels)
+        if i % every == 0
+    ]
 
 
 def line_chart(labels, series: dict, title, fmt=lambda v: f"{v:,.0f}"):
@@ -77,10 +84,14 @@ def line_chart(labels, series: dict, title, fmt=lambda v: f"{v:,.0f}"):
         colour = COLOURS[n % len(COLOURS)]
         points = " ".join(f"{x_of(i):.1f},{y_of(v):.1f}" for i, v in enumerate(values))
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>')
-        parts.append(f'<text x="{LEFT + 8 + 120 * n}" y="{HEIGHT - 4}" font-size="11" fill="{colour}">■ {escape(name)}</text>')
+        parts.append(
+            f'<text x="{LEFT + 8 + 120 * n}" y="{HEIGHT - 4}" font-size="11" fill="{colour}">■ {escape(name)}</text>'
+        )
         if values:
-            parts.append(f'<circle cx="{x_of(len(values) - 1):.1f}" cy="{y_of(values[-1]):.1f}" r="3" fill="{colour}">'
-                         f"<title>{escape(name)}: {escape(fmt(values[-1]))}</title></circle>")  # fmt: skip
+            parts.append(
+                f'<circle cx="{x_of(len(values) - 1):.1f}" cy="{y_of(values[-1]):.1f}" r="3" fill="{colour}">'
+                f"<title>{escape(name)}: {escape(fmt(values[-1]))}</title></circle>"
+            )
     return _frame(parts, y_max, fmt, title)
 
 
@@ -99,12 +110,16 @@ def bar_chart(bars, title, fmt=lambda v: f"{v:,.0f}", limits=()):
     parts = _x_labels([label for label, _v in bars], x_of)
     for i, (label, value) in enumerate(bars):
         h = inner_h * value / y_max
-        parts.append(f'<rect x="{x_of(i) - slot * 0.35:.1f}" y="{TOP + inner_h - h:.1f}" width="{slot * 0.7:.1f}" '
-                     f'height="{h:.1f}" fill="{COLOURS[0]}"><title>{escape(label)}: {escape(fmt(value))}</title></rect>')  # fmt: skip
+        parts.append(
+            f'<rect x="{x_of(i) - slot * 0.35:.1f}" y="{TOP + inner_h - h:.1f}" width="{slot * 0.7:.1f}" '
+            f'height="{h:.1f}" fill="{COLOURS[0]}"><title>{escape(label)}: {escape(fmt(value))}</title></rect>'
+        )
     for n, (value, label) in enumerate(limits):
         y = TOP + inner_h - inner_h * value / y_max
         colour = COLOURS[4 - n % 2]
-        parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="{colour}" '
-                     f'stroke-dasharray="6 3"/><text x="{WIDTH - RIGHT}" y="{y - 3:.1f}" text-anchor="end" '
-                     f'font-size="10" fill="{colour}">{escape(label)}</text>')  # fmt: skip
+        parts.append(
+            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="{colour}" '
+            f'stroke-dasharray="6 3"/><text x="{WIDTH - RIGHT}" y="{y - 3:.1f}" text-anchor="end" '
+            f'font-size="10" fill="{colour}">{escape(label)}</text>'
+        )
     return _frame(parts, y_max, fmt, title)

@@ -27,43 +27,63 @@ def check_secret_key(app_configs=None, **kwargs):
     """
     if os.environ.get("SECRET_KEY"):
         if len(set(settings.SECRET_KEY)) < 5 or len(settings.SECRET_KEY) < 50:
-            return [Error("SECRET_KEY is shorter than 50 characters or has fewer than 5 distinct ones.",
-                          hint="Set SECRET_KEY to `python3 -c 'import secrets; print(secrets.token_urlsafe(50))'`.",
-                          id="rundbrief.E001")]  # fmt: skip
+            return [
+                Error(
+                    "SECRET_KEY is shorter than 50 characters or has fewer than 5 distinct ones.",
+                    hint="Set SECRET_KEY to `python3 -c 'import secrets; print(secrets.token_urlsafe(50))'`.",
+                    id="rundbrief.E001",
+                )
+            ]
         return []
-    return [Warning(f"SECRET_KEY is the one generated into {_secret_key_file()}.",
-                    hint="Set SECRET_KEY in the service's environment file (the same value on every host).",
-                    id="rundbrief.W001")]  # fmt: skip
+    return [
+        Warning(
+            f"SECRET_KEY is the one generated into {_secret_key_file()}.",
+            hint="Set SECRET_KEY in the service's environment file (the same value on every host).",
+            id="rundbrief.W001",
+        )
+    ]
 
 
 @register(Tags.security, deploy=True)
 def check_site_url(app_configs=None, **kwargs):
     if settings.SITE_URL.startswith("https://"):
         return []
-    return [Error(f"SITE_URL={settings.SITE_URL!r} is not https: mailed links and cookies travel in clear text.",
-                  hint="Set SITE_URL=https://news.example.com behind a TLS-terminating proxy.",
-                  id="rundbrief.E002")]  # fmt: skip
+    return [
+        Error(
+            f"SITE_URL={settings.SITE_URL!r} is not https: mailed links and cookies travel in clear text.",
+            hint="Set SITE_URL=https://news.example.com behind a TLS-terminating proxy.",
+            id="rundbrief.E002",
+        )
+    ]
 
 
 @register(deploy=True)
 def check_hash_key(app_configs=None, **kwargs):
     if settings.RUNDBRIEF_HASH_KEY:
         return []
-    return [Warning("RUNDBRIEF_HASH_KEY is unset, so it is derived from SECRET_KEY: rotating that key "
-                    "would forget every suppressed (erased, bounced) address.",
-                    hint="Set RUNDBRIEF_HASH_KEY to a random secret once and never change it (docs/settings.md).",
-                    id="rundbrief.W002")]  # fmt: skip
+    return [
+        Warning(
+            "RUNDBRIEF_HASH_KEY is unset, so it is derived from SECRET_KEY: rotating that key "
+            "would forget every suppressed (erased, bounced) address.",
+            hint="Set RUNDBRIEF_HASH_KEY to a random secret once and never change it (docs/settings.md).",
+            id="rundbrief.W002",
+        )
+    ]
 
 
 @register(deploy=True)
 def check_dkim_keys(app_configs=None, **kwargs):
     problems = []
     if not settings.DKIM_PRIVATE_KEY_FILE:
-        problems.append(Warning("DKIM_PRIVATE_KEY_FILE is unset: newsletters go out unsigned and Gmail/Yahoo "
-                                "reject bulk mail without DKIM.",
-                                hint="Run `rundbrief dkim keygen --out /etc/rundbrief/dkim.pem`, publish the TXT record, "
-                                     "set DKIM_PRIVATE_KEY_FILE.",
-                                id="rundbrief.W003"))  # fmt: skip
+        problems.append(
+            Warning(
+                "DKIM_PRIVATE_KEY_FILE is unset: newsletters go out unsigned and Gmail/Yahoo "
+                "reject bulk mail without DKIM.",
+                hint="Run `rundbrief dkim keygen --out /etc/rundbrief/dkim.pem`, publish the TXT record, "
+                "set DKIM_PRIVATE_KEY_FILE.",
+                id="rundbrief.W003",
+            )
+        )
     for name in ("DKIM_PRIVATE_KEY_FILE", "DKIM_ED25519_KEY_FILE"):
         path = getattr(settings, name)
         if not path:
@@ -73,9 +93,13 @@ def check_dkim_keys(app_configs=None, **kwargs):
 
             load_key(path, settings.DKIM_DOMAIN or "example.com", "probe")
         except Exception as exc:
-            problems.append(Error(f"{name}={path!r} cannot be read as a private key ({type(exc).__name__}).",
-                                  hint="Check the path and that the service user can read it (chmod 0640, group rundbrief).",
-                                  id="rundbrief.E003"))  # fmt: skip
+            problems.append(
+                Error(
+                    f"{name}={path!r} cannot be read as a private key ({type(exc).__name__}).",
+                    hint="Check the path and that the service user can read it (chmod 0640, group rundbrief).",
+                    id="rundbrief.E003",
+                )
+            )
     return problems
 
 
@@ -84,19 +108,27 @@ def check_smtp_transport(app_configs=None, **kwargs):
     problem = probes.smtp_problem()
     if not problem:
         return []
-    return [Error(f"SMTP transport unreachable: {problem}.",
-                  hint="Start the MTA (Postfix) or fix the first entry of DELIVERY_SMTP_URLS / SMTP_URL.",
-                  id="rundbrief.E004")]  # fmt: skip
+    return [
+        Error(
+            f"SMTP transport unreachable: {problem}.",
+            hint="Start the MTA (Postfix) or fix the first entry of DELIVERY_SMTP_URLS / SMTP_URL.",
+            id="rundbrief.E004",
+        )
+    ]
 
 
 @register(deploy=True)
 def check_bounce_domain(app_configs=None, **kwargs):
     if settings.BOUNCE_DOMAIN:
         return []
-    return [Warning("BOUNCE_DOMAIN is unset: bounces go to the sender's own domain, where nothing processes them.",
-                    hint="Set BOUNCE_DOMAIN=bounces.example.com and point its MX at `rundbrief bounces receive` "
-                         "(docs/operations.md).",
-                    id="rundbrief.W004")]  # fmt: skip
+    return [
+        Warning(
+            "BOUNCE_DOMAIN is unset: bounces go to the sender's own domain, where nothing processes them.",
+            hint="Set BOUNCE_DOMAIN=bounces.example.com and point its MX at `rundbrief bounces receive` "
+            "(docs/operations.md).",
+            id="rundbrief.W004",
+        )
+    ]
 
 
 @register(deploy=True)
@@ -104,8 +136,12 @@ def check_time_zone(app_configs=None, **kwargs):
     try:
         zoneinfo.ZoneInfo(settings.TIME_ZONE)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return [Error(f"TIME_ZONE={settings.TIME_ZONE!r} is not an IANA time zone.",
-                      hint="Set TIME_ZONE=Europe/Berlin (any name from `timedatectl list-timezones`); "
-                           "install the tzdata package if names are missing.",
-                      id="rundbrief.E005")]  # fmt: skip
+        return [
+            Error(
+                f"TIME_ZONE={settings.TIME_ZONE!r} is not an IANA time zone.",
+                hint="Set TIME_ZONE=Europe/Berlin (any name from `timedatectl list-timezones`); "
+                "install the tzdata package if names are missing.",
+                id="rundbrief.E005",
+            )
+        ]
     return []

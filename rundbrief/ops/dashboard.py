@@ -34,7 +34,12 @@ def subscribers_over_time(today):
     start = today - dt.timedelta(days=DAYS - 1)
     before = start - dt.timedelta(days=1)  # everything older is summed into the day before the chart
     daily = {}
-    rows = ConsentEvent.objects.annotate(day=TruncDate("occurred_at")).values_list("day", "kind").annotate(n=Count("id")).order_by()
+    rows = (
+        ConsentEvent.objects.annotate(day=TruncDate("occurred_at"))
+        .values_list("day", "kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     for day, kind, n in rows:
         bucket = daily.setdefault(max(day, before), {})
         bucket[kind] = bucket.get(kind, 0) + n
@@ -56,14 +61,21 @@ def subscribers_over_time(today):
 def conversion(today):
     """Confirmations per sign-up, per week (double opt-in, UWG §7(2) Nr. 2)."""
     start = today - dt.timedelta(weeks=12)
-    rows = (ConsentEvent.objects.filter(kind__in=[Kind.REQUESTED, Kind.CONFIRMED], occurred_at__date__gte=start)
-            .annotate(day=TruncDate("occurred_at")).values_list("day", "kind").annotate(n=Count("id")).order_by())  # fmt: skip
+    rows = (
+        ConsentEvent.objects.filter(kind__in=[Kind.REQUESTED, Kind.CONFIRMED], occurred_at__date__gte=start)
+        .annotate(day=TruncDate("occurred_at"))
+        .values_list("day", "kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     weeks = {}
     for day, kind, n in rows:
         week = day - dt.timedelta(days=day.weekday())
         weeks.setdefault(week, {Kind.REQUESTED: 0, Kind.CONFIRMED: 0})[kind] += n
-    bars = [(f"{week:%d.%m.}", counts[Kind.CONFIRMED] / counts[Kind.REQUESTED] if counts[Kind.REQUESTED] else 0.0)
-            for week, counts in sorted(weeks.items())]  # fmt: skip
+    bars = [
+        (f"{week:%d.%m.}", counts[Kind.CONFIRMED] / counts[Kind.REQUESTED] if counts[Kind.REQUESTED] else 0.0)
+        for week, counts in sorted(weeks.items())
+    ]
     return charts.bar_chart(bars, _("Sign-up → confirmation, per week"), fmt=_percent)
 
 
@@ -73,11 +85,17 @@ def recent_campaigns():
 
 def withdrawals_per_campaign(campaigns):
     """Recipients of a campaign who withdrew within 7 days of its start."""
-    rows = dict(Delivery.objects.filter(
-        campaign__in=campaigns, subscriber__status=Subscriber.Status.WITHDRAWN,
-        subscriber__withdrawn_at__gte=F("campaign__started_at"),
-        subscriber__withdrawn_at__lt=F("campaign__started_at") + WITHDRAWAL_WINDOW,
-    ).values_list("campaign_id").annotate(n=Count("id")).order_by())  # fmt: skip
+    rows = dict(
+        Delivery.objects.filter(
+            campaign__in=campaigns,
+            subscriber__status=Subscriber.Status.WITHDRAWN,
+            subscriber__withdrawn_at__gte=F("campaign__started_at"),
+            subscriber__withdrawn_at__lt=F("campaign__started_at") + WITHDRAWAL_WINDOW,
+        )
+        .values_list("campaign_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     bars = [(f"#{c.pk}", rows.get(c.pk, 0)) for c in campaigns]
     return charts.bar_chart(bars, _("Withdrawals within 7 days of each campaign"))
 
@@ -106,11 +124,22 @@ def bounce_rates(campaigns):
         from rundbrief.bounces.models import BounceEvent
     except ImportError:
         return []
-    sent = dict(Delivery.objects.filter(campaign__in=campaigns, state=Delivery.State.SENT)
-                .values_list("campaign_id").annotate(n=Count("id")).order_by())  # fmt: skip
-    for campaign_id, n in DeliveryAggregate.objects.filter(campaign__in=campaigns, state="sent").values_list("campaign_id", "count"):
+    sent = dict(
+        Delivery.objects.filter(campaign__in=campaigns, state=Delivery.State.SENT)
+        .values_list("campaign_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for campaign_id, n in DeliveryAggregate.objects.filter(campaign__in=campaigns, state="sent").values_list(
+        "campaign_id", "count"
+    ):
         sent[campaign_id] = sent.get(campaign_id, 0) + n
-    events = BounceEvent.objects.filter(campaign__in=campaigns).values_list("campaign_id", "kind").annotate(n=Count("id")).order_by()
+    events = (
+        BounceEvent.objects.filter(campaign__in=campaigns)
+        .values_list("campaign_id", "kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     counts = {(c, k): n for c, k, n in events}
     limits = [(settings.BOUNCE_COMPLAINT_WARN_RATE, "0.1 %"), (settings.BOUNCE_COMPLAINT_PAUSE_RATE, "0.3 %")]
     result = []
@@ -123,7 +152,9 @@ def bounce_rates(campaigns):
 def dashboard(request):
     today = timezone.localdate()
     campaigns = recent_campaigns()
-    chosen = next((c for c in campaigns if str(c.pk) == request.GET.get("campaign")), campaigns[-1] if campaigns else None)
+    chosen = next(
+        (c for c in campaigns if str(c.pk) == request.GET.get("campaign")), campaigns[-1] if campaigns else None
+    )
     context = {
         **site.each_context(request),
         "title": _("Dashboard"),

@@ -32,10 +32,15 @@ class RundbriefCollector:
         yield from self.bounces()
 
     def deliveries(self):
-        gauge = GaugeMetricFamily("rundbrief_deliveries", "Messages per campaign and delivery state "
-                                  "(including rows reduced to aggregates by retention).", labels=["campaign", "state"])  # fmt: skip
+        gauge = GaugeMetricFamily(
+            "rundbrief_deliveries",
+            "Messages per campaign and delivery state (including rows reduced to aggregates by retention).",
+            labels=["campaign", "state"],
+        )
         counts = {}
-        for campaign, state, n in Delivery.objects.values_list("campaign_id", "state").annotate(n=Count("id")).order_by():
+        for campaign, state, n in (
+            Delivery.objects.values_list("campaign_id", "state").annotate(n=Count("id")).order_by()
+        ):
             counts[(campaign, state)] = counts.get((campaign, state), 0) + n
         for campaign, state, n in DeliveryAggregate.objects.values_list("campaign_id", "state", "count"):
             counts[(campaign, state)] = counts.get((campaign, state), 0) + n
@@ -45,14 +50,23 @@ class RundbriefCollector:
 
     def queue_depth(self):
         n = Delivery.objects.filter(campaign__state=Campaign.State.SENDING, state__in=OPEN).count()
-        return GaugeMetricFamily("rundbrief_delivery_queue_depth",
-                                 "Messages of sending campaigns still queued or in flight.", value=n)  # fmt: skip
+        return GaugeMetricFamily(
+            "rundbrief_delivery_queue_depth", "Messages of sending campaigns still queued or in flight.", value=n
+        )
 
     def reply_classes(self):
-        gauge = GaugeMetricFamily("rundbrief_delivery_last_reply", "Delivery rows by the class of the last SMTP reply "
-                                  "(2xx accepted, 4xx temporary, 5xx permanent).", labels=["reply_class"])  # fmt: skip
-        rows = (Delivery.objects.exclude(last_reply="").annotate(c=Substr("last_reply", 1, 1))
-                .values_list("c").annotate(n=Count("id")).order_by())  # fmt: skip
+        gauge = GaugeMetricFamily(
+            "rundbrief_delivery_last_reply",
+            "Delivery rows by the class of the last SMTP reply (2xx accepted, 4xx temporary, 5xx permanent).",
+            labels=["reply_class"],
+        )
+        rows = (
+            Delivery.objects.exclude(last_reply="")
+            .annotate(c=Substr("last_reply", 1, 1))
+            .values_list("c")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
         for first_digit, n in rows:
             gauge.add_metric([f"{first_digit}xx" if first_digit.isdigit() else "other"], n)
         return gauge
@@ -64,27 +78,42 @@ class RundbriefCollector:
         return by_choice(GaugeMetricFamily, "rundbrief_subscribers", "Subscribers by status.", Subscriber, "status")
 
     def suppressions(self):
-        return by_choice(GaugeMetricFamily, "rundbrief_suppressions", "Suppressed address hashes by reason.",
-                         Suppression, "reason")  # fmt: skip
+        return by_choice(
+            GaugeMetricFamily, "rundbrief_suppressions", "Suppressed address hashes by reason.", Suppression, "reason"
+        )
 
     def signup_backlog(self):
         # Sign-ups answered but not yet applied or mailed (audience/intake.py); should stay near 0.
-        return by_choice(GaugeMetricFamily, "rundbrief_signup_backlog", "Sign-ups answered and not yet applied "
-                         "(received) or not yet mailed (mail).", SignupIntake, "stage")  # fmt: skip
+        return by_choice(
+            GaugeMetricFamily,
+            "rundbrief_signup_backlog",
+            "Sign-ups answered and not yet applied (received) or not yet mailed (mail).",
+            SignupIntake,
+            "stage",
+        )
 
     def consent_events(self):
         # The ledger is append-only, so these only grow: counters (sign-ups = requested,
         # confirmations = confirmed, withdrawals = withdrawn).
-        return by_choice(CounterMetricFamily, "rundbrief_consent_events", "Consent ledger events by kind.",
-                         ConsentEvent, "kind")  # fmt: skip
+        return by_choice(
+            CounterMetricFamily, "rundbrief_consent_events", "Consent ledger events by kind.", ConsentEvent, "kind"
+        )
 
     def bounces(self):
-        yield by_choice(CounterMetricFamily, "rundbrief_bounce_events", "Bounces and complaints received, by kind.",
-                        BounceEvent, "kind")  # fmt: skip
+        yield by_choice(
+            CounterMetricFamily,
+            "rundbrief_bounce_events",
+            "Bounces and complaints received, by kind.",
+            BounceEvent,
+            "kind",
+        )
         sent = Delivery.objects.filter(state=Delivery.State.SENT).count()
         sent += DeliveryAggregate.objects.filter(state=Delivery.State.SENT).aggregate(n=Sum("count"))["n"] or 0
-        yield GaugeMetricFamily("rundbrief_messages_accepted", "Messages accepted by the receiving MTA, all campaigns "
-                                "(the denominator of bounce and complaint rates).", value=sent)  # fmt: skip
+        yield GaugeMetricFamily(
+            "rundbrief_messages_accepted",
+            "Messages accepted by the receiving MTA, all campaigns (the denominator of bounce and complaint rates).",
+            value=sent,
+        )
 
 
 def by_choice(family, name, documentation, model, field):

@@ -11,7 +11,7 @@ PROBE_TIMEOUT = 2.0
 
 
 def database_problem() -> str:
-    """"" when the default database answers `SELECT 1`, else why not."""
+    """ "" when the default database answers `SELECT 1`, else why not."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -29,7 +29,7 @@ def smtp_url() -> str:
 
 
 def smtp_problem(url: str | None = None, timeout: float = PROBE_TIMEOUT) -> str:
-    """"" when the transport greets us (220) and accepts QUIT, else why not.
+    """ "" when the transport greets us (220) and accepts QUIT, else why not.
 
     Only connect, EHLO-less greeting and QUIT: no STARTTLS, no AUTH — the probe must stay
     cheap and must not count against the relay's login limits.

@@ -42,8 +42,10 @@ class RetentionReport:
     bounce_raw_removed: int = 0
 
     def __str__(self):
-        return (f"retention: campaigns_reduced={self.campaigns_reduced} deliveries_removed={self.deliveries_removed} "
-                f"evidence_removed={self.evidence_removed} bounce_raw_removed={self.bounce_raw_removed}")  # fmt: skip
+        return (
+            f"retention: campaigns_reduced={self.campaigns_reduced} deliveries_removed={self.deliveries_removed} "
+            f"evidence_removed={self.evidence_removed} bounce_raw_removed={self.bounce_raw_removed}"
+        )
 
 
 def months_before(moment: dt.datetime, months: int) -> dt.datetime:
@@ -73,7 +75,9 @@ def reduce_campaign(campaign_id: int) -> int:
         first = sent.aggregate(t=Min("sent_at"))["t"]
         if first is not None:
             base = first.replace(second=0, microsecond=0)
-            for minute, n in sent.annotate(m=TruncMinute("sent_at")).values("m").annotate(n=Count("id")).values_list("m", "n"):
+            for minute, n in (
+                sent.annotate(m=TruncMinute("sent_at")).values("m").annotate(n=Count("id")).values_list("m", "n")
+            ):
                 key = str(int((minute - base).total_seconds() // 60))
                 curve[key] = curve.get(key, 0) + n
         by_state = rows.values("state").annotate(n=Count("id"), first=Min("sent_at"), last=Max("sent_at"))

@@ -12,7 +12,7 @@ TABLE = "audience_consentevent"
 CHAINED_COLUMNS = [
     "id", "kind", "subject_hash", "consent_text_id", "consent_text_sha256", "topics", "source",
     "occurred_at", "message_id", "evidence_commitment", "prev_hash", "hash",
-]  # fmt: skip
+]
 
 SQLITE_CREATE = [
     f"""

@@ -21,9 +21,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", metavar="FILE.csv")
-        parser.add_argument("--status", choices=list(listexport.STATUSES), default="active",
-                            help="active (confirmed and pending, the default), confirmed, pending, withdrawn, or blocked "
-                                 "(withdrawn and suppressed: everyone another system must not mail)")  # fmt: skip
+        parser.add_argument(
+            "--status",
+            choices=list(listexport.STATUSES),
+            default="active",
+            help="active (confirmed and pending, the default), confirmed, pending, withdrawn, or blocked "
+            "(withdrawn and suppressed: everyone another system must not mail)",
+        )
         parser.add_argument("--topic", metavar="SLUG", help="only subscribers of this topic")
 
     def handle(self, *args, file, status, topic, **options):
@@ -33,7 +37,9 @@ class Command(BaseCommand):
             _check_target(Path(file))  # before anything is read or logged: nothing was exported
         queryset = listexport.subscribers(status, topic)
         counts = listexport.ExportCounts()
-        produce = {"withdrawn": listexport.withdrawn_rows, "blocked": listexport.blocked_rows}.get(status, listexport.active_rows)
+        produce = {"withdrawn": listexport.withdrawn_rows, "blocked": listexport.blocked_rows}.get(
+            status, listexport.active_rows
+        )
         lines = listexport.csv_lines(produce(queryset, counts))
         complete = False
         try:
@@ -47,8 +53,9 @@ class Command(BaseCommand):
                 _write_new_file(Path(file), lines)
             complete = True
         finally:
-            listexport.log_export(actor=f"cli:{_user()}", target=target, status=status, topic=topic,
-                                  counts=counts, complete=complete)  # fmt: skip
+            listexport.log_export(
+                actor=f"cli:{_user()}", target=target, status=status, topic=topic, counts=counts, complete=complete
+            )
         # With `-` the CSV is standard output; the summary goes to standard error so it stays out of the file.
         (self.stderr if file == "-" else self.stdout).write(counts.line(target, status))
 

@@ -15,14 +15,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", metavar="FILE.csv")
-        parser.add_argument("--send-confirmation", action="store_true",
-                            help="mail the double-opt-in request to rows without confirmed_at")  # fmt: skip
+        parser.add_argument(
+            "--send-confirmation",
+            action="store_true",
+            help="mail the double-opt-in request to rows without confirmed_at",
+        )
         parser.add_argument("--rejects", metavar="FILE", help="where invalid rows go (default: FILE.rejects.csv)")
         parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="rows per transaction")
 
     def handle(self, *args, file, send_confirmation, rejects, chunk_rows, **options):
         run = lambda progress=None: import_subscribers(  # noqa: E731
-            file, send_confirmation=send_confirmation, rejects_path=rejects, chunk_rows=max(1, chunk_rows),
+            file,
+            send_confirmation=send_confirmation,
+            rejects_path=rejects,
+            chunk_rows=max(1, chunk_rows),
             progress=progress,
         )
         try:
@@ -39,7 +45,13 @@ class Command(BaseCommand):
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
         console = Console(file=self.stdout._out)
-        with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                      TimeRemainingColumn(), console=console, transient=True) as bar:  # fmt: skip
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
             task = bar.add_task("importing", total=None)
             return run(lambda done, total: bar.update(task, completed=done, total=total))

@@ -14,8 +14,12 @@ class Command(BaseCommand):
     help = "Delete unconfirmed sign-ups older than N days, leaving an `expired` ledger event without the address."
 
     def add_arguments(self, parser):
-        parser.add_argument("--days", type=int, default=settings.RUNDBRIEF_UNCONFIRMED_DAYS,
-                            help="age in days (default RUNDBRIEF_UNCONFIRMED_DAYS)")  # fmt: skip
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=settings.RUNDBRIEF_UNCONFIRMED_DAYS,
+            help="age in days (default RUNDBRIEF_UNCONFIRMED_DAYS)",
+        )
 
     def handle(self, *args, days, **options):
         count = actions.purge_unconfirmed(days)

@@ -16,8 +16,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="subcommand", required=True)
         sub.add_parser("export", help="Print profile, topics and consent history as JSON.").add_argument("address")
-        sub.add_parser("erase", help="Erase the personal data; keep the address hashed on the suppression list.") \
-            .add_argument("address")  # fmt: skip
+        sub.add_parser(
+            "erase", help="Erase the personal data; keep the address hashed on the suppression list."
+        ).add_argument("address")
 
     def handle(self, *args, subcommand, address, **options):
         try:

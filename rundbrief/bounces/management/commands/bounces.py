@@ -80,4 +80,3 @@ class Command(BaseCommand):
 
     def handle_purge(self, days, **options):
         self.stdout.write(f"bounces: raw messages deleted={actions.purge_raw_messages(days)}")
-

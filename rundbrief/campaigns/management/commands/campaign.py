@@ -28,7 +28,9 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="subcommand", required=True)
         create = sub.add_parser("create", help="Create a draft campaign and print its id.")
         create.add_argument("--subject", required=True)
-        create.add_argument("--topics", required=True, help="Comma-separated topic slugs; the audience is their subscribers.")
+        create.add_argument(
+            "--topics", required=True, help="Comma-separated topic slugs; the audience is their subscribers."
+        )
         source = create.add_mutually_exclusive_group(required=True)
         source.add_argument("--body-file", help="The body: Markdown (or HTML with --html), UTF-8.")
         source.add_argument("--digest", action="store_true", help="A digest of the topics' new articles.")

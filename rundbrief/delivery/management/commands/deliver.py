@@ -35,8 +35,13 @@ class ProgressReporter:
         if tty:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.progress = Progress(TextColumn("delivering"), BarColumn(), MofNCompleteColumn(),
-                                     TextColumn("{task.fields[detail]}"), TimeElapsedColumn())  # fmt: skip
+            self.progress = Progress(
+                TextColumn("delivering"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[detail]}"),
+                TimeElapsedColumn(),
+            )
             self.task = self.progress.add_task("deliver", total=None, detail="")
             self.progress.start()
 
@@ -76,8 +81,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--until-idle", action="store_true", help="exit 0 when no campaign has work left")
-        parser.add_argument("--concurrency", type=int, default=settings.DELIVERY_CONCURRENCY,
-                            help="SMTP connections (sender threads) in this process")  # fmt: skip
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=settings.DELIVERY_CONCURRENCY,
+            help="SMTP connections (sender threads) in this process",
+        )
         parser.add_argument("--batch-size", type=int, default=settings.DELIVERY_BATCH_SIZE)
         parser.add_argument("--worker-id", default="")
 
@@ -95,10 +104,18 @@ class Command(BaseCommand):
             recheck_seconds=settings.DELIVERY_CONSENT_RECHECK_SECONDS,
             until_idle=until_idle,
         )
-        buckets = DomainBuckets(settings.DELIVERY_PER_DOMAIN_PER_SECOND) if settings.DELIVERY_PER_DOMAIN_PER_SECOND else None
+        buckets = (
+            DomainBuckets(settings.DELIVERY_PER_DOMAIN_PER_SECOND) if settings.DELIVERY_PER_DOMAIN_PER_SECOND else None
+        )
         reporter = ProgressReporter(self.stdout, tty=self.stdout.isatty())
-        worker = Worker(store, build_connections(opts.concurrency), compile_campaign, opts, domain_buckets=buckets,
-                        progress=reporter)  # fmt: skip
+        worker = Worker(
+            store,
+            build_connections(opts.concurrency),
+            compile_campaign,
+            opts,
+            domain_buckets=buckets,
+            progress=reporter,
+        )
 
         def stop(signum, frame):
             worker.stop.set()

@@ -30,7 +30,9 @@ DEMO_PROFILE = {
 
 
 class Command(BaseCommand):
-    help = "Load the demo site (Musterhaus Edelmetalle): profile, three topics, articles, legal pages. Safe to run again."
+    help = (
+        "Load the demo site (Musterhaus Edelmetalle): profile, three topics, articles, legal pages. Safe to run again."
+    )
 
     @transaction.atomic
     def handle(self, *args, **options):

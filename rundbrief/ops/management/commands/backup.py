@@ -10,8 +10,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from django.db import connection
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 
 def backup_sqlite(source: str, target: Path, pages_per_step: int = 1024) -> None:
@@ -40,8 +40,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, file, **options):
         if connection.vendor != "sqlite":
-            raise CommandError("the database is PostgreSQL: back it up with `pg_dump --format=custom` "
-                               "(docs/operations.md, \"Backups\")")  # fmt: skip
+            raise CommandError(
+                'the database is PostgreSQL: back it up with `pg_dump --format=custom` (docs/operations.md, "Backups")'
+            )
         target = Path(file)
         if target.exists():
             raise CommandError(f"{target} exists; choose a new file name")

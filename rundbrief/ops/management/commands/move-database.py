@@ -40,7 +40,9 @@ class Command(BaseCommand):
         try:
             connections[TARGET].ensure_connection()
         except DatabaseError as exc:  # wrong host, port, password, database name: one line, not a traceback
-            raise CommandError(f"cannot connect to {config.redact_url(to)}: {str(exc).strip().splitlines()[0]}") from None
+            raise CommandError(
+                f"cannot connect to {config.redact_url(to)}: {str(exc).strip().splitlines()[0]}"
+            ) from None
         call_command("migrate", database=TARGET, interactive=False, verbosity=0)
         for label in MUST_BE_EMPTY:
             if apps.get_model(label)._base_manager.using(TARGET).exists():
@@ -50,8 +52,15 @@ class Command(BaseCommand):
             # XML, not JSON: Django's JSON encoder cuts datetimes to milliseconds, and the ledger's
             # hash covers occurred_at to the microsecond — a JSON copy would break the chain.
             dump = os.path.join(tmp, "rundbrief.xml")
-            call_command("dumpdata", format="xml", natural_foreign=True, natural_primary=True,
-                         exclude=EXCLUDE, output=dump, verbosity=0)  # fmt: skip
+            call_command(
+                "dumpdata",
+                format="xml",
+                natural_foreign=True,
+                natural_primary=True,
+                exclude=EXCLUDE,
+                output=dump,
+                verbosity=0,
+            )
             call_command("loaddata", dump, database=TARGET, verbosity=0)
         before, after = counts("default"), counts(TARGET)
         differ = {label: (before[label], after.get(label)) for label in before if before[label] != after.get(label)}
@@ -59,10 +68,12 @@ class Command(BaseCommand):
             raise CommandError(f"row counts differ after the copy (source, target): {differ}")
         connections[TARGET].close()
         env = dict(os.environ, DATABASE_URL=to)
-        verify = subprocess.run([sys.executable, "-m", "rundbrief", "consent", "verify"], env=env,
-                                capture_output=True, text=True)  # fmt: skip
+        verify = subprocess.run(
+            [sys.executable, "-m", "rundbrief", "consent", "verify"], env=env, capture_output=True, text=True
+        )
         if verify.returncode != 0:
             raise CommandError(f"consent verify on the target failed: {verify.stderr.strip() or verify.stdout.strip()}")
-        self.stdout.write(f"move-database: {sum(after.values())} rows in {len(after)} tables copied; "
-                          f"{verify.stdout.strip()}")  # fmt: skip
+        self.stdout.write(
+            f"move-database: {sum(after.values())} rows in {len(after)} tables copied; {verify.stdout.strip()}"
+        )
         self.stdout.write("next: stop the services, set DATABASE_URL to the new URL, start them again")
