@@ -9,7 +9,7 @@ export PORT
 # `make run` is the try-it-out server: debug on, so the devmail outbox is shown.
 run: export RUNDBRIEF_DEBUG ?= 1
 
-.PHONY: install install-test system-test-deps run test test-sqlite test-postgres clean messages
+.PHONY: install install-test system-test-deps bench-deps run test test-sqlite test-postgres clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ install-test: $(VENV)/.installed-test system-test-deps
 # PostgreSQL 15 server binaries (the second database run).
 system-test-deps:
 	bash scripts/system-deps.sh
+
+# Postfix's smtp-sink and wrk, for the benchmarks in bench/ (docs/benchmarks.md); not needed by run or test.
+bench-deps: install-test
+	bash scripts/system-deps.sh bench
 
 run: install
 	$(BIN)/rundbrief migrate --no-input -v 0
