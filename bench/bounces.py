@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def corpus(count):
-    from rundbrief.delivery import verp
+    from rundbrief.outbound import verp
 
     sources = sorted(p for p in (ROOT / "tests/bounce_corpus").iterdir() if p.name != "expected.json")
     base = [p.read_bytes() for p in sources]

@@ -37,9 +37,9 @@ def setup(database_url, recipients, dkim, folder):
 
     from rundbrief.audience.models import Subscriber, Subscription
     from rundbrief.campaigns.models import Campaign
-    from rundbrief.delivery import dkim as dkim_module
     from rundbrief.delivery.snapshot import snapshot_audience
     from rundbrief.newsroom.models import Topic
+    from rundbrief.outbound import dkim as dkim_module
 
     call_command("migrate", verbosity=0)
     topic, _ = Topic.objects.get_or_create(slug="finanznachrichten", defaults={"name": "Finanznachrichten"})

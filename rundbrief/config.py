@@ -6,9 +6,8 @@ fails when one is read here but not documented there.
 
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import urlsplit
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
@@ -93,16 +92,6 @@ def secret_key(var_dir: Path):
     return key
 
 
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int
-    user: str
-    password: str
-    use_ssl: bool
-    use_tls: bool
-
-
 def redact_url(url: str) -> str:
     """`url` with its password replaced, for error messages: they end up in terminals and logs."""
     try:
@@ -132,31 +121,3 @@ def parse_database_url(url: str, name: str = "DATABASE_URL", **options) -> dict:
         raise ConfigError(
             f"{name}={redact_url(url)!r}: {reason}; expected sqlite:///PATH or postgres://USER:PASSWORD@HOST:PORT/NAME"
         ) from None
-
-
-def parse_smtp_url(url: str) -> SmtpSettings:
-    """smtp://host:port (plain), smtp+starttls://… or ?starttls=1, smtps://… (implicit TLS, RFC 8314)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    shown = redact_url(url)
-    if scheme not in {"smtp", "smtps", "smtp+starttls"}:
-        raise ConfigError(f"SMTP_URL={shown!r}: scheme must be smtp, smtp+starttls or smtps")
-    if not parts.hostname:
-        raise ConfigError(f"SMTP_URL={shown!r}: no host")
-    query = parse_qs(parts.query)
-    use_ssl = scheme == "smtps"
-    use_tls = scheme == "smtp+starttls" or query.get("starttls", ["0"])[0].lower() in TRUE_WORDS
-    try:
-        port = parts.port
-    except ValueError:
-        raise ConfigError(f"SMTP_URL={shown!r}: bad port") from None
-    if port is None:
-        port = 465 if use_ssl else (587 if use_tls else 25)
-    return SmtpSettings(
-        host=parts.hostname,
-        port=port,
-        user=unquote(parts.username or ""),
-        password=unquote(parts.password or ""),
-        use_ssl=use_ssl,
-        use_tls=use_tls,
-    )

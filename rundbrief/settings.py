@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from rundbrief import config
+from rundbrief.outbound.transport import DEVMAIL_URL, delivery_transports, parse_transport
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BASE_DIR = PACKAGE_DIR.parent
@@ -118,8 +119,10 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # Outgoing mail: everything goes over SMTP. Unset, SMTP_URL points at the
 # embedded devmail capture that `make run` starts (docs/settings.md).
+# Rundbrief's own mail leaves through rundbrief/outbound/; Django's EMAIL_* below, from the same
+# parsed URL, serve only what Django itself sends (the admins' error mail).
 SMTP_URL = config.env_str("SMTP_URL", "")
-_smtp = config.parse_smtp_url(SMTP_URL or "smtp://127.0.0.1:1025")
+_smtp = parse_transport(SMTP_URL or DEVMAIL_URL, setting="SMTP_URL")
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 EMAIL_HOST = _smtp.host
 EMAIL_PORT = _smtp.port
@@ -186,7 +189,8 @@ CAMPAIGN_FROM_EMAIL = config.env_str("CAMPAIGN_FROM_EMAIL", "newsletter@musterha
 CAMPAIGN_FROM_NAME = config.env_str("CAMPAIGN_FROM_NAME", "Musterhaus Edelmetalle")
 # Comma-separated SMTP URLs for newsletters; each may carry ?max_connections=&messages_per_connection=
 # &per_second=&per_hour=&from_domain=. Unset: the same server as SMTP_URL.
-DELIVERY_SMTP_URLS = config.env_list("DELIVERY_SMTP_URLS", [SMTP_URL or "smtp://127.0.0.1:1025"])
+DELIVERY_SMTP_URLS = config.env_list("DELIVERY_SMTP_URLS", [SMTP_URL or DEVMAIL_URL])
+delivery_transports(DELIVERY_SMTP_URLS)  # a bad entry stops every command at start, as a bad SMTP_URL does
 DKIM_DOMAIN = config.env_str("DKIM_DOMAIN", "")
 DKIM_SELECTOR = config.env_str("DKIM_SELECTOR", "rundbrief")
 DKIM_PRIVATE_KEY_FILE = config.env_str("DKIM_PRIVATE_KEY_FILE", "")

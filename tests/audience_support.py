@@ -38,11 +38,7 @@ def smtp_inbox(settings):
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
-    # pytest-django swaps in the locmem backend; these tests want the real SMTP path.
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.SMTP_URL = f"smtp://127.0.0.1:{controller.port}"  # service mail's transport
     settings.SITE_URL = "http://news.musterhaus.example"
     settings.ALLOWED_HOSTS = ["testserver", "news.musterhaus.example"]
     yield inbox

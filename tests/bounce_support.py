@@ -2,8 +2,8 @@
 
 from django.utils import timezone
 
-from rundbrief.delivery import verp
 from rundbrief.delivery.models import Delivery
+from rundbrief.outbound import verp
 
 DOMAIN = "musterhaus.example"
 

@@ -106,11 +106,22 @@ def _default_consent_texts(request):
     yield
 
 
+@pytest.fixture(scope="session")
+def _service_mail_sink():
+    """Service mail leaves over SMTP, never through Django's mail backends (rundbrief/outbound/);
+    what a test does not read from its own server (smtp_inbox) lands here, not on 127.0.0.1:1025."""
+    from tests.smtp_server import SmtpServer
+
+    with SmtpServer() as server:
+        yield server
+
+
 @pytest.fixture(autouse=True)
-def _service_mail_inline(settings):
+def _service_mail_inline(settings, _service_mail_sink):
     """Tests read the double-opt-in mail right after the request; production sends it after the
     response (rundbrief/audience/outbox.py), which tests/test_double_opt_in.py checks on its own."""
     settings.RUNDBRIEF_SERVICE_MAIL_ASYNC = False
+    settings.SMTP_URL = _service_mail_sink.url
 
 
 @pytest.fixture

@@ -24,9 +24,6 @@ ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 POPULATE = """
 from django.conf import settings
 from django.core.management import call_command
-# The sign-ups' confirmation mails stay in this process: unset, SMTP_URL is 127.0.0.1:1025, where a
-# developer's `make run` may be capturing mail.
-settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 settings.RUNDBRIEF_SERVICE_MAIL_ASYNC = False
 from rundbrief.audience import actions
 from rundbrief.audience.models import Subscriber
@@ -34,10 +31,15 @@ from rundbrief.api.models import ApiToken
 from tests.delivery_fixtures import make_audience, scheduled_campaign
 from tests.support_ops import reader
 from rundbrief.newsroom.models import Topic
+from tests.smtp_server import SmtpServer
 call_command("load-demo", verbosity=0)
 topic = Topic.objects.get(slug="finanznachrichten")
-for i in range(20):
-    reader(f"leserin{i}@example.de", confirm=i % 4 != 0, withdraw=i % 5 == 0)
+# The sign-ups' confirmation mails stay in this process: unset, SMTP_URL is 127.0.0.1:1025, where a
+# developer's `make run` may be capturing mail.
+with SmtpServer() as capture:
+    settings.SMTP_URL = capture.url
+    for i in range(20):
+        reader(f"leserin{i}@example.de", confirm=i % 4 != 0, withdraw=i % 5 == 0)
 actions.erase_subscriber(Subscriber.objects.get(email="leserin3@example.de"), source="test")
 make_audience(topic, 30, prefix="bulk")
 scheduled_campaign([topic])

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from rundbrief.bounces.parse import classify
 from rundbrief.bounces.status import classify_reply
-from rundbrief.delivery import verp
+from rundbrief.outbound import verp
 
 CORPUS = Path(__file__).resolve().parent / "bounce_corpus"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text())

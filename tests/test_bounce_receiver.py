@@ -14,12 +14,12 @@ from rundbrief.audience.models import Subscriber
 from rundbrief.bounces import actions
 from rundbrief.bounces.models import BounceEvent
 from rundbrief.bounces.receiver import ReceiverController
-from rundbrief.delivery import verp
 from rundbrief.delivery.compose import compile_campaign
 from rundbrief.delivery.engine import Options, Worker
 from rundbrief.delivery.management.commands.deliver import build_connections
 from rundbrief.delivery.models import Delivery
 from rundbrief.delivery.store import DjangoRecipientStore
+from rundbrief.outbound import verp
 from tests.bounce_support import DOMAIN, dsn, mark_sent
 from tests.conftest import free_port
 from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401

@@ -22,9 +22,7 @@ def live_site(transactional_db, live_server, settings, monkeypatch):
     settings.SITE_URL = live_server.url
     call_command("load-demo", stdout=io.StringIO())
     with SmtpServer() as server:
-        # pytest-django swaps in the locmem backend; this test wants mail over real SMTP.
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        settings.SMTP_URL = server.url  # service mail's transport
         yield live_server, server
 
 

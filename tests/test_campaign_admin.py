@@ -192,7 +192,7 @@ def test_other_admin_pages_of_a_campaign_still_work(admin_client, draft):
 
 
 def test_test_message_arrives_over_smtp_with_real_links_in_both_parts(admin_client, draft, smtp_inbox, settings):
-    settings.DELIVERY_SMTP_URLS = [f"smtp://{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"]
+    settings.DELIVERY_SMTP_URLS = [settings.SMTP_URL]
     admin_client.post(f"{BASE}/{draft.pk}/test/", {"address": "redaktion@example.org"})
     (message,) = smtp_inbox.messages
     assert message["Subject"] == "Goldpreis im April" and message["To"] == "redaktion@example.org"

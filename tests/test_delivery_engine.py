@@ -13,13 +13,13 @@ from django.db import connection
 from rundbrief.audience.actions import suppress_address, withdraw_consent
 from rundbrief.audience.models import Subscriber, Subscription
 from rundbrief.campaigns.models import Campaign
-from rundbrief.delivery import dkim, verp
 from rundbrief.delivery.compose import compile_campaign
 from rundbrief.delivery.engine import Options, Worker
 from rundbrief.delivery.management.commands.deliver import build_connections
 from rundbrief.delivery.models import Delivery
 from rundbrief.delivery.snapshot import snapshot_audience
 from rundbrief.delivery.store import DjangoRecipientStore
+from rundbrief.outbound import dkim, verp
 from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
 from tests.smtp_server import SmtpServer
 
@@ -196,7 +196,7 @@ def test_deliver_command_exits_when_idle_and_reports(settings, finance):
 
 
 def test_dkim_keygen_writes_a_private_key_and_prints_the_dns_record(tmp_path):
-    from rundbrief.delivery.dkim import load_key
+    from rundbrief.outbound.dkim import load_key
 
     out = io.StringIO()
     call_command(

@@ -27,9 +27,9 @@ from rundbrief.delivery.compose import compile_campaign
 from rundbrief.delivery.engine import Options, Worker
 from rundbrief.delivery.management.commands.deliver import build_connections
 from rundbrief.delivery.models import Delivery, RateWindow
-from rundbrief.delivery.ratelimit import SharedLimit, TokenBucket, fixed_window
-from rundbrief.delivery.smtp import parse_transport
+from rundbrief.delivery.ratelimit import SharedLimit, TokenBucket, fixed_window, transport_limits
 from rundbrief.delivery.store import DjangoRecipientStore
+from rundbrief.outbound.transport import parse_transport
 from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
 from tests.smtp_server import SmtpServer
 from tests.test_delivery_engine import run_worker
@@ -263,14 +263,18 @@ def test_a_transport_key_names_host_port_and_account_but_never_the_password():
 
 
 def test_limits_wait_longest_window_first_and_an_unlimited_transport_has_none():
-    limited = parse_transport("smtp://relay.example:25?per_second=50&per_hour=10000")
-    assert [(type(limit).__name__, getattr(limit, "seconds", None)) for limit in limited.limits] == [
+    def limits(url):
+        transport = parse_transport(url)
+        return transport_limits(transport.limit_key, transport.per_second, transport.per_hour)
+
+    limited = limits("smtp://relay.example:25?per_second=50&per_hour=10000")
+    assert [(type(limit).__name__, getattr(limit, "seconds", None)) for limit in limited] == [
         ("TokenBucket", None),
         ("SharedLimit", 3600),
         ("SharedLimit", 1),
     ]
-    assert isinstance(limited.limits[0], TokenBucket) and limited.limits[0].rate == pytest.approx(10_000 / 3600)
-    assert parse_transport("smtp://relay.example:25").limits == []
+    assert isinstance(limited[0], TokenBucket) and limited[0].rate == pytest.approx(10_000 / 3600)
+    assert limits("smtp://relay.example:25") == []
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,7 +3,7 @@
 import pytest
 from django.core import checks
 
-from rundbrief.delivery import dkim
+from rundbrief.outbound import dkim
 from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.django_db

@@ -221,11 +221,11 @@ def test_confirmation_mail_is_sent_after_the_response_so_timing_reveals_no_addre
 def test_a_confirmation_mail_that_could_not_be_sent_can_be_requested_again_at_once(sign_up, smtp_inbox, settings):
     from tests.conftest import free_port
 
-    smtp_port = settings.EMAIL_PORT
-    settings.EMAIL_PORT = free_port()  # nothing listens there: the mail fails
+    smtp_url = settings.SMTP_URL
+    settings.SMTP_URL = f"smtp://127.0.0.1:{free_port()}"  # nothing listens there: the mail fails
     assert sign_up("pech@example.org").status_code == 200
     assert smtp_inbox.messages == []
-    settings.EMAIL_PORT = smtp_port
+    settings.SMTP_URL = smtp_url
     assert sign_up("pech@example.org").status_code == 200
     assert [m["To"] for m in smtp_inbox.messages] == ["pech@example.org"]
 

@@ -129,13 +129,15 @@ def test_purge_deletes_stale_unconfirmed_sign_ups_leaving_an_expired_event_witho
 
 SCRIPT = """
 from django.conf import settings
-settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+from tests.smtp_server import SmtpServer
 from rundbrief.audience import actions, tokens
 from rundbrief.audience.models import ConsentText, Subscriber
-s = actions.request_subscription("erika.mustermann@example.de", consent_text=ConsentText.current("de"),
-                                 ip="203.0.113.9", user_agent="Erikas Browser").subscriber
-s.refresh_from_db()
-actions.confirm_subscription(tokens.make_token(tokens.CONFIRM, s.public_id, s.confirm_nonce))
+with SmtpServer() as capture:  # the confirmation mail stays in this process
+    settings.SMTP_URL = capture.url
+    s = actions.request_subscription("erika.mustermann@example.de", consent_text=ConsentText.current("de"),
+                                     ip="203.0.113.9", user_agent="Erikas Browser").subscriber
+    s.refresh_from_db()
+    actions.confirm_subscription(tokens.make_token(tokens.CONFIRM, s.public_id, s.confirm_nonce))
 """
 
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from rundbrief.audience import tokens
 from rundbrief.audience.addresses import hash_key, subject_hash
-from rundbrief.delivery import verp
+from rundbrief.outbound import verp
 
 ids = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", min_size=1, max_size=40)
 odd_ids = st.text(min_size=1, max_size=40)
@@ -103,6 +103,6 @@ plain_addresses = st.builds(
 def test_angle_addr_is_what_smtplib_quoteaddr_gives(address):
     import smtplib
 
-    from rundbrief.delivery.smtp import angle_addr
+    from rundbrief.outbound.smtp import angle_addr
 
     assert angle_addr(address) == smtplib.quoteaddr(address)

@@ -68,14 +68,14 @@ def test_a_row_with_confirmed_at_becomes_a_confirmed_subscriber_with_an_imported
     assert ledger.verify_chain().intact
 
 
-def test_a_row_without_confirmed_at_becomes_pending_and_gets_no_mail(csv_file, topics, mailoutbox):
+def test_a_row_without_confirmed_at_becomes_pending_and_gets_no_mail(csv_file, topics, smtp_inbox):
     path = csv_file("max@example.de,,,,,,\n")
     assert "0 confirmed, 1 pending" in run(path)
     max_ = Subscriber.objects.get(email="max@example.de")
     assert max_.status == Subscriber.Status.PENDING
     # No topics given: the consent covers every topic named in the text, as on the form.
     assert max_.subscriptions.count() == 3
-    assert mailoutbox == []
+    assert smtp_inbox.messages == []
 
 
 def test_send_confirmation_mails_pending_rows_through_the_double_opt_in(

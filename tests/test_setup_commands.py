@@ -8,6 +8,7 @@ from django.core.management import call_command
 
 from rundbrief import config
 from rundbrief.newsroom.models import Article, SiteProfile, Topic
+from rundbrief.outbound.transport import parse_transport
 
 
 @pytest.mark.django_db
@@ -60,14 +61,14 @@ def test_ensure_admin_prints_a_random_password_once_and_stores_only_a_hash():
     ],
 )
 def test_smtp_url_is_parsed(url, expected):
-    s = config.parse_smtp_url(url)
+    s = parse_transport(url, setting="SMTP_URL")
     assert (s.host, s.port, s.user, s.password, s.use_ssl, s.use_tls) == expected
 
 
 @pytest.mark.parametrize("url", ["http://mail.example", "smtp://", "smtp://host:notaport", "mail.example:25"])
 def test_bad_smtp_url_is_a_clear_error(url):
     with pytest.raises(config.ConfigError, match="SMTP_URL"):
-        config.parse_smtp_url(url)
+        parse_transport(url, setting="SMTP_URL")
 
 
 def test_bad_boolean_names_the_variable(monkeypatch):

@@ -7,7 +7,7 @@ Invariants, each with the test that would catch its violation:
   recording, and recorded once;
 - a failed mail is tried again later, and the address may ask again at once meanwhile;
 - an address entered twice in one batch gets one subscriber and one mail;
-- the mail built by substitution is the mail Django builds.
+- the mail built by substitution in a batch is the mail sent on its own.
 """
 
 import io
@@ -284,7 +284,7 @@ def test_two_drains_at_once_apply_and_mail_every_sign_up_once(queued, smtp_inbox
 
 
 @pytest.mark.parametrize("language", ["de", "en"])
-def test_the_mail_built_by_substitution_is_the_mail_django_builds(smtp_inbox, topics, language, settings):
+def test_the_mail_built_in_a_batch_is_the_mail_sent_on_its_own(smtp_inbox, topics, language, settings):
     subscriber = Subscriber.objects.create(email="vergleich@example.de", language=language, confirm_nonce="n0nce")
     names = ["Produktneuheiten", "Münzen & Barren <neu>"]
     mails = mail.ConfirmationMails()
@@ -313,7 +313,8 @@ def test_the_mail_built_by_substitution_is_the_mail_django_builds(smtp_inbox, to
     assert smtp_inbox.envelopes[0].rcpt_tos == ["vergleich@example.de"]
 
 
-def test_an_address_outside_ascii_gets_the_mail_built_by_django(smtp_inbox, topics):
+def test_an_address_outside_ascii_gets_its_mail_over_smtputf8(smtp_inbox, topics):
+    """RFC 6531: the envelope and the To header carry the address as written, not an encoded form."""
     subscriber = Subscriber.objects.create(email="jürgen@beispiel.de", confirm_nonce="n0nce")
     mails = mail.ConfirmationMails()
     try:
@@ -324,11 +325,12 @@ def test_an_address_outside_ascii_gets_the_mail_built_by_django(smtp_inbox, topi
     assert message["Message-ID"] == message_id and "jürgen@beispiel.de" in smtp_inbox.envelopes[0].rcpt_tos
 
 
-def test_another_email_backend_gets_every_mail_through_django(queued, topics, settings):
+def test_service_mail_leaves_over_smtp_whatever_email_backend_django_has(queued, smtp_inbox, topics, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     receive("lokal@example.de")
     intake.drain()
-    assert [m.to for m in django_mail.outbox] == [["lokal@example.de"]]
+    assert [[m["To"]] for m in smtp_inbox.messages] == [["lokal@example.de"]]
+    assert django_mail.outbox == []
 
 
 def test_the_substituted_bytes_parse_as_one_well_formed_message(smtp_inbox, topics):
@@ -341,7 +343,29 @@ def test_the_substituted_bytes_parse_as_one_well_formed_message(smtp_inbox, topi
     raw = smtp_inbox.envelopes[0].original_content
     message = BytesParser(policy=policy.SMTP).parsebytes(raw)
     assert not message.defects and all(not part.defects for part in message.walk())
-    assert b"placeholder.invalid" not in raw
+    assert b"placeholder.invalid" not in raw and b"%%RB:" not in raw
+
+
+def test_a_confirmation_request_is_dkim_signed_with_the_configured_key(smtp_inbox, topics, settings, tmp_path):
+    import dkim as dkimpy
+
+    from rundbrief.outbound import dkim
+
+    key = dkim.generate_key("rsa")
+    (tmp_path / "rsa.pem").write_bytes(dkim.private_pem(key))
+    settings.DKIM_PRIVATE_KEY_FILE, settings.DKIM_SELECTOR = str(tmp_path / "rsa.pem"), "rb2026"
+    record = dkim.dns_record(dkim.SigningKey("rsa-sha256", "musterhaus.example", "rb2026", key)).encode()
+    subscriber = Subscriber.objects.create(email="signiert@example.de", confirm_nonce="n0nce")
+    mails = mail.ConfirmationMails()
+    try:
+        mails.send(subscriber, "n0nce", ["Finanznachrichten"])
+    finally:
+        mails.close()
+    raw = smtp_inbox.envelopes[0].original_content
+    records = {b"rb2026._domainkey.musterhaus.example.": record}
+    assert dkimpy.DKIM(raw).verify(dnsfunc=lambda name, timeout=5: records.get(name))
+    (message,) = smtp_inbox.messages
+    assert "auto-submitted" in message["DKIM-Signature"] and message["Auto-Submitted"] == "auto-generated"
 
 
 def test_purge_deletes_sign_ups_nobody_applied_within_the_confirmation_period(queued, topics, settings):
@@ -360,7 +384,7 @@ def test_a_worker_run_until_idle_sends_the_owed_confirmation_requests_before_it_
 ):
     from django.core.management import call_command
 
-    settings.DELIVERY_SMTP_URLS = [f"smtp://127.0.0.1:{settings.EMAIL_PORT}"]
+    settings.DELIVERY_SMTP_URLS = [settings.SMTP_URL]
     receive("cron@example.de")
     call_command("deliver", "--until-idle", stdout=io.StringIO())
     assert [m["To"] for m in smtp_inbox.messages] == ["cron@example.de"]
@@ -381,50 +405,49 @@ SLUGS = ["produktneuheiten", "finanznachrichten", "sonderangebote"]
     bounced=st.sets(st.sampled_from(ADDRESSES)),
 )
 def test_sign_ups_applied_in_batches_end_as_they_end_applied_one_at_a_time(
-    queued, topics, requests, confirmed, bounced
+    queued, smtp_inbox, topics, requests, confirmed, bounced
 ):
     """The bulk path for new addresses must change nothing of the rules: the same subscribers, topics,
     ledger events and mails as the one-at-a-time action, for repeats, confirmed and bounced addresses."""
     from django.db import transaction
-    from django.test.utils import override_settings
 
     from rundbrief.audience.models import Subscription, Suppression
 
     text = ConsentText.current("de")
     outcomes = []
-    with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
-        for way in ("batches", "one at a time"):
-            savepoint = transaction.savepoint()
-            try:
-                django_mail.outbox = []
-                for address in confirmed:
-                    subscriber = Subscriber.objects.create(email=address, status=Subscriber.Status.CONFIRMED)
-                    Subscription.objects.create(subscriber=subscriber, topic=topics["finanznachrichten"])
-                for address in bounced:
-                    actions.suppress_address(address, reason=Suppression.Reason.BOUNCED, source="test")
-                for address, slugs in requests:
-                    request = actions.prepare_subscription_request(
-                        address, consent_text=text, topics=slugs, source="test", ip="198.51.100.7"
-                    )
-                    if way == "batches":
-                        actions.receive_subscription_request(request)
-                    else:
-                        actions.submit_subscription_request(request)
-                        intake.drain()
-                intake.drain()
-                outcomes.append(
-                    (
-                        sorted(
-                            (s.email, s.status, tuple(sorted(s.subscriptions.values_list("topic__slug", flat=True))))
-                            for s in Subscriber.objects.all()
-                        ),
-                        sorted(ConsentEvent.objects.values_list("subject_hash", "kind", "topics")),
-                        sorted(tuple(m.to) for m in django_mail.outbox),
-                        SignupIntake.objects.count(),
-                        ledger.verify_chain().intact,
-                    )
+    for way in ("batches", "one at a time"):
+        savepoint = transaction.savepoint()
+        try:
+            smtp_inbox.messages.clear()
+            smtp_inbox.envelopes.clear()
+            for address in confirmed:
+                subscriber = Subscriber.objects.create(email=address, status=Subscriber.Status.CONFIRMED)
+                Subscription.objects.create(subscriber=subscriber, topic=topics["finanznachrichten"])
+            for address in bounced:
+                actions.suppress_address(address, reason=Suppression.Reason.BOUNCED, source="test")
+            for address, slugs in requests:
+                request = actions.prepare_subscription_request(
+                    address, consent_text=text, topics=slugs, source="test", ip="198.51.100.7"
                 )
-            finally:
-                transaction.savepoint_rollback(savepoint)
+                if way == "batches":
+                    actions.receive_subscription_request(request)
+                else:
+                    actions.submit_subscription_request(request)
+                    intake.drain()
+            intake.drain()
+            outcomes.append(
+                (
+                    sorted(
+                        (s.email, s.status, tuple(sorted(s.subscriptions.values_list("topic__slug", flat=True))))
+                        for s in Subscriber.objects.all()
+                    ),
+                    sorted(ConsentEvent.objects.values_list("subject_hash", "kind", "topics")),
+                    sorted((m["To"],) for m in smtp_inbox.messages),
+                    SignupIntake.objects.count(),
+                    ledger.verify_chain().intact,
+                )
+            )
+        finally:
+            transaction.savepoint_rollback(savepoint)
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][3] == 0 and outcomes[0][4]

@@ -7,7 +7,8 @@ and the body arrives byte for byte (dot-stuffing undone by the server).
 
 import pytest
 
-from rundbrief.delivery.smtp import SmtpConnection, parse_transport, stuffed
+from rundbrief.outbound.smtp import SmtpConnection, stuffed
+from rundbrief.outbound.transport import parse_transport
 from tests.smtp_server import Faults, SmtpServer
 
 BODY = (

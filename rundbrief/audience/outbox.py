@@ -18,8 +18,10 @@ import queue
 import threading
 
 from django.conf import settings
-from django.core.mail import get_connection
 from django.db import connection
+
+from rundbrief.outbound.smtp import SmtpConnection
+from rundbrief.outbound.transport import service_transport
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 100  # mails per SMTP connection, at most
@@ -75,17 +77,14 @@ def _work():
 
 
 def _run_batch(jobs):
-    _batch.smtp = get_connection()  # opened by the first mail (audience/mail.py), closed below
+    _batch.smtp = SmtpConnection(service_transport())  # connects with the first mail, closed below
     try:
         for function, args in jobs:
             try:
                 function(*args)
             except Exception:
                 log.exception("service mail failed")
-        try:
-            _batch.smtp.close()
-        except Exception:  # QUIT failed; the mails were accepted before it
-            log.warning("closing the service-mail SMTP connection failed", exc_info=True)
+        _batch.smtp.close()  # QUIT, or just drop it: the mails were accepted before
     finally:
         _batch.smtp = None
         # This thread's own database connection: kept while more work waits (CONN_MAX_AGE), closed

@@ -30,8 +30,8 @@ from rundbrief.bounces.models import BounceEvent, OperatorAlert
 from rundbrief.bounces.parse import classify
 from rundbrief.bounces.status import classify_reply
 from rundbrief.campaigns.models import Campaign
-from rundbrief.delivery import verp
 from rundbrief.delivery.models import Delivery
+from rundbrief.outbound import verp
 
 log = logging.getLogger(__name__)
 Kind, Source, Outcome = BounceEvent.Kind, BounceEvent.Source, BounceEvent.Outcome

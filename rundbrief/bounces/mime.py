@@ -13,7 +13,7 @@ import email.utils
 import quopri
 import re
 
-from rundbrief.delivery import verp
+from rundbrief.outbound import verp
 
 MAX_TEXT = 200_000  # characters per part: enough for any real report, bounds regex time on huge inputs
 ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z0-9-]{2,}$")

@@ -24,7 +24,7 @@ from django.db import close_old_connections
 
 from rundbrief.bounces import actions
 from rundbrief.bounces.models import BounceEvent
-from rundbrief.delivery import verp
+from rundbrief.outbound import verp
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # bounces quote the original; a newsletter is far below this

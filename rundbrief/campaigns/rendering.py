@@ -2,9 +2,9 @@
 
 `render_campaign()` builds what every recipient gets; what differs per recipient
 (the unsubscribe and preferences links) stays as the literal placeholders
-`%%RB:unsubscribe_url%%` and `%%RB:preferences_url%%`, which the delivery engine
-substitutes when it composes each message (issue 4: one render per campaign,
-a substitution per recipient). `schedule_campaign()` freezes the result.
+`%%RB:unsubscribe_url%%` and `%%RB:preferences_url%%` (rundbrief/outbound/message.py),
+which the delivery engine substitutes when it builds each message: one render per
+campaign, a substitution per recipient. `schedule_campaign()` freezes the result.
 
 Both parts come from one source (RFC 2046 §5.1.4: alternatives carry the same
 content): the Markdown text, the sanitised HTML, or the digest's article list.
@@ -22,13 +22,12 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from rundbrief.audience.links import recipient_links
 from rundbrief.campaigns.models import Campaign
 from rundbrief.campaigns.plaintext import html_to_text
 from rundbrief.newsroom.markdown import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, URL_SCHEMES, render_markdown
 from rundbrief.newsroom.models import Article, SiteProfile
-
-UNSUBSCRIBE_PLACEHOLDER = "%%RB:unsubscribe_url%%"
-PREFERENCES_PLACEHOLDER = "%%RB:preferences_url%%"
+from rundbrief.outbound.message import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 
 # Gmail clips a message body above about 102 KB and hides the rest, the
 # footer with the unsubscribe link included; warn with a little room to spare.
@@ -117,9 +116,7 @@ def with_example_links(rendered: Rendered) -> Rendered:
     """`rendered` with the per-recipient placeholders replaced by links of the real shape, for the
     editors' preview: "%%RB:unsubscribe_url%%" in a footer reads as a fault. The tokens name no
     subscriber (as in a test send), so the links open the "unknown link" page."""
-    from rundbrief.delivery.compose import recipient_links
-
-    unsubscribe_url, preferences_url = recipient_links(settings.SITE_URL, "preview")
+    unsubscribe_url, preferences_url = recipient_links("preview")
     links = {UNSUBSCRIBE_PLACEHOLDER: unsubscribe_url, PREFERENCES_PLACEHOLDER: preferences_url}
 
     def fill(text):

@@ -4,8 +4,9 @@ from django.conf import settings
 
 from rundbrief.audience.addresses import normalise_address
 from rundbrief.delivery.compose import compile_campaign
-from rundbrief.delivery.smtp import SmtpConnection, parse_transport
 from rundbrief.delivery.store import Claimed
+from rundbrief.outbound.smtp import SmtpConnection
+from rundbrief.outbound.transport import parse_transport
 
 
 class TestSendError(RuntimeError):

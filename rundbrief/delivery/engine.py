@@ -18,7 +18,7 @@ Invariants, each with a test in tests/test_delivery_*.py:
   transactions in flight) can be sent twice, with the same Message-ID.
 
 The engine talks to the database only through a RecipientStore (store.py) and to
-SMTP only through connection objects (smtp.py), so both can be replaced in tests.
+SMTP only through connections (outbound/smtp.py: Connection), so both can be replaced in tests.
 """
 
 import datetime as dt
@@ -33,8 +33,9 @@ from django.utils import timezone
 
 from rundbrief.delivery.guard import ConsentGuard
 from rundbrief.delivery.models import Delivery
-from rundbrief.delivery.smtp import Reply
 from rundbrief.delivery.store import Claimed, Outcome
+from rundbrief.outbound.message import Built
+from rundbrief.outbound.smtp import Connection, Reply
 
 log = logging.getLogger("rundbrief.delivery")
 State = Delivery.State
@@ -61,7 +62,7 @@ class Options:
 @dataclass
 class Job:
     claimed: Claimed
-    built: object  # compose.Built
+    built: Built
     domain: str
     started: float = 0.0
 
@@ -90,7 +91,7 @@ class Worker:
     def __init__(
         self,
         store,
-        connections,
+        connections: list[Connection],
         compile_campaign,
         options: Options,
         *,
@@ -99,7 +100,7 @@ class Worker:
         clock=time.monotonic,
     ):
         self.store = store
-        self.connections = connections  # one SmtpConnection-like object per sender thread
+        self.connections = connections  # one per sender thread (outbound.smtp.Connection)
         self.compile_campaign = compile_campaign
         self.options = options
         self.domain_buckets = domain_buckets
@@ -111,7 +112,7 @@ class Worker:
         # domain (e.g. a relay with that domain's DKIM/SPF); the others ("") take everything else.
         self.groups: dict[str, list] = {}
         for conn in connections:
-            domain = getattr(getattr(conn, "transport", None), "from_domain", "") or ""
+            domain = conn.transport.from_domain
             self.groups.setdefault(domain, []).append(conn)
         # Rows in flight at most (built and queued, or in a transaction). Claiming in batches of about
         # half of it keeps claim transactions few while the senders always have work.
@@ -171,7 +172,7 @@ class Worker:
         # The recipient domain's bucket first, the transport's shortest window last: a token of a
         # one-second window is then spent right away, not after a wait for another limit.
         limits = [self.domain_buckets.for_domain(job.domain)] if self.domain_buckets is not None else []
-        limits += getattr(getattr(conn, "transport", None), "limits", [])
+        limits += conn.limits
         for limit in limits:
             if not limit.acquire(self.halt):
                 # Halted while waiting: without a token this message must not go (global rate limits).

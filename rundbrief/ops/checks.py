@@ -89,7 +89,7 @@ def check_dkim_keys(app_configs=None, **kwargs):
         if not path:
             continue
         try:
-            from rundbrief.delivery.dkim import load_key
+            from rundbrief.outbound.dkim import load_key
 
             load_key(path, settings.DKIM_DOMAIN or "example.com", "probe")
         except Exception as exc:

@@ -5,7 +5,8 @@ import smtplib
 from django.conf import settings
 from django.db import connection
 
-from rundbrief.config import ConfigError, parse_smtp_url
+from rundbrief.config import ConfigError
+from rundbrief.outbound.transport import DEVMAIL_URL, parse_transport
 
 PROBE_TIMEOUT = 2.0
 
@@ -25,7 +26,7 @@ def database_problem() -> str:
 def smtp_url() -> str:
     """The transport readiness is judged by: the first DELIVERY_SMTP_URLS entry."""
     urls = settings.DELIVERY_SMTP_URLS
-    return urls[0] if urls else (settings.SMTP_URL or "smtp://127.0.0.1:1025")
+    return urls[0] if urls else (settings.SMTP_URL or DEVMAIL_URL)
 
 
 def smtp_problem(url: str | None = None, timeout: float = PROBE_TIMEOUT) -> str:
@@ -36,7 +37,7 @@ def smtp_problem(url: str | None = None, timeout: float = PROBE_TIMEOUT) -> str:
     """
     url = url or smtp_url()
     try:
-        target = parse_smtp_url(url)
+        target = parse_transport(url)
     except ConfigError as exc:
         return str(exc)
     cls = smtplib.SMTP_SSL if target.use_ssl else smtplib.SMTP

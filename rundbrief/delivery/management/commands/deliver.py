@@ -17,9 +17,10 @@ from django.core.management.base import BaseCommand
 from rundbrief.audience import intake
 from rundbrief.delivery.compose import compile_campaign
 from rundbrief.delivery.engine import Options, Worker
-from rundbrief.delivery.ratelimit import DomainBuckets
-from rundbrief.delivery.smtp import SmtpConnection, parse_transport
+from rundbrief.delivery.ratelimit import DomainBuckets, transport_limits
 from rundbrief.delivery.store import DjangoRecipientStore
+from rundbrief.outbound.smtp import SmtpConnection
+from rundbrief.outbound.transport import delivery_transports
 
 
 class ProgressReporter:
@@ -63,7 +64,9 @@ class ProgressReporter:
 
 def build_connections(concurrency):
     """Spread `concurrency` sender threads over the transports, each up to its max_connections."""
-    transports = [parse_transport(url, i) for i, url in enumerate(settings.DELIVERY_SMTP_URLS)]
+    transports = delivery_transports(settings.DELIVERY_SMTP_URLS)
+    # One set of limits per transport, shared by its connections (global across workers: ratelimit.py).
+    limits = {t.name: transport_limits(t.limit_key, t.per_second, t.per_hour) for t in transports}
     connections, used = [], {t.name: 0 for t in transports}
     while len(connections) < concurrency:
         free = [t for t in transports if used[t.name] < t.max_connections]
@@ -71,7 +74,7 @@ def build_connections(concurrency):
             break
         for transport in free:  # round-robin
             if len(connections) < concurrency:
-                connections.append(SmtpConnection(transport))
+                connections.append(SmtpConnection(transport, limits=limits[transport.name]))
                 used[transport.name] += 1
     return connections
 

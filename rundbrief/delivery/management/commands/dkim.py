@@ -4,7 +4,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from rundbrief.delivery import dkim
+from rundbrief.outbound import dkim
 
 
 class Command(BaseCommand):

@@ -1,88 +1,21 @@
-"""Transports: persistent SMTP connections with reconnects, and a reply classification.
+"""The SMTP client: persistent connections with reconnects, RFC 2920 pipelining, and a reply classification.
 
-Each sender thread owns one `SmtpConnection` to one transport; a transport is
-one entry of DELIVERY_SMTP_URLS with its own limits:
-
-    smtp://relay.example:25?max_connections=4&messages_per_connection=500&per_second=100&per_hour=0&from_domain=example.com
+Each sender thread of the delivery engine owns one `SmtpConnection` to one
+transport (transport.py); the service-mail thread holds one for a batch.
+Anything that sends — this client, or a fake in a test — is a `Connection`.
 """
 
-import hashlib
-import math
 import re
 import smtplib
 import ssl
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from typing import Protocol
 
-from rundbrief.config import ConfigError, parse_smtp_url
-from rundbrief.delivery.ratelimit import transport_limits
+from rundbrief.outbound.transport import Transport
 
 TIMEOUT = 60
-
-
-@dataclass
-class Transport:
-    name: str
-    host: str
-    port: int
-    user: str
-    password: str
-    use_ssl: bool
-    use_tls: bool
-    max_connections: int = 4
-    messages_per_connection: int = 1000
-    per_second: float = 0.0
-    per_hour: float = 0.0
-    from_domain: str = ""
-
-    def __post_init__(self):
-        # Global across workers (ratelimit.py); an unlimited transport gets none and costs no database traffic.
-        self.limits = transport_limits(self.limit_key, self.per_second, self.per_hour)
-
-    @property
-    def limit_key(self) -> str:
-        """Names this transport's rate windows alike in every worker on every host: host, port and
-        a hash of the user (an ESP's quota is per account), never the password. Entries with the
-        same three share one budget, whatever their order in DELIVERY_SMTP_URLS."""
-        account = hashlib.sha256(f"{self.host}:{self.port}:{self.user}".encode()).hexdigest()[:16]
-        return f"{self.host[:60]}:{self.port}:{account}"
-
-
-def parse_transport(url: str, index: int = 0) -> Transport:
-    base = parse_smtp_url(url)
-    query = {key: values[-1] for key, values in parse_qs(urlsplit(url).query).items()}
-
-    def number(key, default, kind=int):
-        try:
-            return kind(query.get(key, default))
-        except ValueError:
-            raise ConfigError(f"DELIVERY_SMTP_URLS: {key}={query[key]!r} is not a number") from None
-
-    def rate(key):
-        value = number(key, 0, float)
-        # nan would compare as "no limit" and inf cannot be counted in whole messages: refuse both.
-        if not math.isfinite(value) or value < 0:
-            raise ConfigError(f"DELIVERY_SMTP_URLS: {key}={query[key]!r} must be 0 (no limit) or a positive number")
-        return value
-
-    per_second, per_hour = rate("per_second"), rate("per_hour")
-    if 0 < per_second < 1 / 3600:
-        # Its window would be longer than an hour and share the hour window's row (ratelimit.fixed_window).
-        raise ConfigError(f"DELIVERY_SMTP_URLS: per_second={query['per_second']!r} is below one an hour; use per_hour")
-    return Transport(
-        name=f"{index}:{base.host}:{base.port}",
-        host=base.host,
-        port=base.port,
-        user=base.user,
-        password=base.password,
-        use_ssl=base.use_ssl,
-        use_tls=base.use_tls,
-        max_connections=max(1, number("max_connections", 4)),
-        messages_per_connection=max(1, number("messages_per_connection", 1000)),
-        per_second=per_second,
-        per_hour=per_hour,
-        from_domain=query.get("from_domain", "").lower(),
-    )
 
 
 @dataclass(frozen=True)
@@ -139,11 +72,36 @@ def _text(message) -> str:
     return " ".join(str(message).split())[:400]
 
 
+class Limit(Protocol):
+    """A sending rate a connection must keep; the caller owns the counting (the delivery engine's limits)."""
+
+    def acquire(self, stop: threading.Event) -> bool:
+        """Wait for a token; False when `stop` was set first (then nothing may be sent)."""
+
+
+class Connection(Protocol):
+    """What the delivery engine and service mail send through."""
+
+    transport: Transport
+    limits: Sequence[Limit]  # taken once per message before it is sent, in order
+
+    def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        data: bytes,
+        before_transaction: Callable[[], Reply | None] | None = None,
+    ) -> Reply: ...
+
+    def close(self) -> None: ...
+
+
 class SmtpConnection:
     """One persistent connection; reconnects on demand and after messages_per_connection."""
 
-    def __init__(self, transport: Transport, local_hostname=None):
+    def __init__(self, transport: Transport, local_hostname=None, limits: Sequence[Limit] = ()):
         self.transport = transport
+        self.limits = limits
         self.local_hostname = local_hostname
         self.smtp = None
         self.sent_on_connection = 0

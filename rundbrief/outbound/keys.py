@@ -4,7 +4,7 @@ import functools
 
 from django.conf import settings
 
-from rundbrief.delivery.dkim import load_key
+from rundbrief.outbound.dkim import load_key
 
 
 @functools.lru_cache(maxsize=8)

@@ -5,9 +5,8 @@ whitespace changes relays make. No `l=` tag: a body length limit would let
 anyone append content under our signature. From is signed twice ("over-signed",
 §8.15) so a second From header cannot be added without breaking the signature.
 
-The engine signs per recipient but prepares per campaign: the body hash is fed
-from pre-canonicalised static segments (see compose.py), and the headers that
-do not change are canonicalised once.
+Messages are signed per recipient but prepared once: the body hash is fed from
+pre-canonicalised static segments (see message.py).
 """
 
 import base64
@@ -35,6 +34,7 @@ SIGNED_HEADERS = (
     "list-unsubscribe-post",
     "list-id",
     "feedback-id",
+    "auto-submitted",  # RFC 3834 §5: service mail says it is automatic; a relay must not drop that
 )
 
 _WSP_RUN = re.compile(rb"[ \t]+")
