@@ -33,6 +33,7 @@ def rundbrief(tmp_path, *args, **env):
         ("DATABASE_URL", "mysqlx://shop:geheim@db/shop", "unknown scheme 'mysqlx'"),
         ("DATABASE_URL", "postgres://shop:geheim@db:port/shop", "expected sqlite:///PATH or postgres://"),
         ("SMTP_URL", "smtp+ssl://shop:geheim@mail.example:465", "scheme must be smtp, smtp+starttls or smtps"),
+        ("DELIVERY_SMTP_URLS", "smtp://shop:geheim@relay.example:25?per_second=nan", "must be 0 (no limit)"),
         ("RUNDBRIEF_SIGNUP_PROCESSING", "cron", "expected one of web, worker"),
         ("DELIVERY_CONCURRENCY", "viele", "expected a whole number"),
     ],

@@ -74,19 +74,19 @@ def parse_transport(url: str, index: int = 0, *, setting: str = "DELIVERY_SMTP_U
         try:
             return kind(query.get(key, default))
         except ValueError:
-            raise ConfigError(f"{setting}: {key}={query[key]!r} is not a number") from None
+            raise ConfigError(f"{setting}={shown!r}: {key}={query[key]!r} is not a number") from None
 
     def rate(key):
         value = number(key, 0, float)
         # nan would compare as "no limit" and inf cannot be counted in whole messages: refuse both.
         if not math.isfinite(value) or value < 0:
-            raise ConfigError(f"{setting}: {key}={query[key]!r} must be 0 (no limit) or a positive number")
+            raise ConfigError(f"{setting}={shown!r}: {key}={query[key]!r} must be 0 (no limit) or a positive number")
         return value
 
     per_second, per_hour = rate("per_second"), rate("per_hour")
     if 0 < per_second < 1 / 3600:
         # Its window would be longer than an hour and share the hour window's row (fixed windows of whole seconds).
-        raise ConfigError(f"{setting}: per_second={query['per_second']!r} is below one an hour; use per_hour")
+        raise ConfigError(f"{setting}={shown!r}: per_second={query['per_second']!r} is below one an hour; use per_hour")
     return Transport(
         name=f"{index}:{parts.hostname}:{port}",
         host=parts.hostname,
