@@ -224,3 +224,15 @@ def test_demo_site_digest_renders_its_articles(demo_site):
     rendered = render_campaign(campaign)
     article = Article.objects.published().filter(topics__slug="finanznachrichten").first()
     assert article.title in rendered.text and demo_site.site_name in rendered.html
+
+
+def test_unsubscribe_and_preference_links_are_short_and_unprefixed_whatever_language_is_active():
+    """They go into List-Unsubscribe (RFC 2369, RFC 8058): /u/TOKEN and /p/TOKEN, built by reverse()."""
+    from django.utils import translation
+
+    from rundbrief.audience.links import recipient_links
+
+    with override_settings(SITE_URL="https://news.musterhaus.example"), translation.override("en"):
+        unsubscribe, preferences = recipient_links("preview")
+    assert re.fullmatch(r"https://news\.musterhaus\.example/u/[A-Za-z0-9_\-:]+", unsubscribe)
+    assert re.fullmatch(r"https://news\.musterhaus\.example/p/[A-Za-z0-9_\-:]+", preferences)
