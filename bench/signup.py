@@ -36,7 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._common import SmtpSink, free_port, temp_sqlite_url  # noqa: E402
+from bench._common import SmtpSink, temp_sqlite_url  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
 
 LUA = ROOT / "bench" / "signup.lua"
 RESULT = re.compile(r"latency_p50_ms=([\d.]+) latency_p99_ms=([\d.]+) requests=(\d+) non2xx_or_errors=(\d+)")

@@ -14,7 +14,6 @@ from rundbrief.audience import ledger
 from rundbrief.audience.actions import suppress_address
 from rundbrief.audience.addresses import subject_hash
 from rundbrief.audience.models import ConsentEvent, Subscriber, Suppression
-from tests.audience_support import smtp_inbox  # noqa: F401 (fixture)
 
 URL = "/api/v1/subscriptions"
 
@@ -59,7 +58,7 @@ def test_a_sign_up_starts_the_double_opt_in_and_answers_202(subscribe, smtp_inbo
     erika = Subscriber.objects.get(email="erika@example.de")
     assert erika.status == Subscriber.Status.PENDING
     assert list(erika.subscriptions.values_list("topic__slug", flat=True)) == ["sonderangebote"]
-    assert [m["To"] for m in smtp_inbox.messages] == ["erika@example.de"]
+    assert [m["To"] for m in smtp_inbox.mails] == ["erika@example.de"]
     requested = erika.consent_events.get(kind="requested")
     assert requested.source == "api:public" and requested.evidence.ip == "198.51.100.0"
 

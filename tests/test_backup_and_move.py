@@ -15,8 +15,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from rundbrief.audience.ledger import verify_chain
-from tests.pg_support import HAVE_POSTGRES, ROOT, throwaway_cluster
-from tests.support_ops import reader
+from tests.support.postgres import HAVE_POSTGRES, ROOT, throwaway_cluster
+from tests.support.readers import reader
 
 RUNDBRIEF = [sys.executable, "-m", "rundbrief"]
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
@@ -31,8 +31,8 @@ settings.RUNDBRIEF_SERVICE_MAIL_ASYNC = False
 from rundbrief.audience import actions
 from rundbrief.audience.models import Subscriber
 from rundbrief.api.models import ApiToken
-from tests.delivery_fixtures import make_audience, scheduled_campaign
-from tests.support_ops import reader
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.readers import reader
 from rundbrief.newsroom.models import Topic
 call_command("load-demo", verbosity=0)
 topic = Topic.objects.get(slug="finanznachrichten")

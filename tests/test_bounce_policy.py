@@ -13,8 +13,8 @@ from rundbrief.bounces import actions
 from rundbrief.bounces.models import BounceEvent, OperatorAlert
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
-from tests.bounce_support import arf, dsn, mark_sent
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
+from tests.support.bounces import arf, dsn, mark_sent
+from tests.support.campaigns import make_audience, scheduled_campaign
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,6 @@ from rundbrief.campaigns.models import Campaign
 from rundbrief.campaigns.rendering import UNSUBSCRIBE_PLACEHOLDER
 from rundbrief.delivery import actions as delivery_actions
 from rundbrief.delivery.models import Delivery
-from tests.audience_support import smtp_inbox  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 BASE = "/admin/campaigns/campaign"
@@ -194,7 +193,7 @@ def test_other_admin_pages_of_a_campaign_still_work(admin_client, draft):
 def test_test_message_arrives_over_smtp_with_real_links_in_both_parts(admin_client, draft, smtp_inbox, settings):
     settings.DELIVERY_SMTP_URLS = [f"smtp://{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"]
     admin_client.post(f"{BASE}/{draft.pk}/test/", {"address": "redaktion@example.org"})
-    (message,) = smtp_inbox.messages
+    (message,) = smtp_inbox.mails
     assert message["Subject"] == "Goldpreis im April" and message["To"] == "redaktion@example.org"
     html_part = message.get_body(preferencelist=("html",)).get_content()
     text_part = message.get_body(preferencelist=("plain",)).get_content()

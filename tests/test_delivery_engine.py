@@ -20,25 +20,11 @@ from rundbrief.delivery.management.commands.deliver import build_connections
 from rundbrief.delivery.models import Delivery
 from rundbrief.delivery.snapshot import snapshot_audience
 from rundbrief.delivery.store import DjangoRecipientStore
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
-from tests.smtp_server import SmtpServer
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.smtp import SmtpServer
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_worker(settings, server, **overrides):
-    settings.DELIVERY_SMTP_URLS = [server.url]
-    options = Options(
-        until_idle=True,
-        retry_base_seconds=0.05,
-        recheck_seconds=0.05,
-        idle_poll_seconds=0.05,
-        concurrency=overrides.pop("concurrency", 2),
-        **overrides,
-    )
-    store = DjangoRecipientStore("test-worker", options.lease_seconds)
-    worker = Worker(store, build_connections(options.concurrency), compile_campaign, options)
-    return worker.run()
 
 
 def parse(received):

@@ -8,9 +8,9 @@ import pytest
 
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
-from tests.smtp_server import Faults, SmtpServer
-from tests.test_delivery_engine import run_worker
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.smtp import Faults, SmtpServer
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -30,10 +30,9 @@ from rundbrief.delivery.models import Delivery, RateWindow
 from rundbrief.delivery.ratelimit import SharedLimit, TokenBucket, fixed_window
 from rundbrief.delivery.smtp import parse_transport
 from rundbrief.delivery.store import DjangoRecipientStore
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
-from tests.smtp_server import SmtpServer
-from tests.test_delivery_engine import run_worker
-from tests.test_delivery_workers import start_worker, wait_all, worker_env
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.smtp import SmtpServer
+from tests.support.workers import run_worker, start_worker, wait_all, worker_env
 
 T0 = 1_800_000_000.0  # a whole hour in Unix time: window arithmetic is easy to read
 

@@ -9,15 +9,11 @@
 
 import collections
 import email
-import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from email import policy
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings as django_settings
@@ -26,49 +22,11 @@ from django.db import connection
 from rundbrief.audience.actions import withdraw_consent
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
-from tests.smtp_server import SmtpServer
-from tests.test_delivery_engine import run_worker
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.smtp import Faults, SmtpServer
+from tests.support.workers import run_worker, start_worker, wait_all, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
-RUNDBRIEF = [sys.executable, "-m", "rundbrief"]
-
-
-def database_url():
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    auth = quote(db["USER"]) + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-def worker_env(server, **extra):
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url(),
-        SECRET_KEY=django_settings.SECRET_KEY,
-        RUNDBRIEF_VAR_DIR=str(django_settings.VAR_DIR),
-        DELIVERY_SMTP_URLS=server.url,
-        DELIVERY_LEASE_SECONDS="4",
-        DELIVERY_RETRY_BASE_SECONDS="0.1",
-        DELIVERY_CONSENT_RECHECK_SECONDS="0.1",
-        RUNDBRIEF_LOG_LEVEL="WARNING",
-        **{k: str(v) for k, v in extra.items()},
-    )
-    return env
-
-
-def start_worker(env, *args):
-    return subprocess.Popen(
-        [*RUNDBRIEF, "deliver", "--until-idle", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-
-
-def wait_all(processes, timeout=240):
-    deadline = time.monotonic() + timeout
-    for process in processes:
-        _out, err = process.communicate(timeout=max(1, deadline - time.monotonic()))
-        assert process.returncode == 0, err.decode()[-3000:]
 
 
 def received_by_recipient(server):
@@ -155,8 +113,6 @@ def test_nobody_receives_a_message_begun_more_than_a_second_after_their_withdraw
 
 
 def test_sigterm_finishes_transactions_in_flight_records_them_and_exits_0(finance):
-    from tests.smtp_server import Faults
-
     make_audience(finance, 200)
     campaign = scheduled_campaign([finance])
     with SmtpServer(Faults(stall_seconds=0.2)) as server:

@@ -16,7 +16,6 @@ from rundbrief.audience.addresses import normalise_address, subject_hash, trunca
 from rundbrief.audience.importer import import_subscribers, normalise_fast, truncate_ip_fast
 from rundbrief.audience.ledger_bulk import EventRow, canonical_fast
 from rundbrief.audience.models import ConsentEvent, Subscriber, Suppression
-from tests.audience_support import smtp_inbox  # noqa: F401 (fixture)
 
 HEADER = "email,topics,consented_at,confirmed_at,source,ip,consent_text_version\n"
 
@@ -88,7 +87,7 @@ def test_send_confirmation_mails_pending_rows_through_the_double_opt_in(
     with django_capture_on_commit_callbacks(execute=True):
         summary = run(path, "--send-confirmation")
     assert "1 confirmed, 1 pending" in summary
-    assert [m["To"] for m in smtp_inbox.messages] == ["max@example.de"]
+    assert [m["To"] for m in smtp_inbox.mails] == ["max@example.de"]
     kinds = list(ConsentEvent.objects.filter(subject_hash=subject_hash("max@example.de")).values_list("kind", "source"))
     assert kinds == [("requested", "import:kunden.csv:2"), ("confirmation_sent", "mail:confirmation-request")]
 

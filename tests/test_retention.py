@@ -14,8 +14,8 @@ from rundbrief.delivery.models import Delivery
 from rundbrief.delivery.store import DjangoRecipientStore
 from rundbrief.ops.models import DeliveryAggregate
 from rundbrief.ops.retention import months_before, reduce_deliveries, remove_old_evidence
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
-from tests.support_ops import reader
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.readers import reader
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ and the body arrives byte for byte (dot-stuffing undone by the server).
 import pytest
 
 from rundbrief.delivery.smtp import SmtpConnection, parse_transport, stuffed
-from tests.smtp_server import Faults, SmtpServer
+from tests.support.smtp import Faults, SmtpServer
 
 BODY = (
     b"From: newsletter@musterhaus.example\r\nTo: leser@example.org\r\nSubject: Punkte\r\n\r\n"
