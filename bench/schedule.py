@@ -12,7 +12,8 @@ SQLite), so every run schedules the first campaign onto an empty delivery ledger
 
     schedule: subscribers=N seconds=S        (S = median of the runs)
 
-Slow would mean: above 10 s for 1,000,000 subscribers (issue 6), on SQLite or PostgreSQL.
+Slow would mean: above 10 s for 1,000,000 subscribers, on SQLite or PostgreSQL
+(docs/benchmarks.md, "Targets").
 """
 
 import argparse

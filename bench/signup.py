@@ -19,7 +19,7 @@ counts that time too. cpu_ms is the CPU of the product's processes (gunicorn and
 --processing worker, the delivery worker that sends the mail) per sign-up, baseline_cpu_ms that
 of the bare gunicorn per request: a steadier comparison than rates on a shared machine.
 
-Slow would mean: rps below 0.5 × baseline_rps, or p99 above 50 ms (issue 6).
+Slow would mean: rps below 0.5 × baseline_rps, or p99 above 50 ms (docs/benchmarks.md, "Targets").
 """
 
 import argparse

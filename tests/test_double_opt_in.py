@@ -106,7 +106,7 @@ def test_request_mail_is_neutral_multipart_and_in_the_language_of_the_request(si
 
 
 def test_no_email_address_appears_in_any_link(sign_up, smtp_inbox, topics):
-    """Links carry a signed opaque id, never the address (issue 3)."""
+    """Links carry a signed opaque id, never the address."""
     sign_up("geheim.adresse@example.org")
     for url in smtp_inbox.links(smtp_inbox.mails[0]):
         assert "geheim" not in signing.b64_decode(url.split("/")[-2].split(":")[0].encode()).decode(errors="replace")

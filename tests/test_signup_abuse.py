@@ -19,7 +19,7 @@ def generous_limits(settings):
 
 
 def test_new_pending_confirmed_and_suppressed_addresses_get_the_same_answer(client, sign_up, smtp_inbox, topics):
-    """Same status and body for every state; only the new address gets mail (issue 3: no enumeration)."""
+    """Same status and body for every state; only the new address gets mail (no enumeration: docs/decisions.md, "Sign-up outcomes look alike")."""
     sign_up("pending@example.de")
     sign_up("confirmed@example.de")
     confirm = next(path_of(u) for u in smtp_inbox.links(smtp_inbox.mails[-1]) if "/bestaetigen/" in u)

@@ -49,7 +49,8 @@ class SignupOutcome:
 
 def _topics(slugs):
     chosen = list(Topic.objects.filter(slug__in=slugs)) if slugs else []
-    # By default the consent covers every topic named in the text (issue 3); readers narrow it later.
+    # By default the consent covers every topic named in the text; readers narrow it later
+    # (docs/decisions.md, "A sign-up covers every topic unless the reader chooses").
     return chosen or list(Topic.objects.all())
 
 
@@ -191,7 +192,7 @@ def pending_subscriber(token):
 
 
 def confirm_subscription(token, *, source="", ip="", user_agent=""):
-    """Confirm the double opt-in; the link then stops working. Lifts a suppression (issue 3)."""
+    """Confirm the double opt-in; the link then stops working. Lifts a suppression (docs/decisions.md, "Suppression and a fresh opt-in")."""
     with transaction.atomic():
         subscriber = pending_subscriber(token)
         subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)

@@ -2,7 +2,7 @@
 
 See rundbrief/audience/importer.py for the flow. Rows are written with plain
 multi-row INSERTs and the ledger's bulk append (ledger_bulk.append_events),
-because the import should reach 50,000 rows/s on SQLite (issue 6); pending rows
+because the import should reach 50,000 rows/s on SQLite (docs/benchmarks.md, "Targets"); pending rows
 that are to be mailed go one by one through actions.request_subscription,
 the same double opt-in as the form, since the mail is their bottleneck anyway.
 

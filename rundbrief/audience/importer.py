@@ -1,4 +1,4 @@
-"""Importing subscribers from a CSV file: `rundbrief import-subscribers` (issue 3, "Import and API").
+"""Importing subscribers from a CSV file: `rundbrief import-subscribers` (docs/cli.md).
 
 Columns (a header row names them, in any order; only `email` is required):
 
@@ -22,8 +22,8 @@ ledger event carrying the given evidence (GDPR Art. 7(1): the controller must be
 able to prove consent). Rows without become pending, with no mail unless
 --send-confirmation, which starts the same double opt-in as the form. An
 address already in the database is never changed (an import must not undo a
-withdrawal, GDPR Art. 7(3)); a suppressed one is skipped (issue 3: the
-suppression list blocks imports). Re-running a file therefore changes nothing.
+withdrawal, GDPR Art. 7(3)); a suppressed one is skipped (the
+suppression list blocks imports: docs/decisions.md, "Suppression and a fresh opt-in"). Re-running a file therefore changes nothing.
 """
 
 import codecs
@@ -51,7 +51,7 @@ COLUMNS = ("email", "topics", "consented_at", "confirmed_at", "source", "ip", "c
 # (address, public id, subject hash) touch nearly every page of those indexes: at 500,000 rows,
 # 10,000 rows per transaction spent 22 s committing, 50,000 rows 7 s (docs/benchmarks.md). But on
 # SQLite the write lock is held for the whole transaction and sign-ups wait for it: about 0.6 s for
-# 10,000 rows here (issue 6, second pass), five times that for 50,000. The front door stays responsive
+# 10,000 rows here (docs/benchmarks.md, Import), five times that for 50,000. The front door stays responsive
 # by default; a bulk import at a quiet hour can pass --chunk-rows 50000.
 CHUNK_ROWS = 10_000
 # Rows parsed and written at a time, within a transaction: what is held in memory.

@@ -2,7 +2,7 @@
 
 A sign-up (form or API) is answered as soon as one row is committed here,
 together with its rate-limit counters. That answer is the same for every
-address (issue 3), and now the work behind it is too: no lookup of the
+address (docs/decisions.md, "Sign-up outcomes look alike"), and now the work behind it is too: no lookup of the
 address happens before the answer, so its timing cannot tell a new address
 from a known one.
 
@@ -294,7 +294,8 @@ def _apply_fresh(rows, subjects, lease):
     )
     subscriptions, events = [], []
     for row, subscriber in zip(rows, subscribers, strict=True):
-        # By default the consent covers every topic named in the text (issue 3), as in actions._topics.
+        # By default the consent covers every topic named in the text, as in actions._topics
+        # (docs/decisions.md, "A sign-up covers every topic unless the reader chooses").
         chosen = [by_slug[s] for s in row.topics if s in by_slug] or every_topic
         subscriptions += [Subscription(subscriber_id=subscriber.pk, topic_id=t.pk) for t in chosen]
         row.topics = sorted(t.slug for t in chosen)

@@ -1,4 +1,4 @@
-"""Appending many consent events at once, for the subscriber import (issue 3, "Import and API").
+"""Appending many consent events at once, for the subscriber import and the sign-up intake.
 
 The same chain as rundbrief.audience.ledger.append_event (GDPR Art. 7(1): proof),
 written in bulk in two steps. `prepare_event` needs no database and runs in the

@@ -39,7 +39,8 @@ def _subscriber(purpose, token):
 
 def _check_your_mail(request):
     # One answer for new, pending, confirmed, suppressed and honeypot: the form must not
-    # reveal who is subscribed (issue 3). Same template, same status, no per-address data.
+    # reveal who is subscribed (docs/decisions.md, "Sign-up outcomes look alike").
+    # Same template, same status, no per-address data.
     return render(request, "audience/check_your_mail.html")
 
 

@@ -51,7 +51,7 @@ def schedule_campaign(campaign, *, at=None, actor=""):
 
 
 def pause_campaign(campaign, *, reason="", actor=""):
-    """Workers stop starting new transactions for it within a fraction of a second (engine.ConsentGuard)."""
+    """Workers stop starting new transactions for it within a fraction of a second (delivery/guard.py: ConsentGuard)."""
     with transaction.atomic():
         campaign = _locked(campaign)
         _require(campaign, State.SCHEDULED, State.SENDING)

@@ -198,7 +198,7 @@ class Worker:
             with self._cooldown_lock:
                 self._cooldown[job.domain] = time.time() + min(self.options.retry_base_seconds, 300)
         if reply.kind == "permanent":
-            # 5xx: final. Bounce handling (issue 5) decides what it means for the address.
+            # 5xx: final. Bounce handling (bounces/actions.py, docs/bounces.md) decides what it means for the address.
             return Outcome(claimed.delivery_id, State.FAILED, str(reply))
         return Outcome(claimed.delivery_id, "retry", str(reply))
 
@@ -281,7 +281,7 @@ class Worker:
         self.guard.join(5)
 
     def _daily_housekeeping(self):
-        """Once a day, when idle (issue 3: the worker purges expired sign-up requests daily)."""
+        """Once a day, when idle: expired sign-up requests and retention (docs/operations.md, "Retention")."""
         if self.clock() - self._housekept_at < HOUSEKEEPING_SECONDS:
             return
         self._housekept_at = self.clock()
