@@ -29,6 +29,7 @@ from rundbrief.audience.models import Subscriber, Suppression
 from rundbrief.bounces.models import BounceEvent, OperatorAlert
 from rundbrief.bounces.parse import classify
 from rundbrief.bounces.status import classify_reply
+from rundbrief.campaigns.actions import CampaignStateError, pause_campaign
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery import verp
 from rundbrief.delivery.models import Delivery
@@ -284,8 +285,6 @@ def campaign_rates(campaign_id) -> Rates:
 def pause_if_complaint_rate_too_high(campaign_id) -> bool:
     """Gmail and Yahoo reject bulk senders above 0.3 % complaints. Pause only from BOUNCE_COMPLAINT_MIN_SENT
     accepted messages on, so the first complaint of a young campaign cannot stop it (docs/bounces.md)."""
-    from rundbrief.campaigns.actions import CampaignStateError, pause_campaign
-
     rates = campaign_rates(campaign_id)
     if rates.sent < settings.BOUNCE_COMPLAINT_MIN_SENT or rates.complaint_rate <= settings.BOUNCE_COMPLAINT_PAUSE_RATE:
         return False
