@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from rundbrief.audience import tokens
 from rundbrief.audience.models import Subscriber, Subscription
-from rundbrief.campaigns import admin as campaign_admin
+from rundbrief.delivery import admin as campaign_admin
 from rundbrief.campaigns.authoring import create_campaign
 from rundbrief.campaigns.models import Campaign
 from rundbrief.campaigns.rendering import UNSUBSCRIBE_PLACEHOLDER
