@@ -67,8 +67,8 @@ def fill(subscribers):
 
 
 def time_schedule(topics, run):
-    from rundbrief.delivery.actions import schedule_campaign
     from rundbrief.campaigns.models import Campaign
+    from rundbrief.delivery.actions import schedule_campaign
 
     campaign = Campaign.objects.create(
         name=f"Bench {run}",

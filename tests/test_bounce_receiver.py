@@ -15,11 +15,9 @@ from rundbrief.bounces import actions
 from rundbrief.bounces.models import BounceEvent
 from rundbrief.bounces.receiver import ReceiverController
 from rundbrief.delivery import verp
-from rundbrief.delivery.compose import compile_campaign
-from rundbrief.delivery.engine import Options, Worker
-from rundbrief.delivery.management.commands.deliver import build_connections
+from rundbrief.delivery.engine import Options
 from rundbrief.delivery.models import Delivery
-from rundbrief.delivery.store import DjangoRecipientStore
+from rundbrief.ops.worker import build_worker
 from tests.bounce_support import DOMAIN, dsn, mark_sent
 from tests.conftest import free_port
 from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
@@ -115,9 +113,7 @@ def deliver(settings, port):
     options = Options(
         until_idle=True, retry_base_seconds=0.05, recheck_seconds=0.05, idle_poll_seconds=0.05, concurrency=2
     )
-    Worker(
-        DjangoRecipientStore("bounce-test", options.lease_seconds), build_connections(2), compile_campaign, options
-    ).run()
+    build_worker("bounce-test", options).run()
 
 
 def test_rejections_and_dsns_of_a_campaign_suppress_and_the_next_campaign_skips_them(settings, finance, receiver):
