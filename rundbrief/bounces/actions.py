@@ -168,7 +168,7 @@ def record_complaint(
 
 
 def record_smtp_rejection(delivery_id: int, reply_text: str) -> BounceEvent | None:
-    """The delivery engine's hook for a synchronous 5xx reply (call it after the outcome is recorded).
+    """The hook for a synchronous 5xx reply the delivery worker gets (ops/worker.py calls it after the outcome is recorded).
 
     Classifies the reply by its RFC 3463 enhanced code, else its basic code and words:
     "550 5.1.1 user unknown" → hard, "552 5.2.2 mailbox full" → soft,
