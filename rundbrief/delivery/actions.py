@@ -16,9 +16,9 @@ from rundbrief.campaigns.actions import CampaignStateError, lock_campaign, requi
 from rundbrief.campaigns.models import Campaign
 from rundbrief.campaigns.rendering import render_campaign
 from rundbrief.delivery.compose import compile_campaign
+from rundbrief.delivery.protocols import Claimed
 from rundbrief.delivery.smtp import SmtpConnection, parse_transport
 from rundbrief.delivery.snapshot import snapshot_audience
-from rundbrief.delivery.store import Claimed
 
 State = Campaign.State
 

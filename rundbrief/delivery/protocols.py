@@ -37,7 +37,7 @@ class Disposition(StrEnum):
     SKIPPED_WITHDRAWN = "skipped_withdrawn"
     SKIPPED_SUPPRESSED = "skipped_suppressed"
     RETRY = "retry"  # queued again, due at retry_at; the attempt counts towards the limit
-    RELEASE = "release"  # queued again at once; nothing was tried (halted, cooling down, lease lost)
+    RELEASE = "release"  # queued again at once; nothing was tried (halted, no rate token, lease lost)
 
 
 # A negative consent verdict is final for the row: it is skipped, and says why.
