@@ -7,11 +7,11 @@ from django.utils import timezone
 
 from rundbrief.audience import tokens
 from rundbrief.audience.models import Subscriber, Subscription
-from rundbrief.campaigns import admin as campaign_admin
 from rundbrief.campaigns.authoring import create_campaign
 from rundbrief.campaigns.models import Campaign
 from rundbrief.campaigns.rendering import UNSUBSCRIBE_PLACEHOLDER
 from rundbrief.delivery import actions as delivery_actions
+from rundbrief.delivery import admin as campaign_admin
 from rundbrief.delivery.models import Delivery
 
 pytestmark = pytest.mark.django_db

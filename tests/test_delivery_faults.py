@@ -116,10 +116,9 @@ def test_a_batch_lost_to_a_database_error_is_not_renewed_and_is_claimed_again(se
 
     from django.db import OperationalError
 
-    from rundbrief.delivery.compose import compile_campaign
-    from rundbrief.delivery.engine import Options, Worker
-    from rundbrief.delivery.management.commands.deliver import build_connections
+    from rundbrief.delivery.engine import Options
     from rundbrief.delivery.store import DjangoRecipientStore
+    from rundbrief.ops.worker import build_worker
 
     class RestartingStore(DjangoRecipientStore):
         failures = 0
@@ -136,7 +135,7 @@ def test_a_batch_lost_to_a_database_error_is_not_renewed_and_is_claimed_again(se
         settings.DELIVERY_SMTP_URLS = [server.url]
         options = Options(until_idle=True, lease_seconds=1, recheck_seconds=0.05, idle_poll_seconds=0.05, concurrency=2)
         store = RestartingStore("restart-worker", options.lease_seconds)
-        Worker(store, build_connections(2), compile_campaign, options).run()
+        build_worker("restart-worker", options, store=store).run()
     assert store.failures == 1
     assert sorted(r for m in server.messages for r in m.rcpt_tos) == sorted(f"leser{i}@example.org" for i in range(12))
     assert states(campaign) == ["sent"] * 12

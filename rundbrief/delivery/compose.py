@@ -194,7 +194,7 @@ class CompiledMessage:
 
 
 class CampaignMessage:
-    """A compiled campaign that builds messages for claimed delivery rows (store.Claimed)."""
+    """A compiled campaign that builds messages for claimed delivery rows (protocols.Claimed)."""
 
     def __init__(self, compiled: CompiledMessage, site_url: str):
         self.compiled = compiled

@@ -9,10 +9,8 @@ from urllib.parse import quote, urlencode
 from django.conf import settings as django_settings
 from django.db import connection
 
-from rundbrief.delivery.compose import compile_campaign
-from rundbrief.delivery.engine import Options, Worker
-from rundbrief.delivery.management.commands.deliver import build_connections
-from rundbrief.delivery.store import DjangoRecipientStore
+from rundbrief.delivery.engine import Options
+from rundbrief.ops.worker import build_worker
 
 RUNDBRIEF = [sys.executable, "-m", "rundbrief"]
 
@@ -32,9 +30,7 @@ def run_worker(settings, server, *, transport=None, **overrides):
         concurrency=overrides.pop("concurrency", 2),
         **overrides,
     )
-    store = DjangoRecipientStore("test-worker", options.lease_seconds)
-    worker = Worker(store, build_connections(options.concurrency), compile_campaign, options)
-    return worker.run()
+    return build_worker("test-worker", options).run()
 
 
 def database_url():
