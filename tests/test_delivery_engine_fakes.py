@@ -238,3 +238,57 @@ def test_the_engines_final_dispositions_are_the_delivery_ledgers_states():
     finals = {d.value for d in Disposition} - {Disposition.RETRY, Disposition.RELEASE}
     assert finals <= set(Delivery.State.values)
     assert {Verdict.WITHDRAWN.value, Verdict.SUPPRESSED.value} <= set(Delivery.State.values)
+
+
+class SlowRecordingStore(FakeStore):
+    """A store whose commits take a while, as on a loaded database: the senders run ahead of it."""
+
+    def __init__(self, rows, delay):
+        super().__init__(rows)
+        self.delay = delay
+        self.recorded_sent = set()
+
+    def claim(self, limit):
+        threading.Event().wait(self.delay)  # a claim transaction costs as much as a commit
+        return super().claim(limit)
+
+    def record(self, outcomes):
+        threading.Event().wait(self.delay)
+        super().record(outcomes)
+        with self.lock:
+            self.recorded_sent.update(o.delivery_id for o in outcomes if o.state == Disposition.SENT)
+
+
+class CountingMessenger(FakeMessenger):
+    """Notes, at the start of every SMTP transaction, how many sent messages the store has not recorded:
+    the copies a kill at that moment would have sent again."""
+
+    def __init__(self, store, lanes):
+        super().__init__(lanes=lanes)
+        self.store = store
+        self.sent_ids = set()
+        self.most_unrecorded = 0
+
+    def build(self, claimed):
+        return ("message", claimed.email, claimed.delivery_id)
+
+    def send(self, lane, message, before_transaction):
+        veto = before_transaction()
+        if veto is not None:
+            return veto
+        _kind, _email, delivery_id = message
+        with self.lock, self.store.lock:
+            self.sent_ids.add(delivery_id)
+            unrecorded = len(self.sent_ids - self.store.recorded_sent)
+            self.most_unrecorded = max(self.most_unrecorded, unrecorded)
+        return FakeReply(ReplyKind.SENT, 250, "ok")
+
+
+def test_sent_but_unrecorded_messages_never_exceed_the_duplicate_bound_even_when_recording_is_slow():
+    """DELIVERY_DUPLICATE_BOUND promises at most that many copies resent per killed worker
+    (docs/delivery.md): the senders must wait for the record, not run ahead of a slow database."""
+    store = SlowRecordingStore(rows(*(f"leser{i}@example.org" for i in range(600))), delay=0.05)
+    messenger = CountingMessenger(store, lanes=4)
+    Worker(store, messenger, fast(duplicate_bound=20, batch_size=200)).run()
+    assert len(messenger.sent_ids) == 600
+    assert messenger.most_unrecorded <= 20, f"{messenger.most_unrecorded} sent messages were unrecorded at once"

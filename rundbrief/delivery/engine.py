@@ -17,9 +17,9 @@ Invariants, each with a test in tests/test_delivery_*.py (docs/delivery.md):
   more than 1 s earlier is always seen;
 - nobody is mailed twice by two workers: rows are claimed atomically under a lease;
 - nobody is lost on a crash: a row becomes final only after its SMTP outcome is recorded; a dead
-  worker's rows return when its lease runs out. Outcomes are recorded at least every `flush_every`
-  messages, so at most that many (plus the transactions in flight) can be sent twice, with the
-  same Message-ID.
+  worker's rows return when its lease runs out. A sender starts a transaction only with one of
+  `duplicate_bound` permits, given back when the outcome is committed, so a kill resends at most
+  that many, with the same Message-ID.
 
 The engine depends only on two protocols (protocols.py): a RecipientStore (the ledger; store.py)
 and a Messenger (building and sending; messenger.py). It knows nothing of SQL or SMTP, so both can
@@ -125,6 +125,13 @@ class Worker:
         self._cooldown = {}
         self._cooldown_lock = threading.Lock()
         self.flush_every = max(1, options.duplicate_bound - len(self.lanes))
+        # A kill loses the outcomes of messages sent but not yet recorded; those are sent again. A
+        # sender takes one of `duplicate_bound` permits before its SMTP transaction and gives it back
+        # only when the outcome is committed, so however far the database falls behind, no more than
+        # that many can be outstanding (docs/delivery.md, "Invariants").
+        self._unrecorded = threading.Semaphore(max(1, options.duplicate_bound))
+        self._permit_holders: set[int] = set()
+        self._permit_lock = threading.Lock()
         self.guard = ConsentGuard(store, self.topics_for, options.recheck_seconds, self.halt, options.lease_seconds)
 
     def topics_for(self, campaign_id):
@@ -255,6 +262,9 @@ class Worker:
                 # Halted while waiting: without a token this message must not go (global rate limits).
                 return Outcome(claimed.delivery_id, Disposition.RELEASE, attempted=False)
 
+        if not self._take_permit(claimed.delivery_id):
+            return Outcome(claimed.delivery_id, Disposition.RELEASE, attempted=False)
+
         def consent_at_transaction_start():
             verdict = self.guard.verdict(claimed.delivery_id, claimed.campaign_id, self.halt)
             if verdict == Verdict.OK:
@@ -285,6 +295,7 @@ class Worker:
                     )
             outcomes.append(outcome)
         self.store.record(outcomes)
+        self._give_back_permits(outcomes)
         self.guard.forget([o.delivery_id for o in outcomes])
         for outcome in outcomes:
             self._claimed.pop(outcome.delivery_id, None)
@@ -303,6 +314,22 @@ class Worker:
                 )
 
     # -- senders, outcomes, idling ---------------------------------------------
+    def _take_permit(self, delivery_id) -> bool:
+        """Wait until fewer than `duplicate_bound` sent messages are unrecorded; False if halted meanwhile."""
+        while not self._unrecorded.acquire(timeout=0.1):
+            if self.halt.is_set():
+                return False
+        with self._permit_lock:
+            self._permit_holders.add(delivery_id)
+        return True
+
+    def _give_back_permits(self, outcomes):
+        with self._permit_lock:
+            held = [o.delivery_id for o in outcomes if o.delivery_id in self._permit_holders]
+            self._permit_holders.difference_update(held)
+        for _ in held:
+            self._unrecorded.release()
+
     def _sender(self, lane, jobs):
         try:
             while True:
