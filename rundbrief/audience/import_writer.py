@@ -1,7 +1,7 @@
 """The writing stage of the subscriber import: chunks of parsed rows, several chunks per transaction.
 
 See rundbrief/audience/importer.py for the flow. Rows are written with plain
-multi-row INSERTs and the ledger's bulk append (ledger_bulk.append_events),
+multi-row INSERTs and the ledger's batch append (ledger_batch.append_events),
 because the import should reach 50,000 rows/s on SQLite (issue 6); pending rows
 that are to be mailed go one by one through actions.request_subscription,
 the same double opt-in as the form, since the mail is their bottleneck anyway.
@@ -21,18 +21,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from rundbrief.audience import actions
-from rundbrief.audience.ledger_bulk import (
-    EventRow,
-    append_events,
-    bulk_cursor,
-    datetime_adapter,
-    datetime_adapters,
-    insert_rows,
-    max_params,
-    prepare_event,
-    rows_after,
-)
+from rundbrief.audience.ledger_batch import EventRow, append_events, prepare_event
 from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Subscription, Suppression
+from rundbrief.db.bulk import bulk_cursor, datetime_adapter, datetime_adapters, insert_rows, max_params, rows_after
 from rundbrief.newsroom.models import Topic
 
 SEEN_TABLE = "rundbrief_import_seen"

@@ -24,7 +24,6 @@ worker for anything a dead process left behind:
    (docs/decisions.md, "Sign-up intake").
 """
 
-import functools
 import logging
 import threading
 import time
@@ -37,7 +36,7 @@ from django.utils import timezone
 
 from rundbrief.audience import mail, outbox
 from rundbrief.audience.addresses import subject_hash, truncate_ip
-from rundbrief.audience.ledger_bulk import EventRow, append_events
+from rundbrief.audience.ledger_batch import EventRow, append_events
 from rundbrief.audience.models import (
     ConsentEvent,
     ConsentText,
@@ -47,6 +46,7 @@ from rundbrief.audience.models import (
     Suppression,
     new_nonce,
 )
+from rundbrief.db.bulk import insert_sql
 from rundbrief.newsroom.models import Topic
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ Stage = SignupIntake.Stage
 BATCH = 200  # rows applied per transaction, mails per SMTP connection
 LEASE = timedelta(minutes=2)  # a sender that has not recorded its mails by then is taken for dead
 MAX_ATTEMPTS = 5
-INSERT_FIELDS = [
+INSERT_FIELDS = (
     "stage",
     "received_at",
     "email",
@@ -66,7 +66,7 @@ INSERT_FIELDS = [
     "user_agent",
     "nonce",
     "attempts",
-]
+)
 
 
 def receive(request):
@@ -91,15 +91,8 @@ def receive(request):
         0,
     ]
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(), values)
+        cursor.execute(insert_sql(SignupIntake, INSERT_FIELDS), values)
     transaction.on_commit(kick)
-
-
-@functools.cache
-def _insert_sql():
-    meta, qn = SignupIntake._meta, connection.ops.quote_name
-    columns = ", ".join(qn(meta.get_field(name).column) for name in INSERT_FIELDS)
-    return f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(INSERT_FIELDS))})"
 
 
 def queue_mail(subscriber, nonce, topic_slugs):
