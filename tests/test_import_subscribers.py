@@ -299,8 +299,8 @@ def test_memory_does_not_grow_with_the_file(csv_file, topics):
 
 def test_a_chunk_larger_than_one_insert_statement_is_written_whole(csv_file, topics):
     """Multi-row INSERTs split at the parameter limit: every subscription, event and evidence row arrives."""
-    from rundbrief.db.bulk import MAX_ROWS_PER_INSERT
     from rundbrief.audience.models import ConsentEvidence, Subscription
+    from rundbrief.db.bulk import MAX_ROWS_PER_INSERT
 
     rows = 2 * MAX_ROWS_PER_INSERT + 7  # all three topics each: about six statements of subscriptions
     body = "".join(

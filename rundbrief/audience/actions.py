@@ -1,11 +1,10 @@
-"""State changes of the audience. Views, commands and the admin call these and nothing else.
+"""State changes of the audience. Views, commands and the admin call these and nothing else; reads are in queries.py.
 
 Each action is atomic, writes its consent-ledger event in the same transaction,
 and queues mail with transaction.on_commit so no mail leaves for a change that
 was rolled back.
 """
 
-import hmac
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,10 +12,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from rundbrief.audience import intake, mail, outbox, tokens
+from rundbrief.audience import intake, mail, outbox, queries
 from rundbrief.audience.addresses import normalise_address, normalise_fast, subject_hash
 from rundbrief.audience.ledger import append_event
 from rundbrief.audience.models import (
@@ -29,6 +28,7 @@ from rundbrief.audience.models import (
     Suppression,
     new_nonce,
 )
+from rundbrief.db.bulk import checkpoint_sqlite_wal
 from rundbrief.newsroom.models import Topic
 
 log = logging.getLogger(__name__)
@@ -59,10 +59,6 @@ def _set_topics(subscriber, topics):
     Subscription.objects.bulk_create(
         [Subscription(subscriber=subscriber, topic=t) for t in topics if t.pk not in existing]
     )
-
-
-def _slugs(subscriber):
-    return sorted(subscriber.subscriptions.values_list("topic__slug", flat=True))
 
 
 def _unique(queryset):
@@ -180,22 +176,12 @@ def submit_subscription_request(request: SubscriptionRequest):
     return SignupOutcome(subscriber, mail_queued=True)
 
 
-def pending_subscriber(token):
-    """The subscriber a confirm token may confirm, or tokens.InvalidToken. Changes nothing."""
-    public_id, nonce = tokens.read_token(tokens.CONFIRM, token)
-    subscriber = Subscriber.objects.filter(public_id=public_id, status=Subscriber.Status.PENDING).first()
-    # Constant-time comparison: the nonce is what makes the link work only once.
-    if subscriber is None or not nonce or not hmac.compare_digest(subscriber.confirm_nonce, nonce):
-        raise tokens.InvalidToken
-    return subscriber
-
-
 def confirm_subscription(token, *, source="", ip="", user_agent=""):
     """Confirm the double opt-in; the link then stops working. Lifts a suppression (issue 3)."""
     with transaction.atomic():
-        subscriber = pending_subscriber(token)
+        subscriber = queries.pending_subscriber(token)
         subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-        pending_subscriber(token)  # again under the lock: two clicks at once confirm once
+        queries.pending_subscriber(token)  # again under the lock: two clicks at once confirm once
         subscriber.status = Subscriber.Status.CONFIRMED
         subscriber.confirmed_at = timezone.now()
         subscriber.withdrawn_at = None
@@ -209,7 +195,7 @@ def confirm_subscription(token, *, source="", ip="", user_agent=""):
             subject_hash=subject,
             subscriber=subscriber,
             consent_text=requested.consent_text if requested else None,
-            topics=_slugs(subscriber),
+            topics=queries.subscribed_topics(subscriber),
             source=source,
             ip=ip,
             user_agent=user_agent,
@@ -231,7 +217,7 @@ def withdraw_consent(subscriber, *, source="", ip="", user_agent=""):
             Kind.WITHDRAWN,
             subject_hash=subject_hash(subscriber.email),
             subscriber=subscriber,
-            topics=_slugs(subscriber),
+            topics=queries.subscribed_topics(subscriber),
             source=source,
             ip=ip,
             user_agent=user_agent,
@@ -246,9 +232,9 @@ def update_preferences(subscriber, *, topics, source="", ip="", user_agent=""):
         return withdraw_consent(subscriber, source=source, ip=ip, user_agent=user_agent)
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-        before = _slugs(subscriber)
+        before = queries.subscribed_topics(subscriber)
         _set_topics(subscriber, chosen)
-        after = _slugs(subscriber)
+        after = queries.subscribed_topics(subscriber)
         if before != after:
             append_event(
                 Kind.TOPICS_CHANGED,
@@ -271,75 +257,6 @@ def suppress_address(email, *, reason, source=""):
         subscriber = Subscriber.objects.filter(email=address).first()
         append_event(Kind.SUPPRESSED, subject_hash=subject, subscriber=subscriber, source=source or f"reason:{reason}")
     return suppression
-
-
-def is_suppressed(email):
-    return Suppression.objects.filter(address_hash=subject_hash(normalise_address(email))).exists()
-
-
-def ledger_for(subject):
-    events = ConsentEvent.objects.filter(subject_hash=subject).select_related("consent_text", "evidence")
-    rows = []
-    for event in events.order_by("pk"):
-        evidence = getattr(event, "evidence", None)
-        rows.append(
-            {
-                "id": event.pk,
-                "kind": event.kind,
-                "occurred_at": event.occurred_at.isoformat(),
-                "consent_text": {
-                    "language": event.consent_text.language,
-                    "version": event.consent_text.version,
-                    "sha256": event.consent_text_sha256,
-                    "text": event.consent_text.text,
-                }
-                if event.consent_text
-                else None,
-                "topics": event.topics,
-                "source": event.source,
-                "ip": evidence.ip if evidence else None,
-                "user_agent": evidence.user_agent if evidence else None,
-                "message_id": event.message_id or None,
-                "hash": event.hash,
-            }
-        )
-    return rows
-
-
-def deliveries_and_bounces(subscriber):
-    """The delivery ledger's and the bounce log's records of this subscriber (GDPR Art. 15)."""
-    from rundbrief.bounces.actions import bounces_for_export
-    from rundbrief.delivery.models import Delivery
-
-    deliveries = [
-        {
-            "campaign_id": campaign_id,
-            "subject": subject,
-            "state": state,
-            "sent_at": sent_at.isoformat() if sent_at else None,
-        }
-        for campaign_id, subject, state, sent_at in Delivery.objects.filter(subscriber=subscriber)
-        .order_by("created_at", "id")
-        .values_list("campaign_id", "campaign__frozen_subject", "state", "sent_at")
-    ]
-    return {"deliveries": deliveries, "bounces": bounces_for_export(subscriber)}
-
-
-def export_subscriber(subscriber):
-    """Everything kept about one subscriber (GDPR Art. 15 and 20), as JSON-ready data."""
-    return {
-        "profile": {
-            "email": subscriber.email,
-            "status": subscriber.status,
-            "language": subscriber.language,
-            "requested_at": subscriber.requested_at.isoformat(),
-            "confirmed_at": subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else None,
-            "withdrawn_at": subscriber.withdrawn_at.isoformat() if subscriber.withdrawn_at else None,
-        },
-        "subscriptions": _slugs(subscriber),
-        "ledger": ledger_for(subject_hash(subscriber.email)),
-        **deliveries_and_bounces(subscriber),
-    }
 
 
 def request_export(subscriber):
@@ -367,15 +284,9 @@ def erase_subscriber(subscriber, *, source=""):
         _forget_personal_data(subscriber, subject)
         Suppression.objects.get_or_create(address_hash=subject, defaults={"reason": Suppression.Reason.ERASED})
         append_event(Kind.ERASED, subject_hash=subject, source=source)
-        transaction.on_commit(_checkpoint_sqlite)
+        # Old page images in the WAL still hold the address until they are copied back and the log is reset.
+        transaction.on_commit(checkpoint_sqlite_wal)
     return subject
-
-
-def _checkpoint_sqlite():
-    # Old page images in the WAL still hold the address until they are copied back and the log is reset.
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def purge_unconfirmed(days=None):
