@@ -2,13 +2,14 @@
 
 schedule_campaign freezes the content and snapshots the audience in one
 transaction: either the campaign is scheduled with its complete audience, or
-nothing happened.
+nothing happened. Every state change records who made it (CampaignEvent) in
+its own transaction, as the consent actions write their ledger event.
 """
 
 from django.db import transaction
 from django.utils import timezone
 
-from rundbrief.campaigns.models import Campaign
+from rundbrief.campaigns.models import Campaign, CampaignEvent
 from rundbrief.delivery.snapshot import snapshot_audience
 
 State = Campaign.State
@@ -26,6 +27,11 @@ def _require(campaign, *states):
     if campaign.state not in states:
         allowed = ", ".join(states)
         raise CampaignStateError(f"campaign {campaign.pk} is {campaign.state}; this needs: {allowed}")
+
+
+def record_campaign_event(campaign, action, actor, detail=""):
+    """Append who changed the campaign's state, in the caller's transaction (campaign admin: history)."""
+    return CampaignEvent.objects.create(campaign=campaign, action=action, actor=actor[:150], detail=detail[:300])
 
 
 def schedule_campaign(campaign, *, at=None, actor=""):
@@ -47,17 +53,20 @@ def schedule_campaign(campaign, *, at=None, actor=""):
         campaign.save()
         campaign.recipient_count = snapshot_audience(campaign)
         campaign.save(update_fields=["recipient_count"])
+        detail = f"{campaign.recipient_count} recipients, at {campaign.scheduled_at.isoformat()}"
+        record_campaign_event(campaign, CampaignEvent.Action.SCHEDULED, actor, detail)
     return campaign
 
 
 def pause_campaign(campaign, *, reason="", actor=""):
-    """Workers stop starting new transactions for it within a fraction of a second (engine.ConsentGuard)."""
+    """Workers stop starting new transactions for it within a fraction of a second (delivery/guard.py)."""
     with transaction.atomic():
         campaign = _locked(campaign)
         _require(campaign, State.SCHEDULED, State.SENDING)
         campaign.state = State.PAUSED
         campaign.pause_reason = (reason or (f"paused by {actor}" if actor else "paused"))[:300]
         campaign.save(update_fields=["state", "pause_reason", "updated_at"])
+        record_campaign_event(campaign, CampaignEvent.Action.PAUSED, actor, reason)
     return campaign
 
 
@@ -68,6 +77,7 @@ def resume_campaign(campaign, *, actor=""):
         campaign.state = State.SENDING if campaign.started_at else State.SCHEDULED
         campaign.pause_reason = ""
         campaign.save(update_fields=["state", "pause_reason", "updated_at"])
+        record_campaign_event(campaign, CampaignEvent.Action.RESUMED, actor)
     return campaign
 
 
@@ -79,4 +89,5 @@ def cancel_campaign(campaign, *, actor=""):
         campaign.state = State.CANCELLED
         campaign.finished_at = timezone.now()
         campaign.save(update_fields=["state", "finished_at", "updated_at"])
+        record_campaign_event(campaign, CampaignEvent.Action.CANCELLED, actor)
     return campaign
