@@ -12,12 +12,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from rundbrief.audience import intake, mail, outbox, queries
-from rundbrief.audience.addresses import normalise_address, normalise_fast, subject_hash
+from rundbrief.audience import enrolment, intake, mail, outbox, queries
+from rundbrief.audience.addresses import normalise_address, normalise_fast, subject_hash, truncate_ip
 from rundbrief.audience.ledger import append_event
+from rundbrief.audience.ledger_batch import EventRow
 from rundbrief.audience.models import (
     ConsentEvent,
     ConsentEvidence,
@@ -49,8 +50,7 @@ class SignupOutcome:
 
 def _topics(slugs):
     chosen = list(Topic.objects.filter(slug__in=slugs)) if slugs else []
-    # By default the consent covers every topic named in the text (issue 3); readers narrow it later.
-    return chosen or list(Topic.objects.all())
+    return list(enrolment.consented_topics(chosen, () if chosen else Topic.objects.all()))
 
 
 def _set_topics(subscriber, topics):
@@ -129,38 +129,34 @@ def submit_subscription_request(request: SubscriptionRequest):
     received_at = request.received_at or now
     subject = subject_hash(request.address)
     chosen = _topics(request.topics)
+    slugs = [t.slug for t in chosen]
     with transaction.atomic(savepoint=False):  # nothing is caught half-way: all or nothing
         suppression = _unique(Suppression.objects.filter(address_hash=subject))
         blocked = suppression is not None and suppression.reason in REQUEST_MAIL_BLOCKED_BY
-        # A new address is inserted as the request leaves it: no UPDATE, no old topics to clear.
-        fields = (
-            {}
-            if blocked
-            else {
-                "status": Subscriber.Status.PENDING,
-                "requested_at": received_at,
-                "confirm_nonce": new_nonce(),
-                "last_confirmation_mail_at": now,
-            }
-        )
-        subscriber, created = _lock_or_create(request.address, language=request.language, **fields)
+        subscriber = _unique(Subscriber.objects.select_for_update().filter(email=request.address))
+        if subscriber is None and not blocked:
+            # A new address, the usual case: inserted as the request leaves it, with its topics and event.
+            created = _create_pending(request, subject, chosen, received_at, now)
+            if created is not None:
+                intake.queue_mail(created, created.confirm_nonce, slugs)
+                return SignupOutcome(created, mail_queued=True)
+            # else a concurrent request created it first (PostgreSQL): on as for a known address
+        if subscriber is None:
+            subscriber, _created = _lock_or_create(request.address, language=request.language)
         if blocked or subscriber.status == Subscriber.Status.CONFIRMED:
             return SignupOutcome(subscriber, mail_queued=False)
-        if not created:
-            interval = timedelta(hours=settings.RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS)
-            last = subscriber.last_confirmation_mail_at
-            if last is not None and now - last < interval and subscriber.status == Subscriber.Status.PENDING:
-                # Mail bombing: the address already has a fresh request mail. No new event either.
-                return SignupOutcome(subscriber, mail_queued=False)
-            subscriber.language = request.language
-            for field, value in fields.items():
-                setattr(subscriber, field, value)
-            subscriber.save()
-        if created:
-            Subscription.objects.bulk_create([Subscription(subscriber=subscriber, topic=t) for t in chosen])
-        else:
-            _set_topics(subscriber, chosen)
-        slugs = [t.slug for t in chosen]
+        interval = timedelta(hours=settings.RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS)
+        last = subscriber.last_confirmation_mail_at
+        if last is not None and now - last < interval and subscriber.status == Subscriber.Status.PENDING:
+            # Mail bombing: the address already has a fresh request mail. No new event either.
+            return SignupOutcome(subscriber, mail_queued=False)
+        subscriber.language = request.language
+        subscriber.status = Subscriber.Status.PENDING
+        subscriber.requested_at = received_at
+        subscriber.confirm_nonce = new_nonce()
+        subscriber.last_confirmation_mail_at = now
+        subscriber.save()
+        _set_topics(subscriber, chosen)
         append_event(
             Kind.REQUESTED,
             subject_hash=subject,
@@ -174,6 +170,37 @@ def submit_subscription_request(request: SubscriptionRequest):
         )
         intake.queue_mail(subscriber, subscriber.confirm_nonce, slugs)
     return SignupOutcome(subscriber, mail_queued=True)
+
+
+def _create_pending(request, subject, chosen, received_at, now):
+    """The new pending subscriber with its topics and `requested` event, or None if the address exists."""
+    subscriber = Subscriber(
+        email=request.address,
+        language=request.language,
+        status=Subscriber.Status.PENDING,
+        requested_at=received_at,
+        confirm_nonce=new_nonce(),
+        last_confirmation_mail_at=now,
+    )
+    columns, _defaults = enrolment.subscriber_columns()
+    event = EventRow(
+        kind=Kind.REQUESTED,
+        subject_hash=subject,
+        consent_text_id=request.consent_text.pk,
+        consent_text_sha256=request.consent_text.sha256,
+        topics=tuple(t.slug for t in chosen),
+        source=request.source,
+        occurred_at=received_at,
+        ip=truncate_ip(request.ip),  # GDPR Art. 5(1)(c), as ledger.append_event stores it
+        user_agent=request.user_agent or "",
+    )
+    new = enrolment.NewSubscriber(enrolment.instance_values(subscriber, columns), tuple(t.pk for t in chosen), event)
+    ids = enrolment.create_subscribers([new], columns)
+    if request.address not in ids:
+        return None
+    subscriber.pk = ids[request.address]
+    subscriber._state.adding, subscriber._state.db = False, connection.alias
+    return subscriber
 
 
 def confirm_subscription(token, *, source="", ip="", user_agent=""):

@@ -41,6 +41,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
 from rundbrief.audience.addresses import hash_key, normalise_fast, subject_hasher, truncate_ip
+from rundbrief.audience.enrolment import consented_topics
 from rundbrief.audience.import_writer import ChunkWriter
 from rundbrief.audience.models import ConsentText
 from rundbrief.db.readahead import read_ahead
@@ -222,8 +223,6 @@ class RowParser:
         )
 
     def topic_slugs(self, value):
-        if not value:
-            return self.all_topics
         slugs = set()
         for word in TOPIC_SEPARATORS.split(value):
             if word:
@@ -231,7 +230,7 @@ class RowParser:
                 if slug is None:
                     raise RowError(f"topics: unknown topic {word[:60]!r} (known: {', '.join(self.all_topics)})")
                 slugs.add(slug)
-        return _remember(self.topic_memo, value, tuple(sorted(slugs)))
+        return _remember(self.topic_memo, value, consented_topics(sorted(slugs), self.all_topics))
 
     def time(self, value, name):
         if not value:
