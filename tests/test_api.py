@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from rundbrief.api.actions import issue_api_token
 from rundbrief.api.models import ApiToken, token_digest
 from rundbrief.audience import ledger
 from rundbrief.audience.actions import suppress_address
@@ -39,7 +40,7 @@ def subscribe(client, django_capture_on_commit_callbacks):
 @pytest.fixture
 def crm(db):
     """An API client called "crm", with its bearer token."""
-    record, token = ApiToken.issue("crm")
+    record, token = issue_api_token("crm")
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 from django.core.management import call_command
 
-from rundbrief.audience.actions import is_suppressed
+from rundbrief.audience.queries import is_suppressed
 from rundbrief.bounces.models import BounceEvent
 from tests.support.bounces import dsn, mark_sent
 from tests.support.campaigns import make_audience, scheduled_campaign

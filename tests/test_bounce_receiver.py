@@ -7,8 +7,8 @@ from email import policy
 
 import pytest
 
-from rundbrief.audience.actions import is_suppressed
 from rundbrief.audience.models import Subscriber
+from rundbrief.audience.queries import is_suppressed
 from rundbrief.bounces import actions
 from rundbrief.bounces.models import BounceEvent
 from rundbrief.bounces.receiver import ReceiverController

@@ -57,7 +57,7 @@ def test_permanent_refusal_fails_at_once_and_keeps_the_reply_for_bounce_handling
     rejected = Delivery.objects.get(campaign=campaign, state__in=["failed", "bounced"])
     assert rejected.attempts == 1 and rejected.last_reply == "550 5.1.1 user unknown"
     # Bounce handling took it over: a hard bounce suppresses the address at once (docs/bounces.md).
-    from rundbrief.audience.actions import is_suppressed
+    from rundbrief.audience.queries import is_suppressed
 
     assert rejected.state == "bounced" and is_suppressed(rejected.subscriber.email)
 

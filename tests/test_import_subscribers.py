@@ -14,7 +14,7 @@ from rundbrief.audience import ledger
 from rundbrief.audience.actions import suppress_address, withdraw_consent
 from rundbrief.audience.addresses import normalise_address, subject_hash, truncate_ip
 from rundbrief.audience.importer import import_subscribers, normalise_fast, truncate_ip_fast
-from rundbrief.audience.ledger_bulk import EventRow, canonical_fast
+from rundbrief.audience.ledger_batch import EventRow, canonical_fast
 from rundbrief.audience.models import ConsentEvent, Subscriber, Suppression
 
 HEADER = "email,topics,consented_at,confirmed_at,source,ip,consent_text_version\n"
@@ -298,8 +298,8 @@ def test_memory_does_not_grow_with_the_file(csv_file, topics):
 
 def test_a_chunk_larger_than_one_insert_statement_is_written_whole(csv_file, topics):
     """Multi-row INSERTs split at the parameter limit: every subscription, event and evidence row arrives."""
-    from rundbrief.audience.ledger_bulk import MAX_ROWS_PER_INSERT
     from rundbrief.audience.models import ConsentEvidence, Subscription
+    from rundbrief.db.bulk import MAX_ROWS_PER_INSERT
 
     rows = 2 * MAX_ROWS_PER_INSERT + 7  # all three topics each: about six statements of subscriptions
     body = "".join(
@@ -375,7 +375,7 @@ def test_the_import_gives_the_garbage_collector_back_as_it_found_it(csv_file, to
 
 
 def test_read_ahead_produces_at_most_depth_items_ahead_of_the_consumer():
-    from rundbrief.audience.readahead import read_ahead
+    from rundbrief.db.readahead import read_ahead
 
     consumed, lead = [0], []
 

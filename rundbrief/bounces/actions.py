@@ -309,19 +309,3 @@ def purge_raw_messages(days=None) -> int:
     days = settings.BOUNCE_RAW_RETENTION_DAYS if days is None else days
     cutoff = timezone.now() - timedelta(days=days)
     return BounceEvent.objects.filter(received_at__lt=cutoff).exclude(raw_message=b"").update(raw_message=b"")
-
-
-def bounces_for_export(subscriber) -> list[dict]:
-    """This subscriber's bounce log for the GDPR Art. 15 export (audience.actions.deliveries_and_bounces)."""
-    events = BounceEvent.objects.filter(recipient_hash=subject_hash(subscriber.email)).order_by("received_at")
-    return [
-        {
-            "kind": e.kind,
-            "status": e.status,
-            "reason": e.reason,
-            "source": e.source,
-            "campaign_id": e.campaign_id,
-            "received_at": e.received_at.isoformat(),
-        }
-        for e in events
-    ]

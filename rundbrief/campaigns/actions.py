@@ -3,13 +3,14 @@ the API all call these.
 
 Scheduling (freeze the content and snapshot the audience into the delivery ledger, in one
 transaction) is a delivery action: delivery/actions.py `schedule_campaign`, since campaigns sit
-below delivery (docs/architecture.md).
+below delivery (docs/architecture.md). Every state change records who made it (a CampaignEvent)
+in its own transaction, as the consent actions write their ledger event.
 """
 
 from django.db import transaction
 from django.utils import timezone
 
-from rundbrief.campaigns.models import Campaign
+from rundbrief.campaigns.models import Campaign, CampaignEvent
 
 State = Campaign.State
 
@@ -29,6 +30,11 @@ def require_state(campaign, *states):
         raise CampaignStateError(f"campaign {campaign.pk} is {campaign.state}; this needs: {allowed}")
 
 
+def record_campaign_event(campaign, action, actor, detail=""):
+    """Append who changed the campaign's state, in the caller's transaction (campaign admin: history)."""
+    return CampaignEvent.objects.create(campaign=campaign, action=action, actor=actor[:150], detail=detail[:300])
+
+
 def pause_campaign(campaign, *, reason="", actor=""):
     """Workers stop starting new transactions for it within a fraction of a second (the consent guard, delivery/guard.py)."""
     with transaction.atomic():
@@ -37,6 +43,7 @@ def pause_campaign(campaign, *, reason="", actor=""):
         campaign.state = State.PAUSED
         campaign.pause_reason = (reason or (f"paused by {actor}" if actor else "paused"))[:300]
         campaign.save(update_fields=["state", "pause_reason", "updated_at"])
+        record_campaign_event(campaign, CampaignEvent.Action.PAUSED, actor, reason)
     return campaign
 
 
@@ -47,6 +54,7 @@ def resume_campaign(campaign, *, actor=""):
         campaign.state = State.SENDING if campaign.started_at else State.SCHEDULED
         campaign.pause_reason = ""
         campaign.save(update_fields=["state", "pause_reason", "updated_at"])
+        record_campaign_event(campaign, CampaignEvent.Action.RESUMED, actor)
     return campaign
 
 
@@ -58,4 +66,5 @@ def cancel_campaign(campaign, *, actor=""):
         campaign.state = State.CANCELLED
         campaign.finished_at = timezone.now()
         campaign.save(update_fields=["state", "finished_at", "updated_at"])
+        record_campaign_event(campaign, CampaignEvent.Action.CANCELLED, actor)
     return campaign

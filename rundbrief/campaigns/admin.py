@@ -13,7 +13,9 @@ from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, re_path, reverse
-from django.utils.html import format_html
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -68,6 +70,7 @@ class CampaignAdmin(admin.ModelAdmin):
             _("Sending"),
             {"fields": ["scheduled_at", "state", "pause_reason", "recipient_count", "started_at", "finished_at"]},
         ),
+        (_("History"), {"fields": ["history"]}),
     ]
     actions = ["pause_selected", "resume_selected", "cancel_selected"]
     # Which state change each button may ask for: verb → (the states from which it makes sense to offer it,
@@ -77,7 +80,7 @@ class CampaignAdmin(admin.ModelAdmin):
         "resume": ({State.PAUSED}, resume_campaign),
         "cancel": ({State.SCHEDULED, State.SENDING, State.PAUSED}, cancel_campaign),
     }
-    status_fields = ["state", "pause_reason", "recipient_count", "started_at", "finished_at"]
+    status_fields = ["state", "pause_reason", "recipient_count", "started_at", "finished_at", "history"]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not obj.is_editable:
@@ -88,6 +91,26 @@ class CampaignAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         # Only drafts: a sent campaign's delivery ledger is the record of who got what.
         return super().has_delete_permission(request, obj) and (obj is None or obj.is_editable)
+
+    @admin.display(description=_("state changes"))
+    def history(self, obj):
+        """Who scheduled, paused, resumed or cancelled it (CampaignEvent): read-only, only the actions write it."""
+        events = list(obj.events.all()) if obj is not None and obj.pk else []
+        if not events:
+            return "–"
+        return format_html_join(
+            "",
+            "<div>{} · {} · {} {}</div>",
+            (
+                (
+                    date_format(localtime(e.occurred_at), "SHORT_DATETIME_FORMAT"),
+                    e.get_action_display(),
+                    e.actor or "–",
+                    e.detail,
+                )
+                for e in events
+            ),
+        )
 
     @admin.display(description=_("links"))
     def links(self, obj):

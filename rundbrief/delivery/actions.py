@@ -12,8 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from rundbrief.audience.addresses import normalise_address
-from rundbrief.campaigns.actions import CampaignStateError, lock_campaign, require_state
-from rundbrief.campaigns.models import Campaign
+from rundbrief.campaigns.actions import CampaignStateError, lock_campaign, record_campaign_event, require_state
+from rundbrief.campaigns.models import Campaign, CampaignEvent
 from rundbrief.campaigns.rendering import render_campaign
 from rundbrief.delivery.compose import compile_campaign
 from rundbrief.delivery.protocols import Claimed
@@ -40,6 +40,8 @@ def schedule_campaign(campaign, *, at=None, actor=""):
         campaign.save()
         campaign.recipient_count = snapshot_audience(campaign)
         campaign.save(update_fields=["recipient_count"])
+        detail = f"{campaign.recipient_count} recipients, at {campaign.scheduled_at.isoformat()}"
+        record_campaign_event(campaign, CampaignEvent.Action.SCHEDULED, actor, detail)
     return campaign
 
 
