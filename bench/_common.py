@@ -9,13 +9,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support.ports import free_port  # one helper for tests and benchmarks (standard library only)
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def temp_sqlite_url():

@@ -1,4 +1,4 @@
-"""Benchmark of bounce classification (issue 5): messages per second on one core.
+"""Benchmark of bounce classification: messages per second on one core.
 
     .venv/bin/python bench/bounces.py --messages 2000
 
@@ -10,7 +10,7 @@ prints one line:
 
     bounces: messages=N per_s=X
 
-"Slow" would be below the 500 messages/s of issue 5. Only parse.classify() is
+"Slow" would be below 500 messages/s (docs/benchmarks.md, "Targets"). Only parse.classify() is
 timed: recording a bounce is a few database rows, measured by the delivery benchmarks.
 """
 

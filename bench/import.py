@@ -1,4 +1,4 @@
-"""Benchmark of `rundbrief import-subscribers` (issue 6): rows per second on a throw-away database.
+"""Benchmark of `rundbrief import-subscribers`: rows per second on a throw-away database.
 
     .venv/bin/python bench/import.py --rows 100000
 
@@ -8,7 +8,7 @@ DATABASE_URL if set — use a throw-away one), and prints one line:
 
     import: rows=N seconds=S rows_per_s=X cpu_s=C peak_rss_mb=M
 
-"Slow" would be below the 50,000 rows/s target of issue 6 on SQLite.
+"Slow" would be below 50,000 rows/s on SQLite (docs/benchmarks.md, "Targets").
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""The SQL floor of the subscriber import (issue 6): what the rows of one imported person cost SQLite
+"""The SQL floor of the subscriber import: what the rows of one imported person cost SQLite
 with no Python work at all, per ledger design. docs/decisions.md ("The subscriber import keeps one
 ledger event per person") rests on these figures.
 

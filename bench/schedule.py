@@ -6,13 +6,14 @@ Builds a fresh database (SQLite in a temporary folder by default; with --databas
 use a throw-away one, e.g. from `bash scripts/pg-cluster.sh start DIR`), fills it in
 bulk with N confirmed subscribers — each subscribed to "Finanznachrichten", every
 third also to "Sonderangebote", so the snapshot's de-duplication is exercised — and
-times `rundbrief.campaigns.actions.schedule_campaign` for a campaign to both topics.
+times `rundbrief.delivery.actions.schedule_campaign` for a campaign to both topics.
 Between runs the deliveries are deleted again (untimed: TRUNCATE, or DELETE + VACUUM on
 SQLite), so every run schedules the first campaign onto an empty delivery ledger. Prints one line last:
 
     schedule: subscribers=N seconds=S        (S = median of the runs)
 
-Slow would mean: above 10 s for 1,000,000 subscribers (issue 6), on SQLite or PostgreSQL.
+Slow would mean: above 10 s for 1,000,000 subscribers, on SQLite or PostgreSQL
+(docs/benchmarks.md, "Targets").
 """
 
 import argparse
@@ -67,8 +68,8 @@ def fill(subscribers):
 
 
 def time_schedule(topics, run):
-    from rundbrief.campaigns.actions import schedule_campaign
     from rundbrief.campaigns.models import Campaign
+    from rundbrief.delivery.actions import schedule_campaign
 
     campaign = Campaign.objects.create(
         name=f"Bench {run}",

@@ -19,7 +19,7 @@ counts that time too. cpu_ms is the CPU of the product's processes (gunicorn and
 --processing worker, the delivery worker that sends the mail) per sign-up, baseline_cpu_ms that
 of the bare gunicorn per request: a steadier comparison than rates on a shared machine.
 
-Slow would mean: rps below 0.5 × baseline_rps, or p99 above 50 ms (issue 6).
+Slow would mean: rps below 0.5 × baseline_rps, or p99 above 50 ms (docs/benchmarks.md, "Targets").
 """
 
 import argparse
@@ -36,7 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._common import SmtpSink, free_port, temp_sqlite_url  # noqa: E402
+from bench._common import SmtpSink, temp_sqlite_url  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
 
 LUA = ROOT / "bench" / "signup.lua"
 RESULT = re.compile(r"latency_p50_ms=([\d.]+) latency_p99_ms=([\d.]+) requests=(\d+) non2xx_or_errors=(\d+)")

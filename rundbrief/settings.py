@@ -140,7 +140,7 @@ DEVMAIL_ENABLED = DEBUG and not SMTP_URL
 
 ARTICLES_PER_PAGE = config.env_int("RUNDBRIEF_ARTICLES_PER_PAGE", 10)
 
-# Audience and consent (issue 3; docs/settings.md). The subject-hash key keys
+# Audience and consent (docs/settings.md). The subject-hash key keys
 # HMAC-SHA256(key, address) in the consent ledger and on the suppression list;
 # derived from SECRET_KEY unless set, so set it explicitly before rotating SECRET_KEY.
 RUNDBRIEF_HASH_KEY = config.env_str("RUNDBRIEF_HASH_KEY", "")
@@ -208,7 +208,7 @@ DELIVERY_PAUSE_AFTER_FAILURES = config.env_int("DELIVERY_PAUSE_AFTER_FAILURES", 
 DELIVERY_PER_DOMAIN_PER_SECOND = config.env_float("DELIVERY_PER_DOMAIN_PER_SECOND", 0.0)
 DELIVERY_CONSENT_RECHECK_SECONDS = config.env_float("DELIVERY_CONSENT_RECHECK_SECONDS", 0.25)
 
-# Bounces and complaints (issue 5; docs/settings.md, docs/bounces.md).
+# Bounces and complaints (docs/settings.md, docs/bounces.md).
 BOUNCE_SOFT_LIMIT = config.env_int("BOUNCE_SOFT_LIMIT", 3)
 BOUNCE_SOFT_DAYS = config.env_int("BOUNCE_SOFT_DAYS", 14)
 BOUNCE_COMPLAINT_WARN_RATE = config.env_float("BOUNCE_COMPLAINT_WARN_RATE", 0.001)  # Gmail: stay below 0.1 %
@@ -216,7 +216,7 @@ BOUNCE_COMPLAINT_PAUSE_RATE = config.env_float("BOUNCE_COMPLAINT_PAUSE_RATE", 0.
 BOUNCE_COMPLAINT_MIN_SENT = config.env_int("BOUNCE_COMPLAINT_MIN_SENT", 1000)
 BOUNCE_RAW_RETENTION_DAYS = config.env_int("BOUNCE_RAW_RETENTION_DAYS", 30)
 
-# Operations (issue 7; docs/operations.md). /metrics answers a bearer token or an allowed client address.
+# Operations (docs/operations.md). /metrics answers a bearer token or an allowed client address.
 METRICS_TOKEN = config.env_str("METRICS_TOKEN", "")
 METRICS_ALLOWED_IPS = config.env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
 # Storage limitation (GDPR Art. 5(1)(e)), applied by `rundbrief retention` and the worker's daily housekeeping.

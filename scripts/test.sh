@@ -10,6 +10,11 @@ shift || true
 [ "${1:-}" = "--" ] && shift
 status=0
 
+# Style and layering first: seconds, and a failure names the file and line (docs/architecture.md).
+echo "== ruff (lint, format) =="
+.venv/bin/ruff check --quiet . || status=1
+.venv/bin/ruff format --check --quiet . || status=1
+
 if [ "$which" = all ] || [ "$which" = sqlite ]; then
     echo "== test suite on SQLite =="
     env -u DATABASE_URL .venv/bin/pytest "$@" || status=1

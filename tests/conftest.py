@@ -1,58 +1,12 @@
-import datetime as dt
-import io
-import logging
-import socket
-from zoneinfo import ZoneInfo
+"""Test session setup: every test starts from the database a fresh install has, and leaves no files.
+
+The fixtures tests name (topics, finance, smtp_inbox, sign_up, …) live in tests/support/fixtures.py;
+the helpers tests import live in tests/support/ (see its __init__.py). Nothing here is imported.
+"""
 
 import pytest
-from django.core.management import call_command
 
-from rundbrief.newsroom.models import Article, SiteProfile, Topic
-from rundbrief.ops.logs import make_formatter
-
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def demo_site(db):
-    """The Musterhaus Edelmetalle demo: profile, three topics, six or more articles."""
-    call_command("load-demo", stdout=open("/dev/null", "w"))
-    return SiteProfile.load()
-
-
-@pytest.fixture
-def topics(db):
-    names = [
-        ("Produktneuheiten", "produktneuheiten"),
-        ("Finanznachrichten", "finanznachrichten"),
-        ("Sonderangebote", "sonderangebote"),
-    ]
-    return {slug: Topic.objects.create(name=name, slug=slug, menu_position=i) for i, (name, slug) in enumerate(names)}
-
-
-@pytest.fixture
-def make_article(db):
-    counter = iter(range(1, 10_000))
-
-    def make(title=None, topics=(), published_at=None, status=Article.Status.PUBLISHED, **fields):
-        n = next(counter)
-        article = Article.objects.create(
-            title=title or f"Marktbericht {n}",
-            slug=fields.pop("slug", f"marktbericht-{n}"),
-            status=status,
-            published_at=published_at or dt.datetime(2025, 4, 7, 13, 45, tzinfo=BERLIN) - dt.timedelta(days=n),
-            **fields,
-        )
-        article.topics.set(topics)
-        return article
-
-    return make
+pytest_plugins = ["tests.support.fixtures"]
 
 
 def _transactional(request):
@@ -110,7 +64,7 @@ def _default_consent_texts(request):
 def _service_mail_sink():
     """Service mail leaves over SMTP, never through Django's mail backends (rundbrief/outbound/);
     what a test does not read from its own server (smtp_inbox) lands here, not on 127.0.0.1:1025."""
-    from tests.smtp_server import SmtpServer
+    from tests.support.smtp import SmtpServer
 
     with SmtpServer() as server:
         yield server
@@ -122,40 +76,6 @@ def _service_mail_inline(settings, _service_mail_sink):
     response (rundbrief/audience/outbox.py), which tests/test_double_opt_in.py checks on its own."""
     settings.RUNDBRIEF_SERVICE_MAIL_ASYNC = False
     settings.SMTP_URL = _service_mail_sink.url
-
-
-@pytest.fixture
-def json_log():
-    """Everything logged during the test, as RUNDBRIEF_LOG_FORMAT=json writes it."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(make_formatter("json"))
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(level)
-
-
-@pytest.fixture
-def one_rate_window(monkeypatch):
-    """Holds the rate limiter's clock in the middle of one window.
-
-    The sign-up limits count in fixed minutes of the wall clock (audience/ratelimit.py): a test
-    that sends N+1 requests against a limit of N and straddles a minute boundary sees the count
-    start afresh and the last request let through. Pinning the limiter's clock keeps such a test
-    in one window; the rest of the code keeps the real clock."""
-    import types
-
-    from django.utils import timezone
-
-    from rundbrief.audience import ratelimit
-
-    moment = timezone.now().replace(second=30, microsecond=0)
-    monkeypatch.setattr(ratelimit, "timezone", types.SimpleNamespace(now=lambda: moment))
-    return moment
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -9,8 +9,8 @@ from django.utils import timezone
 from rundbrief.bounces.models import BounceEvent
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
-from tests.support_ops import reader
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.readers import reader
 
 pytestmark = pytest.mark.django_db
 

@@ -9,12 +9,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from rundbrief.api.actions import issue_api_token
 from rundbrief.api.models import ApiToken, token_digest
 from rundbrief.audience import ledger
 from rundbrief.audience.actions import suppress_address
 from rundbrief.audience.addresses import subject_hash
 from rundbrief.audience.models import ConsentEvent, Subscriber, Suppression
-from tests.audience_support import smtp_inbox  # noqa: F401 (fixture)
 
 URL = "/api/v1/subscriptions"
 
@@ -40,7 +40,7 @@ def subscribe(client, django_capture_on_commit_callbacks):
 @pytest.fixture
 def crm(db):
     """An API client called "crm", with its bearer token."""
-    record, token = ApiToken.issue("crm")
+    record, token = issue_api_token("crm")
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
@@ -59,7 +59,7 @@ def test_a_sign_up_starts_the_double_opt_in_and_answers_202(subscribe, smtp_inbo
     erika = Subscriber.objects.get(email="erika@example.de")
     assert erika.status == Subscriber.Status.PENDING
     assert list(erika.subscriptions.values_list("topic__slug", flat=True)) == ["sonderangebote"]
-    assert [m["To"] for m in smtp_inbox.messages] == ["erika@example.de"]
+    assert [m["To"] for m in smtp_inbox.mails] == ["erika@example.de"]
     requested = erika.consent_events.get(kind="requested")
     assert requested.source == "api:public" and requested.evidence.ip == "198.51.100.0"
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from rundbrief.newsroom.models import Article, SiteProfile
-from tests.conftest import BERLIN
+from tests.support.fixtures import BERLIN
 
 pytestmark = pytest.mark.django_db
 

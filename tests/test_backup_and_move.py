@@ -15,8 +15,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from rundbrief.audience.ledger import verify_chain
-from tests.pg_support import HAVE_POSTGRES, ROOT, throwaway_cluster
-from tests.support_ops import reader
+from tests.support.postgres import HAVE_POSTGRES, ROOT, throwaway_cluster
+from tests.support.readers import reader
 
 RUNDBRIEF = [sys.executable, "-m", "rundbrief"]
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
@@ -28,10 +28,10 @@ settings.RUNDBRIEF_SERVICE_MAIL_ASYNC = False
 from rundbrief.audience import actions
 from rundbrief.audience.models import Subscriber
 from rundbrief.api.models import ApiToken
-from tests.delivery_fixtures import make_audience, scheduled_campaign
-from tests.support_ops import reader
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.readers import reader
 from rundbrief.newsroom.models import Topic
-from tests.smtp_server import SmtpServer
+from tests.support.smtp import SmtpServer
 call_command("load-demo", verbosity=0)
 topic = Topic.objects.get(slug="finanznachrichten")
 # The sign-ups' confirmation mails stay in this process: unset, SMTP_URL is 127.0.0.1:1025, where a

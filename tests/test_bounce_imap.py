@@ -8,11 +8,11 @@ import threading
 import pytest
 from django.core.management import call_command
 
-from rundbrief.audience.actions import is_suppressed
+from rundbrief.audience.queries import is_suppressed
 from rundbrief.bounces.models import BounceEvent
-from tests.bounce_support import dsn, mark_sent
-from tests.conftest import free_port
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
+from tests.support.bounces import dsn, mark_sent
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -5,16 +5,17 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from rundbrief.audience.actions import erase_subscriber, is_suppressed
+from rundbrief.audience.actions import erase_subscriber
 from rundbrief.audience.addresses import subject_hash
 from rundbrief.audience.ledger import verify_chain
 from rundbrief.audience.models import ConsentEvent, Subscriber, Suppression
+from rundbrief.audience.queries import is_suppressed
 from rundbrief.bounces import actions
 from rundbrief.bounces.models import BounceEvent, OperatorAlert
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
-from tests.bounce_support import arf, dsn, mark_sent
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
+from tests.support.bounces import arf, dsn, mark_sent
+from tests.support.campaigns import make_audience, scheduled_campaign
 
 pytestmark = pytest.mark.django_db
 

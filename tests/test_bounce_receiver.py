@@ -3,26 +3,22 @@
 import email
 import re
 import smtplib
-import threading
 from email import policy
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from rundbrief.audience.actions import is_suppressed
 from rundbrief.audience.models import Subscriber
+from rundbrief.audience.queries import is_suppressed
 from rundbrief.bounces import actions
 from rundbrief.bounces.models import BounceEvent
 from rundbrief.bounces.receiver import ReceiverController
-from rundbrief.delivery.compose import compile_campaign
-from rundbrief.delivery.engine import Options, Worker
-from rundbrief.delivery.management.commands.deliver import build_connections
 from rundbrief.delivery.models import Delivery
-from rundbrief.delivery.store import DjangoRecipientStore
 from rundbrief.outbound import verp
-from tests.bounce_support import DOMAIN, dsn, mark_sent
-from tests.conftest import free_port
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
+from tests.support.bounces import DOMAIN, dsn, mark_sent
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.ports import free_port
+from tests.support.smtp import Faults, SmtpServer
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,47 +88,24 @@ def test_the_receiver_speaks_lmtp_when_asked(sent):
     assert BounceEvent.objects.get().source == "inbound-lmtp"
 
 
-class PickyServer:
+def unknown_user(address):
     """A recipient's mail server: 550 at RCPT for addresses that do not exist, 250 for the rest."""
-
-    def __init__(self):
-        self.messages, self.lock = [], threading.Lock()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith("gone"):
-            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown in virtual mailbox table"
-        envelope.rcpt_tos.append(address)
-        return "250 2.1.5 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.messages.append((envelope.mail_from, envelope.rcpt_tos[0], envelope.original_content))
-        return "250 2.0.0 queued"
-
-
-def deliver(settings, port):
-    settings.DELIVERY_SMTP_URLS = [f"smtp://127.0.0.1:{port}"]
-    options = Options(
-        until_idle=True, retry_base_seconds=0.05, recheck_seconds=0.05, idle_poll_seconds=0.05, concurrency=2
-    )
-    Worker(
-        DjangoRecipientStore("bounce-test", options.lease_seconds), build_connections(2), compile_campaign, options
-    ).run()
+    if address.startswith("gone"):
+        return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown in virtual mailbox table"
+    return None
 
 
 def test_rejections_and_dsns_of_a_campaign_suppress_and_the_next_campaign_skips_them(settings, finance, receiver):
     make_audience(finance, 3, prefix="leser")
     make_audience(finance, 2, prefix="gone")
-    picky = PickyServer()
-    mx = Controller(picky, hostname="127.0.0.1", port=free_port())
-    mx.start()
-    try:
+    # The recipients' mail server; without PIPELINING, each RCPT is answered on its own.
+    with SmtpServer(Faults(refuse_rcpt=unknown_user), pipelining=False) as mx:
         first = scheduled_campaign([finance])
-        deliver(settings, mx.port)
+        run_worker(settings, mx)
         # The engine's record step hands each 5xx to the bounce hook (wired by the delivery engine).
         for delivery in Delivery.objects.filter(campaign=first, state=Delivery.State.FAILED):
             actions.record_smtp_rejection(delivery.pk, delivery.last_reply)
-        accepted = {rcpt: (mail_from, data) for mail_from, rcpt, data in picky.messages}
+        accepted = {m.rcpt_tos[0]: (m.mail_from, m.data) for m in mx.messages}
         assert sorted(accepted) == ["leser0@example.org", "leser1@example.org", "leser2@example.org"]
         # leser0's mailbox is deleted later: its server sends a DSN to the VERP return path.
         mail_from, _ = accepted["leser0@example.org"]
@@ -148,10 +121,8 @@ def test_rejections_and_dsns_of_a_campaign_suppress_and_the_next_campaign_skips_
         states = dict(Delivery.objects.filter(campaign=first).values_list("subscriber__email", "state"))
         assert states["gone0@example.org"] == states["leser0@example.org"] == Delivery.State.BOUNCED
 
-        picky.messages.clear()
+        mx.clear()
         second = scheduled_campaign([finance], subject="Marktbericht KW 49")
-        deliver(settings, mx.port)
-        assert [rcpt for _, rcpt, _ in picky.messages] == ["leser2@example.org"]
+        run_worker(settings, mx)
+        assert [m.rcpt_tos[0] for m in mx.messages] == ["leser2@example.org"]
         assert not Delivery.objects.filter(campaign=second, state=Delivery.State.FAILED).exists()
-    finally:
-        mx.stop()

@@ -5,7 +5,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from tests.browser import chromium_page, screenshot_path
+from tests.support.browser import chromium_page, screenshot_path
 
 pytestmark = [pytest.mark.browser]
 

@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 
 from rundbrief.audience.models import ConsentEvent, Subscriber
-from tests.browser import chromium_page, screenshot_path
-from tests.smtp_server import SmtpServer
+from tests.support.browser import chromium_page, screenshot_path
+from tests.support.smtp import SmtpServer
 
 pytestmark = [pytest.mark.browser]
 

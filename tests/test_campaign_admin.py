@@ -7,13 +7,12 @@ from django.utils import timezone
 
 from rundbrief.audience import tokens
 from rundbrief.audience.models import Subscriber, Subscription
-from rundbrief.campaigns import admin as campaign_admin
 from rundbrief.campaigns.authoring import create_campaign
 from rundbrief.campaigns.models import Campaign
 from rundbrief.campaigns.rendering import UNSUBSCRIBE_PLACEHOLDER
 from rundbrief.delivery import actions as delivery_actions
+from rundbrief.delivery import admin as campaign_admin
 from rundbrief.delivery.models import Delivery
-from tests.audience_support import smtp_inbox  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 BASE = "/admin/campaigns/campaign"
@@ -194,7 +193,7 @@ def test_other_admin_pages_of_a_campaign_still_work(admin_client, draft):
 def test_test_message_arrives_over_smtp_with_real_links_in_both_parts(admin_client, draft, smtp_inbox, settings):
     settings.DELIVERY_SMTP_URLS = [settings.SMTP_URL]
     admin_client.post(f"{BASE}/{draft.pk}/test/", {"address": "redaktion@example.org"})
-    (message,) = smtp_inbox.messages
+    (message,) = smtp_inbox.mails
     assert message["Subject"] == "Goldpreis im April" and message["To"] == "redaktion@example.org"
     html_part = message.get_body(preferencelist=("html",)).get_content()
     text_part = message.get_body(preferencelist=("plain",)).get_content()

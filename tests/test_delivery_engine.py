@@ -13,32 +13,17 @@ from django.db import connection
 from rundbrief.audience.actions import suppress_address, withdraw_consent
 from rundbrief.audience.models import Subscriber, Subscription
 from rundbrief.campaigns.models import Campaign
-from rundbrief.delivery.compose import compile_campaign
-from rundbrief.delivery.engine import Options, Worker
-from rundbrief.delivery.management.commands.deliver import build_connections
+from rundbrief.delivery.engine import Options
 from rundbrief.delivery.models import Delivery
 from rundbrief.delivery.snapshot import snapshot_audience
 from rundbrief.delivery.store import DjangoRecipientStore
+from rundbrief.ops.worker import build_worker
 from rundbrief.outbound import dkim, verp
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
-from tests.smtp_server import SmtpServer
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.smtp import SmtpServer
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_worker(settings, server, **overrides):
-    settings.DELIVERY_SMTP_URLS = [server.url]
-    options = Options(
-        until_idle=True,
-        retry_base_seconds=0.05,
-        recheck_seconds=0.05,
-        idle_poll_seconds=0.05,
-        concurrency=overrides.pop("concurrency", 2),
-        **overrides,
-    )
-    store = DjangoRecipientStore("test-worker", options.lease_seconds)
-    worker = Worker(store, build_connections(options.concurrency), compile_campaign, options)
-    return worker.run()
 
 
 def parse(received):
@@ -241,8 +226,7 @@ def test_transport_with_from_domain_sends_only_that_domains_campaigns(settings, 
     with SmtpServer() as general, SmtpServer() as dedicated:
         settings.DELIVERY_SMTP_URLS = [general.url, f"{dedicated.url}?from_domain=musterhaus.example"]
         options = Options(until_idle=True, recheck_seconds=0.05, idle_poll_seconds=0.05, concurrency=2)
-        store = DjangoRecipientStore("routing-worker", options.lease_seconds)
-        Worker(store, build_connections(2), compile_campaign, options).run()
+        build_worker("routing-worker", options).run()
     assert {parse(m)["Subject"] for m in dedicated.messages} == {"Von Musterhaus"}
     assert {parse(m)["Subject"] for m in general.messages} == {"Von Partner"}
     assert len(dedicated.messages) == len(general.messages) == 4

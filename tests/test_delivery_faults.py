@@ -8,9 +8,9 @@ import pytest
 
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
-from tests.smtp_server import Faults, SmtpServer
-from tests.test_delivery_engine import run_worker
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.smtp import Faults, SmtpServer
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,8 +56,8 @@ def test_permanent_refusal_fails_at_once_and_keeps_the_reply_for_bounce_handling
     assert len(server.messages) == 2
     rejected = Delivery.objects.get(campaign=campaign, state__in=["failed", "bounced"])
     assert rejected.attempts == 1 and rejected.last_reply == "550 5.1.1 user unknown"
-    # Bounce handling took it over: a hard bounce suppresses the address at once (issue 5).
-    from rundbrief.audience.actions import is_suppressed
+    # Bounce handling took it over: a hard bounce suppresses the address at once (docs/bounces.md).
+    from rundbrief.audience.queries import is_suppressed
 
     assert rejected.state == "bounced" and is_suppressed(rejected.subscriber.email)
 
@@ -116,10 +116,9 @@ def test_a_batch_lost_to_a_database_error_is_not_renewed_and_is_claimed_again(se
 
     from django.db import OperationalError
 
-    from rundbrief.delivery.compose import compile_campaign
-    from rundbrief.delivery.engine import Options, Worker
-    from rundbrief.delivery.management.commands.deliver import build_connections
+    from rundbrief.delivery.engine import Options
     from rundbrief.delivery.store import DjangoRecipientStore
+    from rundbrief.ops.worker import build_worker
 
     class RestartingStore(DjangoRecipientStore):
         failures = 0
@@ -136,7 +135,7 @@ def test_a_batch_lost_to_a_database_error_is_not_renewed_and_is_claimed_again(se
         settings.DELIVERY_SMTP_URLS = [server.url]
         options = Options(until_idle=True, lease_seconds=1, recheck_seconds=0.05, idle_poll_seconds=0.05, concurrency=2)
         store = RestartingStore("restart-worker", options.lease_seconds)
-        Worker(store, build_connections(2), compile_campaign, options).run()
+        build_worker("restart-worker", options, store=store).run()
     assert store.failures == 1
     assert sorted(r for m in server.messages for r in m.rcpt_tos) == sorted(f"leser{i}@example.org" for i in range(12))
     assert states(campaign) == ["sent"] * 12

@@ -23,17 +23,14 @@ from hypothesis import strategies as st
 from rundbrief.campaigns.models import Campaign
 from rundbrief.config import ConfigError
 from rundbrief.delivery import windows
-from rundbrief.delivery.compose import compile_campaign
-from rundbrief.delivery.engine import Options, Worker
-from rundbrief.delivery.management.commands.deliver import build_connections
+from rundbrief.delivery.engine import Options
 from rundbrief.delivery.models import Delivery, RateWindow
 from rundbrief.delivery.ratelimit import SharedLimit, TokenBucket, fixed_window, transport_limits
-from rundbrief.delivery.store import DjangoRecipientStore
+from rundbrief.ops.worker import build_worker
 from rundbrief.outbound.transport import parse_transport
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
-from tests.smtp_server import SmtpServer
-from tests.test_delivery_engine import run_worker
-from tests.test_delivery_workers import start_worker, wait_all, worker_env
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.smtp import SmtpServer
+from tests.support.workers import run_worker, start_worker, wait_all, worker_env
 
 T0 = 1_800_000_000.0  # a whole hour in Unix time: window arithmetic is easy to read
 
@@ -296,9 +293,7 @@ def test_a_stopped_worker_sends_nothing_without_a_token_and_releases_the_rows_it
         options = Options(
             until_idle=True, retry_base_seconds=0.05, recheck_seconds=0.05, idle_poll_seconds=0.05, concurrency=4
         )
-        worker = Worker(
-            DjangoRecipientStore("test-worker", options.lease_seconds), build_connections(4), compile_campaign, options
-        )
+        worker = build_worker("test-worker", options)
 
         def run():
             try:

@@ -4,7 +4,7 @@ import pytest
 from django.core import checks
 
 from rundbrief.outbound import dkim
-from tests.smtp_server import SmtpServer
+from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from email.message import EmailMessage
 import pytest
 
 from rundbrief.devmail.capture import list_messages, start_capture
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 
 @pytest.fixture

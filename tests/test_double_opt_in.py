@@ -11,14 +11,14 @@ from django.core.management import call_command
 
 from rundbrief.audience import actions, tokens
 from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Suppression
-from tests.audience_support import path_of, sign_up, smtp_inbox  # noqa: F401  (fixtures)
+from tests.support.smtp import path_of
 
 pytestmark = pytest.mark.django_db
 ANNA = "Anna.Becker@Example.DE"
 
 
 def confirm_path(inbox, index=-1):
-    return next(path_of(u) for u in inbox.links(inbox.messages[index]) if "/bestaetigen/" in u)
+    return next(path_of(u) for u in inbox.links(inbox.mails[index]) if "/bestaetigen/" in u)
 
 
 def test_whole_flow_from_sign_up_to_one_click_unsubscribe_tells_a_verifiable_story(
@@ -31,8 +31,8 @@ def test_whole_flow_from_sign_up_to_one_click_unsubscribe_tells_a_verifiable_sto
         "Please confirm via the e-mail we sent" in response.content.decode()
         or "Bitte bestätigen" in response.content.decode()
     )
-    assert len(smtp_inbox.messages) == 1
-    mail = smtp_inbox.messages[0]
+    assert len(smtp_inbox.mails) == 1
+    mail = smtp_inbox.mails[0]
     assert mail["To"] == "anna.becker@example.de"
     subscriber = Subscriber.objects.get()
     assert subscriber.status == Subscriber.Status.PENDING
@@ -93,7 +93,7 @@ def test_request_mail_is_neutral_multipart_and_in_the_language_of_the_request(si
 
     SiteProfile.objects.update_or_create(pk=1, defaults={"privacy_url": "/datenschutz/", "imprint_url": "/impressum/"})
     sign_up("reader@example.com", prefix="/en", language="en")
-    mail = smtp_inbox.messages[0]
+    mail = smtp_inbox.mails[0]
     assert mail.get_content_type() == "multipart/alternative"
     text = mail.get_body(("plain",)).get_content()
     html = mail.get_body(("html",)).get_content()
@@ -106,9 +106,9 @@ def test_request_mail_is_neutral_multipart_and_in_the_language_of_the_request(si
 
 
 def test_no_email_address_appears_in_any_link(sign_up, smtp_inbox, topics):
-    """Links carry a signed opaque id, never the address (issue 3)."""
+    """Links carry a signed opaque id, never the address."""
     sign_up("geheim.adresse@example.org")
-    for url in smtp_inbox.links(smtp_inbox.messages[0]):
+    for url in smtp_inbox.links(smtp_inbox.mails[0]):
         assert "geheim" not in signing.b64_decode(url.split("/")[-2].split(":")[0].encode()).decode(errors="replace")
         assert "geheim" not in url
 
@@ -184,7 +184,7 @@ def test_confirmed_double_opt_in_lifts_the_suppression_left_by_erasure(client, s
     actions.erase_subscriber(Subscriber.objects.get(), source="test")
     assert Suppression.objects.count() == 1
     sign_up(ANNA)
-    assert len(smtp_inbox.messages) == 2
+    assert len(smtp_inbox.mails) == 2
     assert client.post(confirm_path(smtp_inbox)).status_code == 200
     assert Suppression.objects.count() == 0
 
@@ -213,21 +213,21 @@ def test_confirmation_mail_is_sent_after_the_response_so_timing_reveals_no_addre
     response = sign_up("spaet@example.org")
     assert response.status_code == 200
     outbox.drain()  # in production the mail threads finish on their own
-    assert [m["To"] for m in smtp_inbox.messages] == ["spaet@example.org"]
+    assert [m["To"] for m in smtp_inbox.mails] == ["spaet@example.org"]
     kinds = list(ConsentEvent.objects.values_list("kind", flat=True))
     assert kinds == ["requested", "confirmation_sent"]
 
 
 def test_a_confirmation_mail_that_could_not_be_sent_can_be_requested_again_at_once(sign_up, smtp_inbox, settings):
-    from tests.conftest import free_port
+    from tests.support.ports import free_port
 
     smtp_url = settings.SMTP_URL
     settings.SMTP_URL = f"smtp://127.0.0.1:{free_port()}"  # nothing listens there: the mail fails
     assert sign_up("pech@example.org").status_code == 200
-    assert smtp_inbox.messages == []
+    assert smtp_inbox.mails == []
     settings.SMTP_URL = smtp_url
     assert sign_up("pech@example.org").status_code == 200
-    assert [m["To"] for m in smtp_inbox.messages] == ["pech@example.org"]
+    assert [m["To"] for m in smtp_inbox.mails] == ["pech@example.org"]
 
 
 def test_an_invalid_address_shows_the_form_again_with_its_message_and_the_page_it_came_from(client):

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import models
 from django.utils import timezone
 
-from rundbrief.audience import actions, tokens
+from rundbrief.audience import actions, queries, tokens
 from rundbrief.audience.addresses import subject_hash
 from rundbrief.audience.ledger import verify_chain
 from rundbrief.audience.models import ConsentEvent, ConsentEvidence, ConsentText, Subscriber, Suppression
@@ -67,7 +67,7 @@ def test_erasure_keeps_a_verifying_ledger_and_the_hmac_on_the_suppression_list(c
     assert not ConsentEvidence.objects.exists()
     assert verify_chain().intact
     assert Suppression.objects.get().address_hash == subject_hash(CLARA)
-    assert actions.is_suppressed(CLARA.upper())
+    assert queries.is_suppressed(CLARA.upper())
 
 
 def test_the_subscriber_erase_command_erases_and_proof_still_tells_what_happened(clara):
@@ -129,7 +129,7 @@ def test_purge_deletes_stale_unconfirmed_sign_ups_leaving_an_expired_event_witho
 
 SCRIPT = """
 from django.conf import settings
-from tests.smtp_server import SmtpServer
+from tests.support.smtp import SmtpServer
 from rundbrief.audience import actions, tokens
 from rundbrief.audience.models import ConsentText, Subscriber
 with SmtpServer() as capture:  # the confirmation mail stays in this process

@@ -7,9 +7,9 @@ from rundbrief.audience import actions
 from rundbrief.audience.models import ConsentText
 from rundbrief.delivery.models import Delivery
 from rundbrief.ops.models import DeliveryAggregate
-from tests.conftest import free_port
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
-from tests.smtp_server import SmtpServer
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.ports import free_port
+from tests.support.smtp import SmtpServer
 
 
 def samples(response):

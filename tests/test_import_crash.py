@@ -16,7 +16,7 @@ from django.conf import settings as django_settings
 
 from rundbrief.audience import ledger
 from rundbrief.audience.models import ConsentEvent, Subscriber
-from tests.test_delivery_workers import database_url
+from tests.support.workers import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

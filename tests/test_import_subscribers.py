@@ -14,9 +14,8 @@ from rundbrief.audience import ledger
 from rundbrief.audience.actions import suppress_address, withdraw_consent
 from rundbrief.audience.addresses import normalise_address, subject_hash, truncate_ip
 from rundbrief.audience.importer import import_subscribers, normalise_fast, truncate_ip_fast
-from rundbrief.audience.ledger_bulk import EventRow, canonical_fast
+from rundbrief.audience.ledger_batch import EventRow, canonical_fast
 from rundbrief.audience.models import ConsentEvent, Subscriber, Suppression
-from tests.audience_support import smtp_inbox  # noqa: F401 (fixture)
 
 HEADER = "email,topics,consented_at,confirmed_at,source,ip,consent_text_version\n"
 
@@ -88,7 +87,7 @@ def test_send_confirmation_mails_pending_rows_through_the_double_opt_in(
     with django_capture_on_commit_callbacks(execute=True):
         summary = run(path, "--send-confirmation")
     assert "1 confirmed, 1 pending" in summary
-    assert [m["To"] for m in smtp_inbox.messages] == ["max@example.de"]
+    assert [m["To"] for m in smtp_inbox.mails] == ["max@example.de"]
     kinds = list(ConsentEvent.objects.filter(subject_hash=subject_hash("max@example.de")).values_list("kind", "source"))
     assert kinds == [("requested", "import:kunden.csv:2"), ("confirmation_sent", "mail:confirmation-request")]
 
@@ -299,8 +298,8 @@ def test_memory_does_not_grow_with_the_file(csv_file, topics):
 
 def test_a_chunk_larger_than_one_insert_statement_is_written_whole(csv_file, topics):
     """Multi-row INSERTs split at the parameter limit: every subscription, event and evidence row arrives."""
-    from rundbrief.audience.ledger_bulk import MAX_ROWS_PER_INSERT
     from rundbrief.audience.models import ConsentEvidence, Subscription
+    from rundbrief.db.bulk import MAX_ROWS_PER_INSERT
 
     rows = 2 * MAX_ROWS_PER_INSERT + 7  # all three topics each: about six statements of subscriptions
     body = "".join(
@@ -376,7 +375,7 @@ def test_the_import_gives_the_garbage_collector_back_as_it_found_it(csv_file, to
 
 
 def test_read_ahead_produces_at_most_depth_items_ahead_of_the_consumer():
-    from rundbrief.audience.readahead import read_ahead
+    from rundbrief.db.readahead import read_ahead
 
     consumed, lead = [0], []
 

@@ -8,10 +8,9 @@ import pytest
 from rundbrief.audience import tokens
 from rundbrief.audience.models import Subscriber
 from rundbrief.ops.logs import ADDRESS, make_formatter, parse_lines, scrub
-from tests.audience_support import path_of, sign_up, smtp_inbox  # noqa: F401  (fixtures)
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
-from tests.smtp_server import Faults, SmtpServer
-from tests.test_delivery_engine import run_worker
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.smtp import Faults, SmtpServer, path_of
+from tests.support.workers import run_worker
 
 TOKENISH = re.compile(r"[A-Za-z0-9_\-]{4,}(?::[A-Za-z0-9_\-]{4,}){1,3}:[A-Za-z0-9_\-]{20,}")
 
@@ -26,7 +25,7 @@ def test_a_sign_up_and_a_delivery_with_rejections_log_no_address_and_no_token(
     finance,  # noqa: F811
 ):
     sign_up("anna.schmidt@example.de")
-    confirm_link = next(link for link in smtp_inbox.links(smtp_inbox.messages[0]) if "/bestaetigen/" in link)
+    confirm_link = next(link for link in smtp_inbox.links(smtp_inbox.mails[0]) if "/bestaetigen/" in link)
     client.post(path_of(confirm_link))
     anna = Subscriber.objects.get(email="anna.schmidt@example.de")
     unsubscribe_token = tokens.make_token(tokens.UNSUBSCRIBE, anna.public_id)

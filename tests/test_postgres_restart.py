@@ -15,15 +15,15 @@ from email import policy
 
 import pytest
 
-from tests.pg_support import HAVE_POSTGRES, ROOT, throwaway_cluster
-from tests.smtp_server import SmtpServer
+from tests.support.postgres import HAVE_POSTGRES, ROOT, throwaway_cluster
+from tests.support.smtp import SmtpServer
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 RUNDBRIEF = [sys.executable, "-m", "rundbrief"]
 AUDIENCE = 2000
 POPULATE = f"""
 from rundbrief.newsroom.models import Topic
-from tests.delivery_fixtures import make_audience, scheduled_campaign
+from tests.support.campaigns import make_audience, scheduled_campaign
 topic = Topic.objects.create(name="Finanznachrichten", slug="finanznachrichten")
 make_audience(topic, {AUDIENCE})
 scheduled_campaign([topic])

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from rundbrief.audience import ledger, tokens
 from rundbrief.audience.models import ConsentEvent, Subscriber
-from tests.support_ops import reader
+from tests.support.readers import reader
 
 FUZZ = hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -11,11 +11,11 @@ from rundbrief.audience.models import ConsentEvent, ConsentEvidence
 from rundbrief.bounces.models import BounceEvent
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
-from rundbrief.delivery.store import DjangoRecipientStore
 from rundbrief.ops.models import DeliveryAggregate
 from rundbrief.ops.retention import months_before, reduce_deliveries, remove_old_evidence
-from tests.delivery_fixtures import finance, make_audience, scheduled_campaign  # noqa: F401
-from tests.support_ops import reader
+from rundbrief.ops.worker import daily_housekeeping
+from tests.support.campaigns import make_audience, scheduled_campaign
+from tests.support.readers import reader
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +70,7 @@ def test_the_daily_housekeeping_and_the_command_apply_retention_and_purge_raw_bo
         raw_message=b"From: mailer-daemon\r\n\r\nx",
         received_at=timezone.now() - dt.timedelta(days=40),
     )
-    DjangoRecipientStore("housekeeper", 30).housekeeping()
+    daily_housekeeping()
     assert not Delivery.objects.filter(campaign=old).exists()
     assert BounceEvent.objects.get().raw_message in (b"", memoryview(b""))
     call_command("retention")

@@ -10,7 +10,6 @@ import pytest
 
 from rundbrief.audience import actions, ledger, outbox
 from rundbrief.audience.models import ConsentEvent, ConsentText
-from tests.audience_support import smtp_inbox  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the mail thread has its own connection
 
@@ -40,10 +39,10 @@ def test_mails_queued_behind_a_busy_mail_thread_share_one_connection_and_are_all
     go_on.set()
     outbox.drain()
 
-    assert sorted(m["To"] for m in smtp_inbox.messages) == readers
+    assert sorted(m["To"] for m in smtp_inbox.mails) == readers
     assert len(set(peers)) == 1  # one SMTP connection, one client port
     sent = ConsentEvent.objects.filter(kind=ConsentEvent.Kind.CONFIRMATION_SENT)
-    assert sorted(sent.values_list("message_id", flat=True)) == sorted(m["Message-ID"] for m in smtp_inbox.messages)
+    assert sorted(sent.values_list("message_id", flat=True)) == sorted(m["Message-ID"] for m in smtp_inbox.mails)
     assert ledger.verify_chain().intact
 
 
@@ -62,5 +61,5 @@ def test_a_mail_that_fails_in_a_batch_does_not_stop_the_others(smtp_inbox, setti
     actions.request_subscription("nachher@example.de", consent_text=consent_text, source="test")
     go_on.set()
     outbox.drain()
-    assert [m["To"] for m in smtp_inbox.messages] == ["vorher@example.de", "nachher@example.de"]
+    assert [m["To"] for m in smtp_inbox.mails] == ["vorher@example.de", "nachher@example.de"]
     assert ConsentEvent.objects.filter(kind=ConsentEvent.Kind.CONFIRMATION_SENT).count() == 2

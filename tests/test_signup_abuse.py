@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from rundbrief.audience import actions
 from rundbrief.audience.models import ConsentEvent, Subscriber, Suppression
-from tests.audience_support import path_of, sign_up, smtp_inbox  # noqa: F401  (fixtures)
+from tests.support.smtp import path_of
 
 pytestmark = pytest.mark.django_db
 
@@ -19,13 +19,13 @@ def generous_limits(settings):
 
 
 def test_new_pending_confirmed_and_suppressed_addresses_get_the_same_answer(client, sign_up, smtp_inbox, topics):
-    """Same status and body for every state; only the new address gets mail (issue 3: no enumeration)."""
+    """Same status and body for every state; only the new address gets mail (no enumeration: docs/decisions.md, "Sign-up outcomes look alike")."""
     sign_up("pending@example.de")
     sign_up("confirmed@example.de")
-    confirm = next(path_of(u) for u in smtp_inbox.links(smtp_inbox.messages[-1]) if "/bestaetigen/" in u)
+    confirm = next(path_of(u) for u in smtp_inbox.links(smtp_inbox.mails[-1]) if "/bestaetigen/" in u)
     client.post(confirm)
     actions.suppress_address("bounced@example.de", reason=Suppression.Reason.BOUNCED, source="test")
-    mails_before = len(smtp_inbox.messages)
+    mails_before = len(smtp_inbox.mails)
 
     answers = {
         a: sign_up(a) for a in ("new@example.de", "pending@example.de", "confirmed@example.de", "bounced@example.de")
@@ -41,7 +41,7 @@ def test_new_pending_confirmed_and_suppressed_addresses_get_the_same_answer(clie
         )
         == 1
     )
-    assert [m["To"] for m in smtp_inbox.messages[mails_before:]] == ["new@example.de"]
+    assert [m["To"] for m in smtp_inbox.mails[mails_before:]] == ["new@example.de"]
 
 
 def test_a_thousand_sign_ups_of_one_address_in_a_minute_send_at_most_one_mail(
@@ -50,7 +50,7 @@ def test_a_thousand_sign_ups_of_one_address_in_a_minute_send_at_most_one_mail(
     """At most one request mail per address per 24 h, and repeated requests do not grow the ledger."""
     for _ in range(1000):
         assert sign_up("victim@example.de").status_code == 200
-    assert len(smtp_inbox.messages) == 1
+    assert len(smtp_inbox.mails) == 1
     assert ConsentEvent.objects.filter(kind="requested").count() == 1
 
 
@@ -60,7 +60,7 @@ def test_more_sign_ups_from_one_ip_than_the_limit_answer_429(sign_up, smtp_inbox
     codes = [sign_up(f"r{i}@example.de", ip="192.0.2.9").status_code for i in range(5)]
     assert codes == [200, 200, 200, 429, 429]
     assert sign_up("other@example.de", ip="192.0.2.10").status_code == 200
-    assert len(smtp_inbox.messages) == 4
+    assert len(smtp_inbox.mails) == 4
 
 
 def test_the_global_breaker_answers_429_for_everyone_once_tripped(
@@ -70,14 +70,14 @@ def test_the_global_breaker_answers_429_for_everyone_once_tripped(
     settings.RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE = 2
     codes = [sign_up(f"r{i}@example.de", ip=f"192.0.2.{i}").status_code for i in range(4)]
     assert codes == [200, 200, 429, 429]
-    assert len(smtp_inbox.messages) == 2
+    assert len(smtp_inbox.mails) == 2
 
 
 def test_a_filled_honeypot_looks_like_success_but_does_nothing(sign_up, smtp_inbox, topics):
     """Bots fill every field; they get the usual page and no mail, and no subscriber is stored."""
     response = sign_up("bot@example.de", website="http://spam.example")
     assert response.status_code == 200
-    assert Subscriber.objects.count() == 0 and not smtp_inbox.messages
+    assert Subscriber.objects.count() == 0 and not smtp_inbox.mails
 
 
 @pytest.mark.parametrize("address", ["a@b.de\r\nBcc: x@y.de", "a@b.de\nBcc: x@y.de", "a@b.de\x00", "a\tb@c.de"])
@@ -89,7 +89,7 @@ def test_header_injection_is_refused_with_a_clear_message(sign_up, smtp_inbox, t
         "line breaks or other control characters" in response.content.decode()
         or "Zeilenumbr" in response.content.decode()
     )
-    assert Subscriber.objects.count() == 0 and not smtp_inbox.messages
+    assert Subscriber.objects.count() == 0 and not smtp_inbox.mails
 
 
 def test_an_address_longer_than_254_characters_is_refused(sign_up, topics):

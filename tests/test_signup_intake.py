@@ -26,10 +26,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from rundbrief.audience import actions, intake, ledger, mail, tokens
+from rundbrief.audience import actions, intake, ledger, mail, queries, tokens
 from rundbrief.audience.models import ConsentEvent, ConsentText, SignupIntake, Subscriber
 from rundbrief.newsroom.models import Topic
-from tests.audience_support import path_of, smtp_inbox  # noqa: F401  (fixture)
+from tests.support.smtp import LINK, path_of
 
 pytestmark = pytest.mark.django_db(transaction=True)  # drains commit for real, as in production
 Stage = SignupIntake.Stage
@@ -71,8 +71,6 @@ def confirm_link(message):
 
 
 def message_links(message):
-    from tests.audience_support import LINK
-
     return LINK.findall(message.get_body(preferencelist=("plain",)).get_content())
 
 
@@ -87,7 +85,7 @@ def test_the_answer_comes_before_any_lookup_and_the_request_is_applied_with_its_
         ["sonderangebote"],
         "203.0.113.0",
     )
-    assert not Subscriber.objects.exists() and not ConsentEvent.objects.exists() and smtp_inbox.messages == []
+    assert not Subscriber.objects.exists() and not ConsentEvent.objects.exists() and smtp_inbox.mails == []
 
     time.sleep(0.01)
     assert intake.drain() == 2  # applied, then mailed
@@ -96,19 +94,19 @@ def test_the_answer_comes_before_any_lookup_and_the_request_is_applied_with_its_
     assert list(subscriber.subscriptions.values_list("topic__slug", flat=True)) == ["sonderangebote"]
     # The mail names the chosen topics as the site lists them.
     assert (
-        "Topics: Sonderangebote" in smtp_inbox.messages[0].get_body(("plain",)).get_content()
-        or "Themen: Sonderangebote" in smtp_inbox.messages[0].get_body(("plain",)).get_content()
+        "Topics: Sonderangebote" in smtp_inbox.mails[0].get_body(("plain",)).get_content()
+        or "Themen: Sonderangebote" in smtp_inbox.mails[0].get_body(("plain",)).get_content()
     )
     requested, sent = ConsentEvent.objects.order_by("pk")
     assert (requested.kind, sent.kind) == ("requested", "confirmation_sent")
     # GDPR Art. 7(1): the proof names when the reader asked, not when a batch got to it.
     assert requested.occurred_at == row.received_at < sent.occurred_at
     assert requested.evidence.ip == "203.0.113.0" and requested.evidence.user_agent == "Testbrowser/1.0"
-    assert sent.message_id == smtp_inbox.messages[0]["Message-ID"]
+    assert sent.message_id == smtp_inbox.mails[0]["Message-ID"]
     assert not SignupIntake.objects.exists()
     assert ledger.verify_chain().intact
 
-    response = client.post(path_of(confirm_link(smtp_inbox.messages[0])))
+    response = client.post(path_of(confirm_link(smtp_inbox.mails[0])))
     assert response.status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.CONFIRMED
@@ -121,12 +119,12 @@ def test_a_worker_applies_what_a_dead_web_process_left_and_sends_its_mail(queued
     drainer.start()
     try:
         deadline = time.monotonic() + 20
-        while not smtp_inbox.messages and time.monotonic() < deadline:
+        while not smtp_inbox.mails and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         stop.set()
         drainer.join(20)
-    assert [m["To"] for m in smtp_inbox.messages] == ["verwaist@example.de"]
+    assert [m["To"] for m in smtp_inbox.mails] == ["verwaist@example.de"]
     assert not drainer.is_alive()
     assert list(ConsentEvent.objects.values_list("kind", flat=True).order_by("pk")) == [
         "requested",
@@ -147,21 +145,21 @@ def test_a_sender_that_dies_after_sending_leaves_the_mail_to_be_sent_again_and_r
     with pytest.raises(SystemExit):
         intake.send_due()
     monkeypatch.undo()
-    assert len(smtp_inbox.messages) == 1
+    assert len(smtp_inbox.mails) == 1
     row = SignupIntake.objects.get()
     assert row.stage == Stage.MAIL and row.attempts == 1 and row.lease_until > timezone.now()
     assert intake.drain() == 0, "the lease keeps other senders away while its holder may still record"
 
     SignupIntake.objects.update(lease_until=timezone.now() - timedelta(seconds=1))  # the lease ran out
     assert intake.drain() == 1
-    assert [m["To"] for m in smtp_inbox.messages] == ["einmal@example.de"] * 2
+    assert [m["To"] for m in smtp_inbox.mails] == ["einmal@example.de"] * 2
     # Both copies carry a working link to the same request (the signed time in the token may differ by
     # a second between the copies, so the tokens are compared by what they name, not byte for byte);
     # the ledger names the copy that was recorded.
-    first, second = (confirm_link(m).rstrip("/").rsplit("/", 1)[1] for m in smtp_inbox.messages)
+    first, second = (confirm_link(m).rstrip("/").rsplit("/", 1)[1] for m in smtp_inbox.mails)
     assert tokens.read_token(tokens.CONFIRM, first) == tokens.read_token(tokens.CONFIRM, second)
     sent = ConsentEvent.objects.filter(kind=ConsentEvent.Kind.CONFIRMATION_SENT)
-    assert list(sent.values_list("message_id", flat=True)) == [smtp_inbox.messages[1]["Message-ID"]]
+    assert list(sent.values_list("message_id", flat=True)) == [smtp_inbox.mails[1]["Message-ID"]]
     assert not SignupIntake.objects.exists()
 
 
@@ -187,7 +185,7 @@ def test_a_refused_mail_is_tried_again_later_and_the_address_may_ask_again_meanw
     refuse["on"] = False
     SignupIntake.objects.update(lease_until=timezone.now())  # the retry is due
     intake.drain()
-    assert [m["To"] for m in smtp_inbox.messages] == ["wackelig@example.de"]
+    assert [m["To"] for m in smtp_inbox.mails] == ["wackelig@example.de"]
     assert not SignupIntake.objects.exists()
 
 
@@ -207,7 +205,7 @@ def test_a_mail_refused_every_time_is_given_up_after_the_last_attempt(queued, sm
 def test_the_mail_lists_every_topic_in_the_order_of_the_site_menu(queued, smtp_inbox, topics):
     receive("alle@example.de")
     intake.drain()
-    text = smtp_inbox.messages[0].get_body(("plain",)).get_content()
+    text = smtp_inbox.mails[0].get_body(("plain",)).get_content()
     listed = next(line for line in text.splitlines() if line.startswith(("Themen:", "Topics:")))
     assert listed.split(":", 1)[1].strip() == ", ".join(Topic.objects.values_list("name", flat=True))
 
@@ -218,7 +216,7 @@ def test_an_address_entered_twice_in_one_batch_gets_one_subscriber_and_one_mail(
     receive("andere@example.de")
     intake.drain()
     assert Subscriber.objects.count() == 2
-    assert sorted(m["To"] for m in smtp_inbox.messages) == ["andere@example.de", "doppelt@example.de"]
+    assert sorted(m["To"] for m in smtp_inbox.mails) == ["andere@example.de", "doppelt@example.de"]
     # The repeats came while the first mail was fresh: no new request mail and no new event (mail bombing).
     assert ConsentEvent.objects.filter(kind="requested").count() == 2
     assert not SignupIntake.objects.exists()
@@ -234,7 +232,7 @@ def test_a_confirmed_address_that_signs_up_again_gets_nothing_and_stays_confirme
     receive("treu@example.de")
     intake.drain()
     subscriber.refresh_from_db()
-    assert subscriber.status == Subscriber.Status.CONFIRMED and len(smtp_inbox.messages) == 1
+    assert subscriber.status == Subscriber.Status.CONFIRMED and len(smtp_inbox.mails) == 1
 
 
 def test_a_sign_up_erased_before_its_mail_left_gets_no_mail(queued, smtp_inbox, topics):
@@ -244,7 +242,7 @@ def test_a_sign_up_erased_before_its_mail_left_gets_no_mail(queued, smtp_inbox, 
     receive("auch-weg@example.de")  # still in the intake, not yet a subscriber
     assert SignupIntake.objects.filter(email="auch-weg@example.de").exists()
     intake.drain()
-    assert [m["To"] for m in smtp_inbox.messages] == ["auch-weg@example.de"]
+    assert [m["To"] for m in smtp_inbox.mails] == ["auch-weg@example.de"]
 
 
 def test_erasure_removes_the_address_from_the_intake_too(queued, topics):
@@ -277,7 +275,7 @@ def test_two_drains_at_once_apply_and_mail_every_sign_up_once(queued, smtp_inbox
     for thread in threads:
         thread.join(60)
     assert errors == []
-    assert sorted(m["To"] for m in smtp_inbox.messages) == sorted(addresses)
+    assert sorted(m["To"] for m in smtp_inbox.mails) == sorted(addresses)
     assert Subscriber.objects.count() == 120
     assert ConsentEvent.objects.filter(kind="confirmation_sent").count() == 120
     assert ledger.verify_chain().intact
@@ -293,7 +291,7 @@ def test_the_mail_built_in_a_batch_is_the_mail_sent_on_its_own(smtp_inbox, topic
     finally:
         mails.close()
     slow_id = mail.send_confirmation_request(subscriber, "n0nce", names)
-    fast, slow = smtp_inbox.messages
+    fast, slow = smtp_inbox.mails
     assert fast["Message-ID"] == fast_id and slow["Message-ID"] == slow_id
     for header in ("From", "To", "Subject", "Auto-Submitted", "MIME-Version"):
         assert fast[header] == slow[header], header
@@ -305,12 +303,12 @@ def test_the_mail_built_in_a_batch_is_the_mail_sent_on_its_own(smtp_inbox, topic
         assert link.sub("LINK", fast_body) == link.sub("LINK", slow_body), part
     fast_link = link.findall(fast.get_body(("plain",)).get_content())[0]
     fast_token = fast_link.rstrip("/").rsplit("/", 1)[1]
-    assert actions.pending_subscriber(fast_token) == subscriber
+    assert queries.pending_subscriber(fast_token) == subscriber
     slow_link = link.findall(slow.get_body(("plain",)).get_content())[0]
     assert fast_link.rsplit("/", 2)[0] == slow_link.rsplit("/", 2)[0]  # the same path up to the token
     assert fast.get_content_type() == slow.get_content_type() == "multipart/alternative"
-    assert smtp_inbox.envelopes[0].mail_from == smtp_inbox.envelopes[1].mail_from
-    assert smtp_inbox.envelopes[0].rcpt_tos == ["vergleich@example.de"]
+    assert smtp_inbox.messages[0].mail_from == smtp_inbox.messages[1].mail_from
+    assert smtp_inbox.messages[0].rcpt_tos == ["vergleich@example.de"]
 
 
 def test_an_address_outside_ascii_gets_its_mail_over_smtputf8(smtp_inbox, topics):
@@ -321,15 +319,15 @@ def test_an_address_outside_ascii_gets_its_mail_over_smtputf8(smtp_inbox, topics
         message_id = mails.send(subscriber, "n0nce", [])
     finally:
         mails.close()
-    (message,) = smtp_inbox.messages
-    assert message["Message-ID"] == message_id and "jürgen@beispiel.de" in smtp_inbox.envelopes[0].rcpt_tos
+    (message,) = smtp_inbox.mails
+    assert message["Message-ID"] == message_id and "jürgen@beispiel.de" in smtp_inbox.messages[0].rcpt_tos
 
 
 def test_service_mail_leaves_over_smtp_whatever_email_backend_django_has(queued, smtp_inbox, topics, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     receive("lokal@example.de")
     intake.drain()
-    assert [[m["To"]] for m in smtp_inbox.messages] == [["lokal@example.de"]]
+    assert [[m["To"]] for m in smtp_inbox.mails] == [["lokal@example.de"]]
     assert django_mail.outbox == []
 
 
@@ -340,7 +338,7 @@ def test_the_substituted_bytes_parse_as_one_well_formed_message(smtp_inbox, topi
         mails.send(subscriber, "n0nce", ["Finanznachrichten"])
     finally:
         mails.close()
-    raw = smtp_inbox.envelopes[0].original_content
+    raw = smtp_inbox.messages[0].data
     message = BytesParser(policy=policy.SMTP).parsebytes(raw)
     assert not message.defects and all(not part.defects for part in message.walk())
     assert b"placeholder.invalid" not in raw and b"%%RB:" not in raw
@@ -361,10 +359,10 @@ def test_a_confirmation_request_is_dkim_signed_with_the_configured_key(smtp_inbo
         mails.send(subscriber, "n0nce", ["Finanznachrichten"])
     finally:
         mails.close()
-    raw = smtp_inbox.envelopes[0].original_content
+    raw = smtp_inbox.messages[0].data
     records = {b"rb2026._domainkey.musterhaus.example.": record}
     assert dkimpy.DKIM(raw).verify(dnsfunc=lambda name, timeout=5: records.get(name))
-    (message,) = smtp_inbox.messages
+    (message,) = smtp_inbox.mails
     assert "auto-submitted" in message["DKIM-Signature"] and message["Auto-Submitted"] == "auto-generated"
 
 
@@ -387,7 +385,7 @@ def test_a_worker_run_until_idle_sends_the_owed_confirmation_requests_before_it_
     settings.DELIVERY_SMTP_URLS = [settings.SMTP_URL]
     receive("cron@example.de")
     call_command("deliver", "--until-idle", stdout=io.StringIO())
-    assert [m["To"] for m in smtp_inbox.messages] == ["cron@example.de"]
+    assert [m["To"] for m in smtp_inbox.mails] == ["cron@example.de"]
     assert not SignupIntake.objects.exists()
 
 
@@ -418,8 +416,7 @@ def test_sign_ups_applied_in_batches_end_as_they_end_applied_one_at_a_time(
     for way in ("batches", "one at a time"):
         savepoint = transaction.savepoint()
         try:
-            smtp_inbox.messages.clear()
-            smtp_inbox.envelopes.clear()
+            smtp_inbox.clear()
             for address in confirmed:
                 subscriber = Subscriber.objects.create(email=address, status=Subscriber.Status.CONFIRMED)
                 Subscription.objects.create(subscriber=subscriber, topic=topics["finanznachrichten"])
@@ -442,7 +439,7 @@ def test_sign_ups_applied_in_batches_end_as_they_end_applied_one_at_a_time(
                         for s in Subscriber.objects.all()
                     ),
                     sorted(ConsentEvent.objects.values_list("subject_hash", "kind", "topics")),
-                    sorted((m["To"],) for m in smtp_inbox.messages),
+                    sorted((m["To"],) for m in smtp_inbox.mails),
                     SignupIntake.objects.count(),
                     ledger.verify_chain().intact,
                 )

@@ -58,11 +58,17 @@ def test_an_api_sign_up_counts_its_limits_and_records_the_request_in_one_transac
     assert autocommit == []
     assert tables(sign_up) == ["audience_ratecounter", "audience_signupintake"]
     # After the commit (inline in the test settings): the batch that applies it and leases its mail,
-    # and the record of the mail sent. (The ledger's bulk INSERTs run on the driver's own cursor,
-    # which the wrapper does not see; the events are counted below.)
+    # and the record of the mail sent. (Small batches run on Django's cursor, so the wrapper now
+    # also sees the ledger's INSERTs: rundbrief/db/bulk.py, bulk_cursor.)
     assert [tables(g) for g in after_commit] == [
-        ["audience_signupintake", "audience_subscriber", "audience_subscription"],
-        ["audience_signupintake"],
+        [
+            "audience_consentevent",
+            "audience_consentevidence",
+            "audience_signupintake",
+            "audience_subscriber",
+            "audience_subscription",
+        ],
+        ["audience_consentevent", "audience_signupintake"],
     ]
     assert list(ConsentEvent.objects.order_by("pk").values_list("kind", flat=True)) == [
         "requested",

@@ -9,7 +9,7 @@ import pytest
 
 from rundbrief.outbound.smtp import SmtpConnection, stuffed
 from rundbrief.outbound.transport import parse_transport
-from tests.smtp_server import Faults, SmtpServer
+from tests.support.smtp import Faults, SmtpServer
 
 BODY = (
     b"From: newsletter@musterhaus.example\r\nTo: leser@example.org\r\nSubject: Punkte\r\n\r\n"

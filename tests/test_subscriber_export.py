@@ -22,8 +22,8 @@ from rundbrief.audience import actions, listexport
 from rundbrief.audience.importer import import_subscribers
 from rundbrief.audience.models import ConsentText, Subscriber, Subscription, Suppression
 from rundbrief.ops.logs import parse_lines
-from tests.pg_support import ROOT
-from tests.support_ops import reader
+from tests.support.postgres import ROOT
+from tests.support.readers import reader
 
 IMPORT_HEADER = "email,topics,consented_at,confirmed_at,source,ip,consent_text_version\n"
 # In the fresh database: the same topics and consent texts as here (a new install plus the merchant's

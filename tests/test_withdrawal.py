@@ -7,7 +7,7 @@ from django.test import Client
 
 from rundbrief.audience import actions, tokens
 from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber
-from tests.audience_support import path_of, smtp_inbox  # noqa: F401  (fixtures)
+from tests.support.smtp import path_of
 
 pytestmark = pytest.mark.django_db
 
@@ -116,7 +116,7 @@ def test_a_data_export_is_mailed_as_an_expiring_link_to_the_address_itself(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, {"action": "export"})
     assert "berta@example.de" not in response.content.decode()
-    (mail,) = smtp_inbox.messages
+    (mail,) = smtp_inbox.mails
     assert mail["To"] == "berta@example.de"
     link = next(path_of(u) for u in smtp_inbox.links(mail) if "/d/" in u)
     download = client.get(link)

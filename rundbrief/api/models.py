@@ -1,7 +1,6 @@
 """Bearer tokens of API clients (docs/api.md). Only a SHA-256 of each token is stored."""
 
 import hashlib
-import secrets
 
 from django.db import models
 from django.utils import timezone
@@ -30,12 +29,6 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return self.name
-
-    @classmethod
-    def issue(cls, name):
-        """Create a token for `name`; returns (ApiToken, the token in plain text — shown once, stored nowhere)."""
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        return cls.objects.create(name=name, token_sha256=token_digest(token)), token
 
     @classmethod
     def authenticate(cls, token):

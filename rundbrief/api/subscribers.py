@@ -40,7 +40,7 @@ def subscriber_out(subscriber):
 
 
 def _get(public_id):
-    # Addressed by the opaque public id: no e-mail address in any URL (issue 3).
+    # Addressed by the opaque public id: no e-mail address in any URL (docs/decisions.md, "Tokens are signed, not stored").
     if not PUBLIC_ID.fullmatch(public_id):
         raise Http404
     return get_object_or_404(Subscriber.objects.prefetch_related("subscriptions__topic"), public_id=public_id)

@@ -1,6 +1,6 @@
 """POST /api/v1/subscriptions: the sign-up form's double opt-in for other programs (e.g. a shop's checkout).
 
-Same action, same limits, same neutral answer as the form (issue 3): a 202 for a
+Same action, same limits, same neutral answer as the form (docs/decisions.md, "Sign-up outcomes look alike"): a 202 for a
 new, pending, confirmed or suppressed address alike, so the API does not reveal
 who is subscribed.
 """

@@ -1,11 +1,10 @@
-"""State changes of the audience. Views, commands and the admin call these and nothing else.
+"""State changes of the audience. Views, commands and the admin call these and nothing else; reads are in queries.py.
 
 Each action is atomic, writes its consent-ledger event in the same transaction,
 and queues mail with transaction.on_commit so no mail leaves for a change that
 was rolled back.
 """
 
-import hmac
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,9 +15,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from rundbrief.audience import intake, mail, outbox, tokens
-from rundbrief.audience.addresses import normalise_address, normalise_fast, subject_hash
+from rundbrief.audience import enrolment, intake, mail, outbox, queries
+from rundbrief.audience.addresses import normalise_address, normalise_fast, subject_hash, truncate_ip
 from rundbrief.audience.ledger import append_event
+from rundbrief.audience.ledger_batch import EventRow
 from rundbrief.audience.models import (
     ConsentEvent,
     ConsentEvidence,
@@ -29,6 +29,7 @@ from rundbrief.audience.models import (
     Suppression,
     new_nonce,
 )
+from rundbrief.db.bulk import checkpoint_sqlite_wal
 from rundbrief.newsroom.models import Topic
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,7 @@ class SignupOutcome:
 
 def _topics(slugs):
     chosen = list(Topic.objects.filter(slug__in=slugs)) if slugs else []
-    # By default the consent covers every topic named in the text (issue 3); readers narrow it later.
-    return chosen or list(Topic.objects.all())
+    return list(enrolment.consented_topics(chosen, () if chosen else Topic.objects.all()))
 
 
 def _set_topics(subscriber, topics):
@@ -59,10 +59,6 @@ def _set_topics(subscriber, topics):
     Subscription.objects.bulk_create(
         [Subscription(subscriber=subscriber, topic=t) for t in topics if t.pk not in existing]
     )
-
-
-def _slugs(subscriber):
-    return sorted(subscriber.subscriptions.values_list("topic__slug", flat=True))
 
 
 def _unique(queryset):
@@ -133,38 +129,34 @@ def submit_subscription_request(request: SubscriptionRequest):
     received_at = request.received_at or now
     subject = subject_hash(request.address)
     chosen = _topics(request.topics)
+    slugs = [t.slug for t in chosen]
     with transaction.atomic(savepoint=False):  # nothing is caught half-way: all or nothing
         suppression = _unique(Suppression.objects.filter(address_hash=subject))
         blocked = suppression is not None and suppression.reason in REQUEST_MAIL_BLOCKED_BY
-        # A new address is inserted as the request leaves it: no UPDATE, no old topics to clear.
-        fields = (
-            {}
-            if blocked
-            else {
-                "status": Subscriber.Status.PENDING,
-                "requested_at": received_at,
-                "confirm_nonce": new_nonce(),
-                "last_confirmation_mail_at": now,
-            }
-        )
-        subscriber, created = _lock_or_create(request.address, language=request.language, **fields)
+        subscriber = _unique(Subscriber.objects.select_for_update().filter(email=request.address))
+        if subscriber is None and not blocked:
+            # A new address, the usual case: inserted as the request leaves it, with its topics and event.
+            created = _create_pending(request, subject, chosen, received_at, now)
+            if created is not None:
+                intake.queue_mail(created, created.confirm_nonce, slugs)
+                return SignupOutcome(created, mail_queued=True)
+            # else a concurrent request created it first (PostgreSQL): on as for a known address
+        if subscriber is None:
+            subscriber, _created = _lock_or_create(request.address, language=request.language)
         if blocked or subscriber.status == Subscriber.Status.CONFIRMED:
             return SignupOutcome(subscriber, mail_queued=False)
-        if not created:
-            interval = timedelta(hours=settings.RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS)
-            last = subscriber.last_confirmation_mail_at
-            if last is not None and now - last < interval and subscriber.status == Subscriber.Status.PENDING:
-                # Mail bombing: the address already has a fresh request mail. No new event either.
-                return SignupOutcome(subscriber, mail_queued=False)
-            subscriber.language = request.language
-            for field, value in fields.items():
-                setattr(subscriber, field, value)
-            subscriber.save()
-        if created:
-            Subscription.objects.bulk_create([Subscription(subscriber=subscriber, topic=t) for t in chosen])
-        else:
-            _set_topics(subscriber, chosen)
-        slugs = [t.slug for t in chosen]
+        interval = timedelta(hours=settings.RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS)
+        last = subscriber.last_confirmation_mail_at
+        if last is not None and now - last < interval and subscriber.status == Subscriber.Status.PENDING:
+            # Mail bombing: the address already has a fresh request mail. No new event either.
+            return SignupOutcome(subscriber, mail_queued=False)
+        subscriber.language = request.language
+        subscriber.status = Subscriber.Status.PENDING
+        subscriber.requested_at = received_at
+        subscriber.confirm_nonce = new_nonce()
+        subscriber.last_confirmation_mail_at = now
+        subscriber.save()
+        _set_topics(subscriber, chosen)
         append_event(
             Kind.REQUESTED,
             subject_hash=subject,
@@ -180,22 +172,43 @@ def submit_subscription_request(request: SubscriptionRequest):
     return SignupOutcome(subscriber, mail_queued=True)
 
 
-def pending_subscriber(token):
-    """The subscriber a confirm token may confirm, or tokens.InvalidToken. Changes nothing."""
-    public_id, nonce = tokens.read_token(tokens.CONFIRM, token)
-    subscriber = Subscriber.objects.filter(public_id=public_id, status=Subscriber.Status.PENDING).first()
-    # Constant-time comparison: the nonce is what makes the link work only once.
-    if subscriber is None or not nonce or not hmac.compare_digest(subscriber.confirm_nonce, nonce):
-        raise tokens.InvalidToken
+def _create_pending(request, subject, chosen, received_at, now):
+    """The new pending subscriber with its topics and `requested` event, or None if the address exists."""
+    subscriber = Subscriber(
+        email=request.address,
+        language=request.language,
+        status=Subscriber.Status.PENDING,
+        requested_at=received_at,
+        confirm_nonce=new_nonce(),
+        last_confirmation_mail_at=now,
+    )
+    columns, _defaults = enrolment.subscriber_columns()
+    event = EventRow(
+        kind=Kind.REQUESTED,
+        subject_hash=subject,
+        consent_text_id=request.consent_text.pk,
+        consent_text_sha256=request.consent_text.sha256,
+        topics=tuple(t.slug for t in chosen),
+        source=request.source,
+        occurred_at=received_at,
+        ip=truncate_ip(request.ip),  # GDPR Art. 5(1)(c), as ledger.append_event stores it
+        user_agent=request.user_agent or "",
+    )
+    new = enrolment.NewSubscriber(enrolment.instance_values(subscriber, columns), tuple(t.pk for t in chosen), event)
+    ids = enrolment.create_subscribers([new], columns)
+    if request.address not in ids:
+        return None
+    subscriber.pk = ids[request.address]
+    subscriber._state.adding, subscriber._state.db = False, connection.alias
     return subscriber
 
 
 def confirm_subscription(token, *, source="", ip="", user_agent=""):
-    """Confirm the double opt-in; the link then stops working. Lifts a suppression (issue 3)."""
+    """Confirm the double opt-in; the link then stops working. Lifts a suppression (docs/decisions.md, "Suppression and a fresh opt-in")."""
     with transaction.atomic():
-        subscriber = pending_subscriber(token)
+        subscriber = queries.pending_subscriber(token)
         subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-        pending_subscriber(token)  # again under the lock: two clicks at once confirm once
+        queries.pending_subscriber(token)  # again under the lock: two clicks at once confirm once
         subscriber.status = Subscriber.Status.CONFIRMED
         subscriber.confirmed_at = timezone.now()
         subscriber.withdrawn_at = None
@@ -209,7 +222,7 @@ def confirm_subscription(token, *, source="", ip="", user_agent=""):
             subject_hash=subject,
             subscriber=subscriber,
             consent_text=requested.consent_text if requested else None,
-            topics=_slugs(subscriber),
+            topics=queries.subscribed_topics(subscriber),
             source=source,
             ip=ip,
             user_agent=user_agent,
@@ -231,7 +244,7 @@ def withdraw_consent(subscriber, *, source="", ip="", user_agent=""):
             Kind.WITHDRAWN,
             subject_hash=subject_hash(subscriber.email),
             subscriber=subscriber,
-            topics=_slugs(subscriber),
+            topics=queries.subscribed_topics(subscriber),
             source=source,
             ip=ip,
             user_agent=user_agent,
@@ -246,9 +259,9 @@ def update_preferences(subscriber, *, topics, source="", ip="", user_agent=""):
         return withdraw_consent(subscriber, source=source, ip=ip, user_agent=user_agent)
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-        before = _slugs(subscriber)
+        before = queries.subscribed_topics(subscriber)
         _set_topics(subscriber, chosen)
-        after = _slugs(subscriber)
+        after = queries.subscribed_topics(subscriber)
         if before != after:
             append_event(
                 Kind.TOPICS_CHANGED,
@@ -271,75 +284,6 @@ def suppress_address(email, *, reason, source=""):
         subscriber = Subscriber.objects.filter(email=address).first()
         append_event(Kind.SUPPRESSED, subject_hash=subject, subscriber=subscriber, source=source or f"reason:{reason}")
     return suppression
-
-
-def is_suppressed(email):
-    return Suppression.objects.filter(address_hash=subject_hash(normalise_address(email))).exists()
-
-
-def ledger_for(subject):
-    events = ConsentEvent.objects.filter(subject_hash=subject).select_related("consent_text", "evidence")
-    rows = []
-    for event in events.order_by("pk"):
-        evidence = getattr(event, "evidence", None)
-        rows.append(
-            {
-                "id": event.pk,
-                "kind": event.kind,
-                "occurred_at": event.occurred_at.isoformat(),
-                "consent_text": {
-                    "language": event.consent_text.language,
-                    "version": event.consent_text.version,
-                    "sha256": event.consent_text_sha256,
-                    "text": event.consent_text.text,
-                }
-                if event.consent_text
-                else None,
-                "topics": event.topics,
-                "source": event.source,
-                "ip": evidence.ip if evidence else None,
-                "user_agent": evidence.user_agent if evidence else None,
-                "message_id": event.message_id or None,
-                "hash": event.hash,
-            }
-        )
-    return rows
-
-
-def deliveries_and_bounces(subscriber):
-    """The delivery ledger's and the bounce log's records of this subscriber (GDPR Art. 15)."""
-    from rundbrief.bounces.actions import bounces_for_export
-    from rundbrief.delivery.models import Delivery
-
-    deliveries = [
-        {
-            "campaign_id": campaign_id,
-            "subject": subject,
-            "state": state,
-            "sent_at": sent_at.isoformat() if sent_at else None,
-        }
-        for campaign_id, subject, state, sent_at in Delivery.objects.filter(subscriber=subscriber)
-        .order_by("created_at", "id")
-        .values_list("campaign_id", "campaign__frozen_subject", "state", "sent_at")
-    ]
-    return {"deliveries": deliveries, "bounces": bounces_for_export(subscriber)}
-
-
-def export_subscriber(subscriber):
-    """Everything kept about one subscriber (GDPR Art. 15 and 20), as JSON-ready data."""
-    return {
-        "profile": {
-            "email": subscriber.email,
-            "status": subscriber.status,
-            "language": subscriber.language,
-            "requested_at": subscriber.requested_at.isoformat(),
-            "confirmed_at": subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else None,
-            "withdrawn_at": subscriber.withdrawn_at.isoformat() if subscriber.withdrawn_at else None,
-        },
-        "subscriptions": _slugs(subscriber),
-        "ledger": ledger_for(subject_hash(subscriber.email)),
-        **deliveries_and_bounces(subscriber),
-    }
 
 
 def request_export(subscriber):
@@ -367,15 +311,9 @@ def erase_subscriber(subscriber, *, source=""):
         _forget_personal_data(subscriber, subject)
         Suppression.objects.get_or_create(address_hash=subject, defaults={"reason": Suppression.Reason.ERASED})
         append_event(Kind.ERASED, subject_hash=subject, source=source)
-        transaction.on_commit(_checkpoint_sqlite)
+        # Old page images in the WAL still hold the address until they are copied back and the log is reset.
+        transaction.on_commit(checkpoint_sqlite_wal)
     return subject
-
-
-def _checkpoint_sqlite():
-    # Old page images in the WAL still hold the address until they are copied back and the log is reset.
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def purge_unconfirmed(days=None):

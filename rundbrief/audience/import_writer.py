@@ -1,8 +1,8 @@
 """The writing stage of the subscriber import: chunks of parsed rows, several chunks per transaction.
 
 See rundbrief/audience/importer.py for the flow. Rows are written with plain
-multi-row INSERTs and the ledger's bulk append (ledger_bulk.append_events),
-because the import should reach 50,000 rows/s on SQLite (issue 6); pending rows
+multi-row INSERTs and the ledger's batch append (ledger_batch.append_events),
+because the import should reach 50,000 rows/s on SQLite (docs/benchmarks.md, "Targets"); pending rows
 that are to be mailed go one by one through actions.request_subscription,
 the same double opt-in as the form, since the mail is their bottleneck anyway.
 
@@ -17,22 +17,13 @@ from contextlib import closing
 from datetime import UTC
 
 from django.db import connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from rundbrief.audience import actions
-from rundbrief.audience.ledger_bulk import (
-    EventRow,
-    append_events,
-    bulk_cursor,
-    datetime_adapter,
-    datetime_adapters,
-    insert_rows,
-    max_params,
-    prepare_event,
-    rows_after,
-)
-from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Subscription, Suppression
+from rundbrief.audience.enrolment import NewSubscriber, create_subscribers, subscriber_columns
+from rundbrief.audience.ledger_batch import EventRow, prepare_event
+from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Suppression
+from rundbrief.db.bulk import bulk_cursor, datetime_adapters, insert_rows, max_params
 from rundbrief.newsroom.models import Topic
 
 SEEN_TABLE = "rundbrief_import_seen"
@@ -69,7 +60,7 @@ class ChunkWriter:
         self.source_prefix = source_prefix
         self.send_confirmation = send_confirmation
         self.topic_ids = dict(Topic.objects.values_list("slug", "pk"))
-        self.subscriber_fields, self.subscriber_defaults = self._subscriber_template()
+        self.subscriber_fields, self.subscriber_defaults = subscriber_columns()
         self.sqlite_cache_size = None
         self.adapters = datetime_adapters()  # made here, on the connection's thread; used by prepare()
         self.source_memo = {}  # used by prepare() only, so by one thread
@@ -182,6 +173,8 @@ class ChunkWriter:
                 row.language,
                 adapt(requested_at),
                 adapt(row.confirmed_at),
+                "",  # confirm_nonce: an import mails nobody
+                None,  # last_confirmation_mail_at
                 *defaults,
             )
             text = row.consent_text
@@ -254,15 +247,9 @@ class ChunkWriter:
             rest = self.source_memo[key] = " ".join(parts)
         return f"{self.source_prefix}:{row.line}{rest}"
 
-    def _subscriber_template(self):
-        """Column order and database-ready defaults, so a field added to Subscriber later gets its default."""
-        ours = ["email", "public_id", "status", "language", "requested_at", "confirmed_at"]
-        fields = [f for f in Subscriber._meta.concrete_fields if not f.primary_key and f.name not in ours]
-        defaults = tuple(f.get_db_prep_save(f.get_default(), connection) for f in fields)
-        return ours + [f.name for f in fields], defaults
-
     def _create(self, rows):
-        """New subscribers, their topics and one `imported` ledger event each, in bulk.
+        """New subscribers, their topics and one `imported` ledger event each, in bulk
+        (enrolment.create_subscribers, the same writer as the sign-ups').
 
         An address already in the database is left exactly as it is (counted unchanged; an import must
         not undo a withdrawal, GDPR Art. 7(3)). The INSERT itself finds them — `ON CONFLICT (email) DO
@@ -270,30 +257,14 @@ class ChunkWriter:
         """
         if not rows:
             return
-        values = [row.values for row in rows]
-        if connection.vendor == "sqlite":
-            # One writer at a time, and this transaction is it: the rows above the highest id are ours,
-            # read back as one JSON row (rows_after: RETURNING would step once per row).
-            before = Subscriber.objects.aggregate(last=Max("pk"))["last"] or 0
-            insert_rows(Subscriber, self.subscriber_fields, values, skip_conflicts_on="email")
-            ids = dict(rows_after(Subscriber, before, ["email", "id"]))
-        else:  # sign-ups insert concurrently on PostgreSQL: only RETURNING tells our rows from theirs
-            ids = dict(
-                insert_rows(
-                    Subscriber, self.subscriber_fields, values, skip_conflicts_on="email", returning=["email", "id"]
-                )
-            )
+        topic_ids = self.topic_ids
+        new = [NewSubscriber(row.values, tuple(topic_ids[slug] for slug in row.topics), row.event) for row in rows]
+        ids = create_subscribers(new, self.subscriber_fields)
         self.summary.unchanged += len(rows) - len(ids)
-        created = datetime_adapter()(timezone.now())
-        rows = [row for row in rows if row.email in ids]
-        subscriptions = [(ids[row.email], self.topic_ids[slug], created) for row in rows for slug in row.topics]
-        insert_rows(Subscription, ["subscriber", "topic", "created_at"], subscriptions)
-        events = []
         for row in rows:
-            row.event.subscriber_id = ids[row.email]
-            events.append(row.event)
+            if row.email not in ids:
+                continue
             if row.confirmed_at:
                 self.summary.confirmed += 1
             else:
                 self.summary.pending += 1
-        append_events(events)

@@ -1,4 +1,4 @@
-"""Importing subscribers from a CSV file: `rundbrief import-subscribers` (issue 3, "Import and API").
+"""Importing subscribers from a CSV file: `rundbrief import-subscribers` (docs/cli.md).
 
 Columns (a header row names them, in any order; only `email` is required):
 
@@ -22,8 +22,8 @@ ledger event carrying the given evidence (GDPR Art. 7(1): the controller must be
 able to prove consent). Rows without become pending, with no mail unless
 --send-confirmation, which starts the same double opt-in as the form. An
 address already in the database is never changed (an import must not undo a
-withdrawal, GDPR Art. 7(3)); a suppressed one is skipped (issue 3: the
-suppression list blocks imports). Re-running a file therefore changes nothing.
+withdrawal, GDPR Art. 7(3)); a suppressed one is skipped (the
+suppression list blocks imports: docs/decisions.md, "Suppression and a fresh opt-in"). Re-running a file therefore changes nothing.
 """
 
 import codecs
@@ -41,9 +41,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
 from rundbrief.audience.addresses import hash_key, normalise_fast, subject_hasher, truncate_ip
+from rundbrief.audience.enrolment import consented_topics
 from rundbrief.audience.import_writer import ChunkWriter
 from rundbrief.audience.models import ConsentText
-from rundbrief.audience.readahead import read_ahead
+from rundbrief.db.readahead import read_ahead
 from rundbrief.newsroom.models import Topic
 
 COLUMNS = ("email", "topics", "consented_at", "confirmed_at", "source", "ip", "consent_text_version")
@@ -51,7 +52,7 @@ COLUMNS = ("email", "topics", "consented_at", "confirmed_at", "source", "ip", "c
 # (address, public id, subject hash) touch nearly every page of those indexes: at 500,000 rows,
 # 10,000 rows per transaction spent 22 s committing, 50,000 rows 7 s (docs/benchmarks.md). But on
 # SQLite the write lock is held for the whole transaction and sign-ups wait for it: about 0.6 s for
-# 10,000 rows here (issue 6, second pass), five times that for 50,000. The front door stays responsive
+# 10,000 rows here (docs/benchmarks.md, Import), five times that for 50,000. The front door stays responsive
 # by default; a bulk import at a quiet hour can pass --chunk-rows 50000.
 CHUNK_ROWS = 10_000
 # Rows parsed and written at a time, within a transaction: what is held in memory.
@@ -103,7 +104,7 @@ class Row:
     # Filled in by ChunkWriter.prepare in the parsing thread:
     key: int = 0  # 63 bits of the subject hash, the key of the duplicate table
     values: tuple = ()  # the Subscriber row but its id, in database form
-    event: object = None  # its ledger_bulk.EventRow, ready to be chained
+    event: object = None  # its ledger_batch.EventRow, ready to be chained
 
 
 def truncate_ip_fast(raw: str, store_full_ip=False) -> str:
@@ -222,8 +223,6 @@ class RowParser:
         )
 
     def topic_slugs(self, value):
-        if not value:
-            return self.all_topics
         slugs = set()
         for word in TOPIC_SEPARATORS.split(value):
             if word:
@@ -231,7 +230,7 @@ class RowParser:
                 if slug is None:
                     raise RowError(f"topics: unknown topic {word[:60]!r} (known: {', '.join(self.all_topics)})")
                 slugs.add(slug)
-        return _remember(self.topic_memo, value, tuple(sorted(slugs)))
+        return _remember(self.topic_memo, value, consented_topics(sorted(slugs), self.all_topics))
 
     def time(self, value, name):
         if not value:
@@ -320,7 +319,7 @@ def import_subscribers(path, *, send_confirmation=False, rejects_path=None, chun
     """Import FILE; returns an ImportSummary. ImportFileError if the file cannot be read at all.
 
     `progress(done_bytes, total_bytes)` is called after every chunk. The next chunk is parsed in a
-    thread while one is written (rundbrief/audience/readahead.py).
+    thread while one is written (rundbrief/db/readahead.py).
     """
     path = Path(path)
     columns = check_file(path)

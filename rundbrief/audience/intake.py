@@ -2,7 +2,7 @@
 
 A sign-up (form or API) is answered as soon as one row is committed here,
 together with its rate-limit counters. That answer is the same for every
-address (issue 3), and now the work behind it is too: no lookup of the
+address (docs/decisions.md, "Sign-up outcomes look alike"), and now the work behind it is too: no lookup of the
 address happens before the answer, so its timing cannot tell a new address
 from a known one.
 
@@ -24,7 +24,6 @@ worker for anything a dead process left behind:
    (docs/decisions.md, "Sign-up intake").
 """
 
-import functools
 import logging
 import threading
 import time
@@ -35,18 +34,19 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from rundbrief.audience import mail, outbox
+from rundbrief.audience import enrolment, mail, outbox
 from rundbrief.audience.addresses import subject_hash, truncate_ip
-from rundbrief.audience.ledger_bulk import EventRow, append_events
+from rundbrief.audience.ledger_batch import EventRow, append_events
 from rundbrief.audience.models import (
     ConsentEvent,
     ConsentText,
     SignupIntake,
     Subscriber,
-    Subscription,
     Suppression,
     new_nonce,
+    new_public_id,
 )
+from rundbrief.db.bulk import datetime_adapter, insert_sql
 from rundbrief.newsroom.models import Topic
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ Stage = SignupIntake.Stage
 BATCH = 200  # rows applied per transaction, mails per SMTP connection
 LEASE = timedelta(minutes=2)  # a sender that has not recorded its mails by then is taken for dead
 MAX_ATTEMPTS = 5
-INSERT_FIELDS = [
+INSERT_FIELDS = (
     "stage",
     "received_at",
     "email",
@@ -66,7 +66,7 @@ INSERT_FIELDS = [
     "user_agent",
     "nonce",
     "attempts",
-]
+)
 
 
 def receive(request):
@@ -91,15 +91,8 @@ def receive(request):
         0,
     ]
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(), values)
+        cursor.execute(insert_sql(SignupIntake, INSERT_FIELDS), values)
     transaction.on_commit(kick)
-
-
-@functools.cache
-def _insert_sql():
-    meta, qn = SignupIntake._meta, connection.ops.quote_name
-    columns = ", ".join(qn(meta.get_field(name).column) for name in INSERT_FIELDS)
-    return f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(INSERT_FIELDS))})"
 
 
 def queue_mail(subscriber, nonce, topic_slugs):
@@ -255,8 +248,8 @@ def _apply_batch(limit, lease):
         fresh = [r for r in batch if r.email not in known and subjects[r.pk] not in suppressed]
         try:
             with transaction.atomic():
-                _apply_fresh(fresh, subjects, lease)
-        except IntegrityError:  # PostgreSQL: another writer created one of the addresses just now
+                fresh = _apply_fresh(fresh, subjects, lease)
+        except IntegrityError:  # a clash create_subscribers does not skip: every row takes the one-at-a-time path
             fresh = []
         applied = {r.pk for r in fresh}
         others = [r for r in batch if r.pk not in applied]
@@ -272,51 +265,42 @@ def _topics():
 
 
 def _apply_fresh(rows, subjects, lease):
+    """Create the rows' subscribers (enrolment.create_subscribers) and move the rows on to stage MAIL;
+    returns the rows applied. A row whose address was created meanwhile by another writer is not."""
     if not rows:
-        return
+        return []
     now = timezone.now()
     # Leased to the drain that applies them (it sends right after the commit), or due for anyone.
     lease_until, attempts = (now + LEASE, 1) if lease else (now, 0)
     every_topic, by_slug = _topics()
     texts = ConsentText.objects.in_bulk({r.consent_text_id for r in rows})
-    subscribers = Subscriber.objects.bulk_create(
-        [
-            Subscriber(
-                email=r.email,
-                language=r.language,
-                status=Subscriber.Status.PENDING,
-                requested_at=r.received_at,
-                confirm_nonce=new_nonce(),
-                last_confirmation_mail_at=now,
-            )
-            for r in rows
-        ]
-    )
-    subscriptions, events = [], []
-    for row, subscriber in zip(rows, subscribers, strict=True):
-        # By default the consent covers every topic named in the text (issue 3), as in actions._topics.
-        chosen = [by_slug[s] for s in row.topics if s in by_slug] or every_topic
-        subscriptions += [Subscription(subscriber_id=subscriber.pk, topic_id=t.pk) for t in chosen]
+    columns, defaults = enrolment.subscriber_columns()
+    adapt = datetime_adapter()
+    pending, last_mail = Subscriber.Status.PENDING, adapt(now)
+    new = []
+    for row in rows:
+        chosen = enrolment.consented_topics([by_slug[s] for s in row.topics if s in by_slug], every_topic)
         row.topics = sorted(t.slug for t in chosen)
+        row.nonce = new_nonce()
         text = texts.get(row.consent_text_id)
-        events.append(
-            EventRow(
-                kind=ConsentEvent.Kind.REQUESTED,
-                subject_hash=subjects[row.pk],
-                subscriber_id=subscriber.pk,
-                consent_text_id=row.consent_text_id,
-                consent_text_sha256=text.sha256 if text else "",
-                topics=tuple(row.topics),
-                source=row.source,
-                occurred_at=row.received_at,
-                ip=row.ip,
-                user_agent=row.user_agent,
-            )
+        values = (row.email, new_public_id(), pending, row.language, adapt(row.received_at), None, row.nonce, last_mail)
+        event = EventRow(
+            kind=ConsentEvent.Kind.REQUESTED,
+            subject_hash=subjects[row.pk],
+            consent_text_id=row.consent_text_id,
+            consent_text_sha256=text.sha256 if text else "",
+            topics=tuple(row.topics),
+            source=row.source,
+            occurred_at=row.received_at,
+            ip=row.ip,
+            user_agent=row.user_agent,
         )
-        row.stage, row.subscriber_id, row.nonce = Stage.MAIL, subscriber.pk, subscriber.confirm_nonce
+        new.append(enrolment.NewSubscriber(values + defaults, tuple(t.pk for t in chosen), event))
+    ids = enrolment.create_subscribers(new, columns)
+    applied = [row for row in rows if row.email in ids]
+    for row in applied:
+        row.stage, row.subscriber_id = Stage.MAIL, ids[row.email]
         row.lease_until, row.attempts = lease_until, attempts
-    Subscription.objects.bulk_create(subscriptions)
-    append_events(events)
     # One prepared UPDATE for the batch: the ORM's bulk_update builds a CASE per column and row.
     meta, qn = SignupIntake._meta, connection.ops.quote_name
     names = ["stage", "subscriber", "nonce", "lease_until", "attempts", "topics"]
@@ -325,10 +309,11 @@ def _apply_fresh(rows, subjects, lease):
     with connection.cursor() as cursor:
         cursor.executemany(
             f"UPDATE {qn(meta.db_table)} SET {assignments} WHERE id = %s",
-            [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk] for row in rows],
+            [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk] for row in applied],
         )
-    for row in rows:  # in memory, as _claim_mail leaves its rows: the attempts made before this one
+    for row in applied:  # in memory, as _claim_mail leaves its rows: the attempts made before this one
         row.attempts = 0
+    return applied
 
 
 def _apply_one(row):

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from rundbrief.audience.addresses import truncate_ip
 from rundbrief.audience.models import ConsentEvent, ConsentEvidence
+from rundbrief.db.bulk import insert_one
 
 GENESIS = "0" * 64
 # Any fixed number: the advisory lock that serialises appends on PostgreSQL.
@@ -91,9 +92,11 @@ def append_event(
         if salt:
             event.evidence_commitment = evidence_commitment(ip, user_agent, salt)
         event.hash = chain_hash(prev_hash, chained_payload(event))
-        _insert(event)
+        # Without the ORM's statement compiler: every sign-up appends an event while holding SQLite's
+        # write lock, and compiling took longer than the INSERT (docs/benchmarks.md, sign-up).
+        insert_one(event)
         if salt:
-            _insert(ConsentEvidence(event=event, ip=ip, user_agent=user_agent, salt=salt))
+            insert_one(ConsentEvidence(event=event, ip=ip, user_agent=user_agent, salt=salt))
         return event
 
 
@@ -105,27 +108,6 @@ def chain_tip():
         cursor.execute(f"SELECT id, hash FROM {table} ORDER BY id DESC LIMIT 1")
         row = cursor.fetchone()
     return tuple(row) if row else (0, GENESIS)
-
-
-def _insert(obj):
-    """INSERT one new row as Model.save() would, without the ORM's statement compiler: every sign-up
-    appends an event while holding SQLite's write lock, and compiling took longer than the INSERT
-    (docs/benchmarks.md, sign-up). Values are prepared by the fields themselves, as the ORM does."""
-    meta = obj._meta
-    fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(f.column) for f in fields)
-    sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
-    params = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
-    if meta.auto_field is None:  # the evidence row: its key is the event's
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(f"{sql} RETURNING {qn(meta.pk.column)}", params)
-            obj.pk = cursor.fetchone()[0]
-    obj._state.adding = False
-    obj._state.db = connection.alias
 
 
 @dataclass

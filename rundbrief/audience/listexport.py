@@ -33,7 +33,7 @@ from rundbrief.audience.addresses import hash_key, subject_hasher
 from rundbrief.audience.importer import COLUMNS as IMPORTER_COLUMNS
 from rundbrief.audience.importer import CONTROL, SOURCE_MAX
 from rundbrief.audience.models import ConsentEvent, Subscriber, Subscription, Suppression
-from rundbrief.ops.logs import get_logger
+from rundbrief.logs import get_logger
 
 log = get_logger("rundbrief.audience.listexport")
 

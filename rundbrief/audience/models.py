@@ -223,7 +223,7 @@ class SignupIntake(models.Model):
     """A sign-up between the answer and its double-opt-in mail: the durable queue of the sign-up path.
 
     A sign-up is answered once this row is committed (the same neutral answer for
-    every address, issue 3); the writes of the sign-up and the mail follow in
+    every address: docs/decisions.md, "Sign-up outcomes look alike"); the writes of the sign-up and the mail follow in
     batches (rundbrief/audience/intake.py, docs/decisions.md "Sign-up intake").
     RECEIVED: the request as checked, not yet applied. MAIL: applied, the
     confirmation request still to be sent; `lease_until` keeps a second sender

@@ -1,7 +1,7 @@
 """Service mail leaves after the response: the sign-up must not reveal by its timing who is new.
 
 A new address gets a double-opt-in mail, a confirmed or suppressed one does not
-(issue 3: same status, body and — within noise — timing for every address). So
+(same status, body and — within noise — timing for every address: docs/decisions.md, "Sign-up outcomes look alike"). So
 the SMTP conversation happens on a mail thread after the transaction has
 committed, never inside the request. RUNDBRIEF_SERVICE_MAIL_ASYNC=0 sends inline
 (the test suite does, to read the mail right after the request).

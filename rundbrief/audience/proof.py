@@ -1,9 +1,9 @@
 """The proof of consent for one address (GDPR Art. 7(1)): its whole ledger history, told in order."""
 
-from rundbrief.audience.actions import ledger_for
 from rundbrief.audience.addresses import normalise_address, subject_hash
 from rundbrief.audience.ledger import verify_chain
 from rundbrief.audience.models import Subscriber
+from rundbrief.audience.queries import ledger_for
 
 
 def proof_for_address(address):

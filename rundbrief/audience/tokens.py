@@ -5,7 +5,7 @@ another (an unsubscribe token cannot confirm). django.core.signing compares
 signatures in constant time and also accepts keys in SECRET_KEY_FALLBACKS, so
 SECRET_KEY can be rotated without breaking links already mailed
 (docs/settings.md). Tokens carry the subscriber's opaque public_id, never the
-address (issue 3: no e-mail address in any URL).
+address (no e-mail address in any URL: docs/decisions.md, "Tokens are signed, not stored").
 """
 
 import base64
@@ -69,7 +69,7 @@ _PLAIN_ID = re.compile(r"[A-Za-z0-9_-]+")
 def make_token(purpose, public_id, nonce=""):
     """The token TimestampSigner.sign_object() makes, built directly: the delivery engine makes two per
     message, and the generic path (a signer, a JSON encoder, a derived key and a pure-Python HMAC per
-    call) cost about a tenth of a worker's CPU. tests/test_tokens.py proves both give the same token."""
+    call) cost about a tenth of a worker's CPU. tests/test_fast_hashes.py proves both give the same token."""
     if nonce or not _PLAIN_ID.fullmatch(public_id):
         payload = {"i": public_id, "n": nonce} if nonce else {"i": public_id}
         return _signer(purpose, settings.SECRET_KEY).sign_object(payload, compress=False)

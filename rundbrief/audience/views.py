@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from rundbrief.audience import actions, ratelimit, tokens
+from rundbrief.audience import actions, queries, ratelimit, tokens
 from rundbrief.audience.clientip import client_ip
 from rundbrief.audience.forms import PreferencesForm, SignupForm
 from rundbrief.audience.models import ConsentText, Subscriber
@@ -39,7 +39,8 @@ def _subscriber(purpose, token):
 
 def _check_your_mail(request):
     # One answer for new, pending, confirmed, suppressed and honeypot: the form must not
-    # reveal who is subscribed (issue 3). Same template, same status, no per-address data.
+    # reveal who is subscribed (docs/decisions.md, "Sign-up outcomes look alike").
+    # Same template, same status, no per-address data.
     return render(request, "audience/check_your_mail.html")
 
 
@@ -86,7 +87,7 @@ def confirm(request, token):
     """GET only shows a button: mail scanners follow links, and only a person should confirm."""
     try:
         if request.method == "GET":
-            actions.pending_subscriber(token)
+            queries.pending_subscriber(token)
             return render(request, "audience/confirm.html")
         subscriber = actions.confirm_subscription(token, source="web:confirm-page", **_client(request))
     except tokens.InvalidToken:
@@ -150,7 +151,7 @@ def export_download(request, token):
         subscriber = _subscriber(tokens.EXPORT, token)
     except tokens.InvalidToken:
         return _invalid_link(request)
-    body = json.dumps(actions.export_subscriber(subscriber), indent=2, ensure_ascii=False)
+    body = json.dumps(queries.export_subscriber(subscriber), indent=2, ensure_ascii=False)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="newsletter-data.json"'
     return response

@@ -1,1 +1,1 @@
-"""Bounces, complaints and inbound mail (issue 5): docs/bounces.md."""
+"""Bounces, complaints and inbound mail : docs/bounces.md."""

@@ -29,6 +29,7 @@ from rundbrief.audience.models import Subscriber, Suppression
 from rundbrief.bounces.models import BounceEvent, OperatorAlert
 from rundbrief.bounces.parse import classify
 from rundbrief.bounces.status import classify_reply
+from rundbrief.campaigns.actions import CampaignStateError, pause_campaign
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
 from rundbrief.outbound import verp
@@ -167,7 +168,7 @@ def record_complaint(
 
 
 def record_smtp_rejection(delivery_id: int, reply_text: str) -> BounceEvent | None:
-    """The delivery engine's hook for a synchronous 5xx reply (call it after the outcome is recorded).
+    """The hook for a synchronous 5xx reply the delivery worker gets (ops/worker.py calls it after the outcome is recorded).
 
     Classifies the reply by its RFC 3463 enhanced code, else its basic code and words:
     "550 5.1.1 user unknown" → hard, "552 5.2.2 mailbox full" → soft,
@@ -284,8 +285,6 @@ def campaign_rates(campaign_id) -> Rates:
 def pause_if_complaint_rate_too_high(campaign_id) -> bool:
     """Gmail and Yahoo reject bulk senders above 0.3 % complaints. Pause only from BOUNCE_COMPLAINT_MIN_SENT
     accepted messages on, so the first complaint of a young campaign cannot stop it (docs/bounces.md)."""
-    from rundbrief.campaigns.actions import CampaignStateError, pause_campaign
-
     rates = campaign_rates(campaign_id)
     if rates.sent < settings.BOUNCE_COMPLAINT_MIN_SENT or rates.complaint_rate <= settings.BOUNCE_COMPLAINT_PAUSE_RATE:
         return False
@@ -310,19 +309,3 @@ def purge_raw_messages(days=None) -> int:
     days = settings.BOUNCE_RAW_RETENTION_DAYS if days is None else days
     cutoff = timezone.now() - timedelta(days=days)
     return BounceEvent.objects.filter(received_at__lt=cutoff).exclude(raw_message=b"").update(raw_message=b"")
-
-
-def bounces_for_export(subscriber) -> list[dict]:
-    """This subscriber's bounce log for the GDPR Art. 15 export (audience.actions.deliveries_and_bounces)."""
-    events = BounceEvent.objects.filter(recipient_hash=subject_hash(subscriber.email)).order_by("received_at")
-    return [
-        {
-            "kind": e.kind,
-            "status": e.status,
-            "reason": e.reason,
-            "source": e.source,
-            "campaign_id": e.campaign_id,
-            "received_at": e.received_at.isoformat(),
-        }
-        for e in events
-    ]

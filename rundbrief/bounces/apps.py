@@ -8,4 +8,9 @@ class BouncesConfig(AppConfig):
     verbose_name = _("Bounces and complaints")
 
     def ready(self):
+        from rundbrief.audience.queries import register_export_section
         from rundbrief.bounces import signals  # noqa: F401 — connects the erasure handler
+        from rundbrief.bounces.queries import bounces_for_export
+
+        # GDPR Art. 15: the bounce log names the address too; after the deliveries (INSTALLED_APPS order).
+        register_export_section("bounces", bounces_for_export)

@@ -17,7 +17,7 @@ from rundbrief.outbound import verp
 
 MAX_TEXT = 200_000  # characters per part: enough for any real report, bounds regex time on huge inputs
 ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z0-9-]{2,}$")
-# The ids our own mail carries (rundbrief/delivery/verp.py); each is checked against its MAC.
+# The ids our own mail carries (rundbrief/outbound/verp.py); each is checked against its MAC.
 VERP_IN_TEXT = re.compile(rb"(?:bounces|unsubscribe)\+\d{1,19}-[a-z2-7]{10}@[A-Za-z0-9.-]+", re.I)
 MESSAGE_ID_IN_TEXT = re.compile(rb"<rb\.(\d{1,19})\.(\d{1,19})\.([a-z2-7]{10})@([A-Za-z0-9.-]+)>", re.I)
 # Where the quoted original starts in MTAs' text bounces: codes below belong to the newsletter, not the bounce.

@@ -1,6 +1,6 @@
 """The inbound SMTP/LMTP receiver for the bounce domain (aiosmtpd), run by `rundbrief bounces receive`.
 
-It accepts exactly two kinds of recipient, both carrying a MAC (delivery/verp.py):
+It accepts exactly two kinds of recipient, both carrying a MAC (outbound/verp.py):
 
 * `bounces+<delivery>-<mac>@…`, the VERP return path: the message is a bounce,
   complaint or auto-reply about that delivery → actions.record_message;

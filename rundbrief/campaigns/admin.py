@@ -1,7 +1,9 @@
-"""Campaigns in the admin: compose, preview, test mail, schedule/pause/resume/cancel, live progress.
+"""Campaigns in the admin: compose, preview, pause/resume/cancel.
 
-The views are thin: every state change goes through the same functions as the
-CLI and the API (campaigns/actions.py, delivery/actions.py).
+The views are thin: every state change goes through the same functions as the CLI and the API
+(campaigns/actions.py). Sending — schedule, test mail, live progress — is added by
+delivery/admin.py, which subclasses this admin and registers itself in its place: campaigns sit
+below delivery and do not import it (docs/architecture.md).
 """
 
 from django import forms
@@ -11,38 +13,18 @@ from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, re_path, reverse
-from django.utils.html import format_html
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from rundbrief.campaigns import actions
+from rundbrief.campaigns.actions import cancel_campaign, pause_campaign, resume_campaign
 from rundbrief.campaigns.authoring import CampaignError, check_header_text, check_subject
 from rundbrief.campaigns.models import Campaign
 from rundbrief.campaigns.rendering import Rendered, render_campaign, with_example_links
-from rundbrief.delivery.actions import TestSendError, send_test_message
-from rundbrief.delivery.progress import campaign_progress
 
-# Which state change each button may ask for, and from which states it makes sense to offer it.
-TRANSITIONS = {
-    "schedule": {Campaign.State.DRAFT},
-    "pause": {Campaign.State.SCHEDULED, Campaign.State.SENDING},
-    "resume": {Campaign.State.PAUSED},
-    "cancel": {Campaign.State.SCHEDULED, Campaign.State.SENDING, Campaign.State.PAUSED},
-}
-# While a campaign can still change, the progress page reloads itself (no JavaScript needed).
-LIVE_STATES = {Campaign.State.SCHEDULED, Campaign.State.SENDING, Campaign.State.PAUSED}
-PROGRESS_REFRESH_SECONDS = 5
-
-
-def run_transition(verb, campaign, actor):
-    """Call the action for `verb`; a wrong state raises CampaignStateError, a ValueError with a readable message."""
-    if verb == "schedule":
-        return actions.schedule_campaign(campaign, actor=actor)
-    if verb == "pause":
-        return actions.pause_campaign(campaign, actor=actor)
-    if verb == "resume":
-        return actions.resume_campaign(campaign, actor=actor)
-    return actions.cancel_campaign(campaign, actor=actor)
+State = Campaign.State
 
 
 class CampaignForm(forms.ModelForm):
@@ -72,10 +54,6 @@ class CampaignForm(forms.ModelForm):
         return cleaned
 
 
-class TestMessageForm(forms.Form):
-    address = forms.EmailField(label=_("Send a test to"))
-
-
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
@@ -92,9 +70,17 @@ class CampaignAdmin(admin.ModelAdmin):
             _("Sending"),
             {"fields": ["scheduled_at", "state", "pause_reason", "recipient_count", "started_at", "finished_at"]},
         ),
+        (_("History"), {"fields": ["history"]}),
     ]
-    actions = ["schedule_selected", "pause_selected", "resume_selected", "cancel_selected"]
-    status_fields = ["state", "pause_reason", "recipient_count", "started_at", "finished_at"]
+    actions = ["pause_selected", "resume_selected", "cancel_selected"]
+    # Which state change each button may ask for: verb → (the states from which it makes sense to offer it,
+    # the action). In the order the buttons show; delivery/admin.py puts "schedule" first.
+    transitions = {
+        "pause": ({State.SCHEDULED, State.SENDING}, pause_campaign),
+        "resume": ({State.PAUSED}, resume_campaign),
+        "cancel": ({State.SCHEDULED, State.SENDING, State.PAUSED}, cancel_campaign),
+    }
+    status_fields = ["state", "pause_reason", "recipient_count", "started_at", "finished_at", "history"]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not obj.is_editable:
@@ -106,25 +92,56 @@ class CampaignAdmin(admin.ModelAdmin):
         # Only drafts: a sent campaign's delivery ledger is the record of who got what.
         return super().has_delete_permission(request, obj) and (obj is None or obj.is_editable)
 
+    @admin.display(description=_("state changes"))
+    def history(self, obj):
+        """Who scheduled, paused, resumed or cancelled it (CampaignEvent): read-only, only the actions write it."""
+        events = list(obj.events.all()) if obj is not None and obj.pk else []
+        if not events:
+            return "–"
+        return format_html_join(
+            "",
+            "<div>{} · {} · {} {}</div>",
+            (
+                (
+                    date_format(localtime(e.occurred_at), "SHORT_DATETIME_FORMAT"),
+                    e.get_action_display(),
+                    e.actor or "–",
+                    e.detail,
+                )
+                for e in events
+            ),
+        )
+
     @admin.display(description=_("links"))
     def links(self, obj):
         return format_html(
-            '<a href="{}">{}</a> · <a href="{}">{}</a>',
-            reverse("admin:campaigns_campaign_preview", args=[obj.pk]),
-            _("preview"),
-            reverse("admin:campaigns_campaign_progress", args=[obj.pk]),
-            _("progress"),
+            '<a href="{}">{}</a>', reverse("admin:campaigns_campaign_preview", args=[obj.pk]), _("preview")
         )
+
+    def offered(self, campaign):
+        """The state changes whose buttons make sense for the campaign as it is."""
+        return [verb for verb, (states, _action) in self.transitions.items() if campaign.state in states]
+
+    def run_transition(self, verb, campaign, actor):
+        """Call the action for `verb`; a wrong state raises CampaignStateError, a ValueError with a readable message."""
+        _states, action = self.transitions[verb]
+        return action(campaign, actor=actor)
+
+    def after_transition_url(self, campaign):
+        """Where a button's POST leads back to."""
+        return reverse("admin:campaigns_campaign_preview", args=[campaign.pk])
+
+    def preview_context(self, request, campaign):
+        """Extra context of the preview page (delivery/admin.py adds the test-mail form)."""
+        return {}
 
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
             path("<int:pk>/preview/", view(self.preview_view), name="campaigns_campaign_preview"),
-            path("<int:pk>/test/", view(self.test_message_view), name="campaigns_campaign_test"),
-            path("<int:pk>/progress/", view(self.progress_view), name="campaigns_campaign_progress"),
             # Spelled out: a catch-all "<pk>/<verb>/" would swallow the admin's own "<pk>/change/".
             re_path(
-                rf"^(?P<pk>\d+)/(?P<verb>{'|'.join(TRANSITIONS)})/$",
+                rf"^(?P<pk>\d+)/(?P<verb>{'|'.join(self.transitions)})/$",
                 view(self.transition_view),
                 name="campaigns_campaign_transition",
             ),
@@ -145,7 +162,7 @@ class CampaignAdmin(admin.ModelAdmin):
         if campaign is not None:
             extra_context = {
                 **(extra_context or {}),
-                "offered": [verb for verb, states in TRANSITIONS.items() if campaign.state in states],
+                "offered": self.offered(campaign),
             }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -160,7 +177,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 "campaign": campaign,
                 "title": title,
                 "has_change_permission": self.has_change_permission(request, campaign),
-                "offered": [verb for verb, states in TRANSITIONS.items() if campaign.state in states],
+                "offered": self.offered(campaign),
                 **context,
             },
         )
@@ -178,41 +195,7 @@ class CampaignAdmin(admin.ModelAdmin):
             "preview.html",
             gettext("Preview: %(name)s") % {"name": campaign.name},
             rendered=with_example_links(rendered),
-            test_form=TestMessageForm(),
-        )
-
-    def test_message_view(self, request, pk):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        campaign = self._campaign(request, pk, change=True)
-        form = TestMessageForm(request.POST)
-        if form.is_valid():
-            address = form.cleaned_data["address"]
-            try:
-                message_id = send_test_message(campaign, address)
-            # Bad address, refused by the SMTP server, or no connection at all.
-            except (ValidationError, TestSendError, OSError) as exc:
-                messages.error(request, gettext("The test was not sent: %(error)s") % {"error": exc})
-            else:
-                messages.success(
-                    request, gettext("Test sent to %(address)s (%(id)s).") % {"address": address, "id": message_id}
-                )
-        else:
-            messages.error(request, " ".join(form.errors.get("address", [])))
-        return redirect("admin:campaigns_campaign_preview", pk=campaign.pk)
-
-    def progress_view(self, request, pk):
-        campaign = self._campaign(request, pk)
-        progress = campaign_progress(campaign)
-        skipped = progress.get("skipped_withdrawn", 0) + progress.get("skipped_suppressed", 0)
-        return self._page(
-            request,
-            campaign,
-            "progress.html",
-            gettext("Progress: %(name)s") % {"name": campaign.name},
-            progress=progress,
-            skipped=skipped,
-            refresh_seconds=PROGRESS_REFRESH_SECONDS if campaign.state in LIVE_STATES else None,
+            **self.preview_context(request, campaign),
         )
 
     def transition_view(self, request, pk, verb):
@@ -220,11 +203,11 @@ class CampaignAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         campaign = self._campaign(request, pk, change=True)
         self._transition(request, verb, campaign)
-        return redirect("admin:campaigns_campaign_progress", pk=campaign.pk)
+        return redirect(self.after_transition_url(campaign))
 
     def _transition(self, request, verb, campaign):
         try:
-            changed = run_transition(verb, campaign, request.user.get_username())
+            changed = self.run_transition(verb, campaign, request.user.get_username())
         except ValueError as exc:  # CampaignStateError: e.g. it finished while the page was open
             messages.error(request, f"{campaign}: {exc}")
         else:
@@ -233,10 +216,6 @@ class CampaignAdmin(admin.ModelAdmin):
     def _bulk(self, request, queryset, verb):
         for campaign in queryset:
             self._transition(request, verb, campaign)
-
-    @admin.action(description=_("Schedule selected campaigns now"), permissions=["change"])
-    def schedule_selected(self, request, queryset):
-        self._bulk(request, queryset, "schedule")
 
     @admin.action(description=_("Pause selected campaigns"), permissions=["change"])
     def pause_selected(self, request, queryset):

@@ -86,3 +86,30 @@ class Campaign(models.Model):
     @property
     def is_editable(self):
         return self.state == self.State.DRAFT
+
+
+class CampaignEvent(models.Model):
+    """One state change of a campaign and who made it: append-only, written by the action in its transaction.
+
+    `actor` is the admin user's name, `cli`, `api:<client>` or the part of the system that acted
+    (`bounces` pauses a campaign whose complaint rate is too high)."""
+
+    class Action(models.TextChoices):
+        SCHEDULED = "scheduled", _("scheduled")
+        PAUSED = "paused", _("paused")
+        RESUMED = "resumed", _("resumed")
+        CANCELLED = "cancelled", _("cancelled")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="events", verbose_name=_("campaign"))
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    actor = models.CharField(_("by"), max_length=150, blank=True)
+    occurred_at = models.DateTimeField(_("at"), default=timezone.now)
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["occurred_at", "pk"]
+        verbose_name = _("campaign event")
+        verbose_name_plural = _("campaign history")
+
+    def __str__(self):
+        return f"{self.get_action_display()} ({self.actor or '–'})"

@@ -3,8 +3,8 @@
 `render_campaign()` builds what every recipient gets; what differs per recipient
 (the unsubscribe and preferences links) stays as the literal placeholders
 `%%RB:unsubscribe_url%%` and `%%RB:preferences_url%%` (rundbrief/outbound/message.py),
-which the delivery engine substitutes when it builds each message: one render per
-campaign, a substitution per recipient. `schedule_campaign()` freezes the result.
+which the delivery engine substitutes when it builds each message (one render per campaign,
+a substitution per recipient: docs/delivery.md, "The message"). `schedule_campaign()` freezes the result.
 
 Both parts come from one source (RFC 2046 §5.1.4: alternatives carry the same
 content): the Markdown text, the sanitised HTML, or the digest's article list.

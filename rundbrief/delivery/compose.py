@@ -18,7 +18,7 @@ PLACEHOLDERS = ("unsubscribe_url", "preferences_url")
 
 
 class CampaignMessage:
-    """A compiled campaign that builds messages for claimed delivery rows (store.Claimed)."""
+    """A compiled campaign that builds messages for claimed delivery rows (protocols.Claimed)."""
 
     def __init__(self, compiled: CompiledMessage, campaign_id: int, links=recipient_links):
         self.compiled = compiled

@@ -9,12 +9,11 @@ import logging
 import threading
 import time
 
-from django.db import close_old_connections, connection
-
-from rundbrief.delivery.store import Claimed
+from rundbrief.delivery.protocols import Claimed, Verdict
 
 log = logging.getLogger("rundbrief.delivery")
 MAX_VERDICT_AGE = 0.75
+SENDING = "sending"  # the campaign state in which its rows may be sent (RecipientStore.campaign_states)
 
 
 class ConsentGuard(threading.Thread):
@@ -37,7 +36,7 @@ class ConsentGuard(threading.Thread):
         self.renewed_at = time.monotonic()
         self.lock = threading.Condition()
         self.in_flight: dict[int, Claimed] = {}
-        self.verdicts: dict[int, tuple[str, float]] = {}
+        self.verdicts: dict[int, tuple[Verdict, float, float]] = {}
         self.campaign_states: dict[int, str] = {}
 
     def track(self, items, verdicts, began, lease_ok_until):
@@ -46,7 +45,7 @@ class ConsentGuard(threading.Thread):
             for item in items:
                 self.in_flight[item.delivery_id] = item
                 self.verdicts[item.delivery_id] = (verdicts[item.delivery_id], began, lease_ok_until)
-                self.campaign_states.setdefault(item.campaign_id, "sending")
+                self.campaign_states.setdefault(item.campaign_id, SENDING)
 
     def forget(self, delivery_ids):
         """Stop watching rows: their outcome is recorded, or they were never handed to a sender."""
@@ -74,7 +73,7 @@ class ConsentGuard(threading.Thread):
                 if delivery_id not in self.in_flight:
                     continue
                 if delivery_id not in lease_left:
-                    verdict = "lost"  # our lease ran out and another worker took the row
+                    verdict = Verdict.LOST  # our lease ran out and another worker took the row
                 ok_until = began + lease_left.get(delivery_id, 0.0) - self.lease_margin
                 self.verdicts[delivery_id] = (verdict, began, ok_until)
             self.campaign_states.update(states)
@@ -87,22 +86,24 @@ class ConsentGuard(threading.Thread):
                     self.check_now()
                 except Exception:  # a database hiccup: verdicts go stale and senders wait; try again
                     log.exception("consent check failed; sending waits until it succeeds")
-                    close_old_connections()
+                    self.store.recover()
                 self.stop.wait(self.interval)
         finally:
-            connection.close()
+            self.store.close()
 
     def verdict(self, delivery_id, campaign_id, halt):
         """The row's verdict, once it comes from a check begun less than MAX_VERDICT_AGE ago
         and the row's lease is safely longer than a transaction (else another worker may take it)."""
         with self.lock:
             while True:
-                verdict, began, lease_ok_until = self.verdicts.get(delivery_id, ("unknown", 0.0, 0.0))
-                if self.campaign_states.get(campaign_id, "sending") != "sending":
-                    return "halted"
+                verdict, began, lease_ok_until = self.verdicts.get(delivery_id, (Verdict.UNKNOWN, 0.0, 0.0))
+                if self.campaign_states.get(campaign_id, SENDING) != SENDING:
+                    return Verdict.HALTED
                 now = time.monotonic()
-                if verdict in ("unknown", "lost") or (now - began <= MAX_VERDICT_AGE and now < lease_ok_until):
+                if verdict in (Verdict.UNKNOWN, Verdict.LOST) or (
+                    now - began <= MAX_VERDICT_AGE and now < lease_ok_until
+                ):
                     return verdict
                 if halt.is_set():
-                    return "halted"
+                    return Verdict.HALTED
                 self.lock.wait(0.1)

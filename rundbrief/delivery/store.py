@@ -1,4 +1,5 @@
-"""RecipientStore: everything the delivery engine asks of the database.
+"""DjangoRecipientStore: the RecipientStore (protocols.py) on the Delivery ledger — everything the
+delivery engine asks of the database.
 
 The engine (engine.py) knows nothing about SQL; it calls these methods. Claims
 are atomic: on PostgreSQL `SELECT … FOR UPDATE SKIP LOCKED` lets any number of
@@ -9,9 +10,8 @@ while it lives, and rows of a dead worker become claimable when it runs out.
 """
 
 import datetime as dt
-from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.db.models import Exists, Min, OuterRef, Q
 from django.utils import timezone
 
@@ -19,6 +19,7 @@ from rundbrief.audience.addresses import subject_hash
 from rundbrief.audience.models import Subscriber, Subscription, Suppression
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
+from rundbrief.delivery.protocols import Claimed, Disposition, Outcome, Verdict
 
 State = Delivery.State
 REPLY_MAX = 500
@@ -36,34 +37,23 @@ def _datetime_converter():
     return lambda value: connection.ops.convert_datetimefield_value(value, None, connection)
 
 
-@dataclass(frozen=True)
-class Claimed:
-    delivery_id: int
-    campaign_id: int
-    subscriber_id: int | None
-    email: str
-    public_id: str
-    attempts: int = 0
-    address_hash: str = ""  # subject_hash(email), computed once at claim time; the guard re-checks often
-
-
 def _marks(values) -> str:
     return ", ".join(["%s"] * len(values))
 
 
-@dataclass(frozen=True)
-class Outcome:
-    delivery_id: int
-    state: str  # a Delivery.State, or "retry" / "release"
-    reply: str = ""
-    retry_at: dt.datetime | None = None
-    attempted: bool = True  # an SMTP transaction was tried (counts towards the attempt limit)
-
-
 class DjangoRecipientStore:
+    unavailable = (OperationalError, InterfaceError)  # the database restarted or is unreachable
+
     def __init__(self, worker_id: str, lease_seconds: int):
         self.worker_id = worker_id[:100]
         self.lease = dt.timedelta(seconds=lease_seconds)
+
+    # -- connections (one per thread: Django's) ------------------------------
+    def close(self):
+        connection.close()
+
+    def recover(self):
+        close_old_connections()
 
     # -- campaigns ---------------------------------------------------------
     def start_due_campaigns(self):
@@ -89,9 +79,6 @@ class DjangoRecipientStore:
 
     def campaign_topics(self, campaign_id):
         return list(Campaign.topics.through.objects.filter(campaign_id=campaign_id).values_list("topic_id", flat=True))
-
-    def campaign(self, campaign_id):
-        return Campaign.objects.get(pk=campaign_id)
 
     def pause(self, campaign_id, reason):
         Campaign.objects.filter(pk=campaign_id, state=Campaign.State.SENDING).update(
@@ -200,8 +187,8 @@ class DjangoRecipientStore:
         convert = _datetime_converter()
         return {i: (convert(until) - now).total_seconds() for i, until in rows if until is not None}
 
-    def consent_check(self, claimed: list[Claimed], topics_by_campaign: dict) -> dict[int, str]:
-        """Delivery id → "ok", "skipped_withdrawn" or "skipped_suppressed", from the database as it is now.
+    def consent_check(self, claimed: list[Claimed], topics_by_campaign: dict) -> dict[int, Verdict]:
+        """Delivery id → Verdict.OK, WITHDRAWN or SUPPRESSED, from the database as it is now.
 
         Consent means: the subscriber still exists, is confirmed, and still subscribes
         to at least one of the campaign's topics (UWG §7(2) Nr. 2, GDPR Art. 7(3)).
@@ -239,11 +226,11 @@ class DjangoRecipientStore:
                     consenting = {i for (i,) in cursor.fetchall()}
                 for item in items:
                     if item.delivery_id in suppressed_ids:
-                        verdict[item.delivery_id] = State.SKIPPED_SUPPRESSED
+                        verdict[item.delivery_id] = Verdict.SUPPRESSED
                     elif item.subscriber_id in consenting:
-                        verdict[item.delivery_id] = "ok"
+                        verdict[item.delivery_id] = Verdict.OK
                     else:
-                        verdict[item.delivery_id] = State.SKIPPED_WITHDRAWN
+                        verdict[item.delivery_id] = Verdict.WITHDRAWN
         return verdict
 
     def record(self, outcomes: list[Outcome]):
@@ -257,15 +244,15 @@ class DjangoRecipientStore:
         now = ops.adapt_datetimefield_value(timezone.now())
         params = []
         for o in outcomes:
-            requeue = o.state in ("retry", "release")
+            requeue = o.state in (Disposition.RETRY, Disposition.RELEASE)
             params.append(
                 (
-                    State.QUEUED if requeue else o.state,
+                    State.QUEUED.value if requeue else str(o.state),  # the other dispositions are Delivery states
                     1 if o.attempted else 0,
                     o.reply[:REPLY_MAX] if o.reply else None,
                     ops.adapt_datetimefield_value(o.retry_at) if requeue else None,
                     "" if requeue else self.worker_id,
-                    now if o.state == State.SENT else None,
+                    now if o.state == Disposition.SENT else None,
                     now,
                     o.delivery_id,
                     self.worker_id,
@@ -278,21 +265,6 @@ class DjangoRecipientStore:
         )
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(sql, params)
-
-    def permanent_failures(self, failures: list[tuple[int, str]]):
-        """Hand synchronous 5xx rejections to bounce handling (suppress hard bounces, alert on 5.7.x)."""
-        from rundbrief.bounces.actions import record_smtp_rejection
-
-        for delivery_id, reply in failures:
-            record_smtp_rejection(delivery_id, reply)
-
-    def housekeeping(self):
-        """Daily chores the worker runs when idle: delete unconfirmed sign-ups past their deadline."""
-        from rundbrief.audience.actions import purge_unconfirmed
-        from rundbrief.ops.retention import apply_retention
-
-        purge_unconfirmed()
-        apply_retention()  # storage limitation, GDPR Art. 5(1)(e)
 
     def has_open_work(self) -> bool:
         """Rows that will still be sent: queued (now or later) or held by a live or dead worker."""

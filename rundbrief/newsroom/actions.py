@@ -33,3 +33,29 @@ def import_article(data: ArticleFile) -> tuple[Article, bool]:
     article.save()
     article.topics.set([ensure_topic(name) for name in data.topics])
     return article, created
+
+
+def save_article(article: Article) -> Article:
+    """Save an editor's changes; the Markdown is rendered and sanitised on save (Article.save)."""
+    article.save()
+    return article
+
+
+@transaction.atomic
+def set_article_status(articles, status) -> int:
+    """Publish or return to draft; returns how many articles changed. `articles`: instances or a queryset."""
+    changed = 0
+    for article in articles:
+        if article.status != status:
+            changed += 1
+        article.status = status
+        article.save(update_fields=["status", "updated_at", "body_html"])
+    return changed
+
+
+def publish_articles(articles) -> int:
+    return set_article_status(articles, Article.Status.PUBLISHED)
+
+
+def unpublish_articles(articles) -> int:
+    return set_article_status(articles, Article.Status.DRAFT)

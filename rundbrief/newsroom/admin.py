@@ -3,6 +3,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from rundbrief.newsroom import actions
 from rundbrief.newsroom.models import Article, Page, SiteProfile, Topic
 
 
@@ -39,17 +40,16 @@ class ArticleAdmin(admin.ModelAdmin):
             _("Open preview"),
         )
 
+    def save_model(self, request, obj, form, change):
+        actions.save_article(obj)
+
     @admin.action(description=_("Publish selected articles"))
     def publish(self, request, queryset):
-        for article in queryset:
-            article.status = Article.Status.PUBLISHED
-            article.save(update_fields=["status", "updated_at", "body_html"])
+        actions.publish_articles(queryset)
 
     @admin.action(description=_("Return selected articles to draft"))
     def unpublish(self, request, queryset):
-        for article in queryset:
-            article.status = Article.Status.DRAFT
-            article.save(update_fields=["status", "updated_at", "body_html"])
+        actions.unpublish_articles(queryset)
 
 
 @admin.register(SiteProfile)

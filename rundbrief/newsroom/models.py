@@ -136,7 +136,8 @@ class SiteProfile(models.Model):
     imprint_url = models.CharField(_("imprint URL"), max_length=300, blank=True)
     privacy_url = models.CharField(_("privacy notice URL"), max_length=300, blank=True)
     footer_text = models.TextField(_("footer text"), blank=True)
-    # Off by default: the consent covers all topics named in the text; readers choose later (issue 3).
+    # Off by default: the consent covers all topics named in the text; readers choose later
+    # (docs/decisions.md, "A sign-up covers every topic unless the reader chooses").
     signup_topic_choice = models.BooleanField(
         _("topic checkboxes in the sign-up box"),
         default=False,

@@ -124,6 +124,3 @@ def parse_lines(text: str) -> list[dict]:
         except ValueError:
             continue
     return lines
-
-
-get_logger = structlog.get_logger

@@ -27,7 +27,7 @@ from django.utils import timezone
 from rundbrief.audience.models import ConsentEvidence, Subscriber
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
-from rundbrief.ops.logs import get_logger
+from rundbrief.logs import get_logger
 from rundbrief.ops.models import DeliveryAggregate
 
 log = get_logger("rundbrief.ops.retention")

@@ -1,4 +1,4 @@
-"""Database triggers that make the consent ledger append-only (issue 3; GDPR Art. 7(1): proof).
+"""Database triggers that make the consent ledger append-only (GDPR Art. 7(1): proof; docs/decisions.md, "Consent ledger and erasure").
 
 The one UPDATE allowed is the ON DELETE SET NULL of `subscriber_id` when a
 subscriber is erased or purged: that column is outside the hash chain, and

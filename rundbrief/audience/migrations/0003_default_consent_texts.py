@@ -1,4 +1,4 @@
-"""The first German and English consent declarations, written for Rundbrief (issue 3).
+"""The first German and English consent declarations, written for Rundbrief.
 
 UWG §7(2) Nr. 2 and GDPR Art. 7: what will be sent, for which purpose, that
 consent can be withdrawn at any time without reasons with effect for the

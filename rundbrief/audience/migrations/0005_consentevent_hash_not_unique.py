@@ -1,4 +1,5 @@
-"""The consent ledger's `hash` column loses its unique index (issue 6: import speed; docs/decisions.md).
+"""The consent ledger's `hash` column loses its unique index (import speed; docs/decisions.md,
+"The subscriber import keeps one ledger event per person").
 
 Nothing looks an event up by its hash, and the index is not what makes the
 chain trustworthy: `consent verify` recomputes every link in id order. But a

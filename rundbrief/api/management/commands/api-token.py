@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
-from django.utils import timezone
 
+from rundbrief.api import actions
 from rundbrief.api.models import ApiToken
 
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
             if not name or len(name) > 100 or any(ord(ch) < 32 for ch in name):
                 raise CommandError("NAME: 1 to 100 printable characters", returncode=1)
             try:
-                _record, token = ApiToken.issue(name)
+                _record, token = actions.issue_api_token(name)
             except IntegrityError:
                 raise CommandError(f"a token named {name!r} exists already", returncode=1) from None
             self.stdout.write(token)
@@ -34,9 +34,6 @@ class Command(BaseCommand):
                 state = f"revoked {record.revoked_at:%Y-%m-%d %H:%M}" if record.revoked_at else "active"
                 self.stdout.write(f"{record.name}\tcreated {record.created_at:%Y-%m-%d %H:%M}\t{state}")
         else:
-            updated = ApiToken.objects.filter(name=options["name"], revoked_at__isnull=True).update(
-                revoked_at=timezone.now()
-            )
-            if not updated:
+            if not actions.revoke_api_token(options["name"]):
                 raise CommandError(f"no active token named {options['name']!r}", returncode=1)
             self.stdout.write(f"revoked: {options['name']}")

@@ -5,7 +5,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from rundbrief.audience import actions
+from rundbrief.audience import actions, queries
 from rundbrief.audience.addresses import normalise_address
 from rundbrief.audience.models import Subscriber
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         if subscriber is None:
             raise CommandError("no subscriber with this address")
         if subcommand == "export":
-            self.stdout.write(json.dumps(actions.export_subscriber(subscriber), indent=2, ensure_ascii=False))
+            self.stdout.write(json.dumps(queries.export_subscriber(subscriber), indent=2, ensure_ascii=False))
         else:
             subject = actions.erase_subscriber(subscriber, source="cli:subscriber-erase")
             self.stdout.write(f"erased; suppressed as {subject}")

@@ -16,15 +16,11 @@ def start_worker():
     import threading
 
     from rundbrief.audience import intake
-    from rundbrief.delivery.compose import compile_campaign
-    from rundbrief.delivery.engine import Options, Worker
-    from rundbrief.delivery.management.commands.deliver import build_connections
-    from rundbrief.delivery.store import DjangoRecipientStore
+    from rundbrief.delivery.engine import Options
+    from rundbrief.ops.worker import build_worker
 
     options = Options(concurrency=2, lease_seconds=settings.DELIVERY_LEASE_SECONDS)
-    worker = Worker(
-        DjangoRecipientStore("serve", options.lease_seconds), build_connections(2), compile_campaign, options
-    )
+    worker = build_worker("serve", options)
     threading.Thread(target=worker.run, name="delivery-worker", daemon=True).start()
     intake.Drainer(worker.stop).start()  # and the sign-ups' confirmation requests, as `deliver` does
     return worker

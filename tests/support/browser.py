@@ -22,6 +22,12 @@ CHROMIUM_ARGS = [
 
 @contextlib.contextmanager
 def chromium_page():
+    """A fresh Playwright and chromium for one test (about 2 s to start on this machine).
+
+    Not shared across the session: while sync_playwright() is open its event loop counts as
+    running in the main thread, so every later test's ORM call would trip Django's async guard
+    (SynchronousOnlyOperation) unless DJANGO_ALLOW_ASYNC_UNSAFE were set for the whole suite.
+    With two browser tests in two modules, the launch saved is not worth losing that guard."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():

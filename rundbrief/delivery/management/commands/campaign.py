@@ -1,6 +1,7 @@
 """`rundbrief campaign create|send|status` (docs/cli.md).
 
-Thin: parse, call create_campaign / schedule_campaign / campaign_progress, print.
+Thin: parse, call create_campaign / schedule_campaign / campaign_progress, print. In the delivery
+app, not in campaigns: sending and progress read and write the delivery ledger.
 Every expected failure is one line on stderr and exit status 1.
 """
 
@@ -10,10 +11,10 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from rundbrief.campaigns.actions import schedule_campaign
 from rundbrief.campaigns.authoring import CampaignError, create_campaign
 from rundbrief.campaigns.models import Campaign
 from rundbrief.campaigns.rendering import render_campaign
+from rundbrief.delivery.actions import schedule_campaign
 from rundbrief.delivery.progress import campaign_progress
 
 

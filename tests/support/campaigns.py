@@ -1,6 +1,5 @@
 """Builders for delivery tests: a confirmed audience and a scheduled campaign, created in bulk."""
 
-import pytest
 from django.utils import timezone
 
 from rundbrief.audience.models import Subscriber, Subscription
@@ -41,8 +40,3 @@ def scheduled_campaign(topics, *, subject="Marktbericht KW 48", html=HTML, text=
     campaign.recipient_count = snapshot_audience(campaign)
     campaign.save(update_fields=["recipient_count"])
     return campaign
-
-
-@pytest.fixture
-def finance(topics):
-    return topics["finanznachrichten"]

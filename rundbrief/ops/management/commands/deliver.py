@@ -4,6 +4,9 @@ Run as many as you like, on as many hosts as share the database: each claims its
 own batches. `--until-idle` exits 0 when no campaign has work left (it waits for
 retries and for the leases of dead workers). SIGTERM or SIGINT: finish the SMTP
 transactions in flight, record them, release the rest, exit 0.
+
+In ops, not in delivery: the command wires the engine to what sits above delivery — bounce
+handling of SMTP rejections, the daily housekeeping (ops/worker.py) — and drains the sign-up intake.
 """
 
 import os
@@ -15,12 +18,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from rundbrief.audience import intake
-from rundbrief.delivery.compose import compile_campaign
-from rundbrief.delivery.engine import Options, Worker
-from rundbrief.delivery.ratelimit import DomainBuckets, transport_limits
-from rundbrief.delivery.store import DjangoRecipientStore
-from rundbrief.outbound.smtp import SmtpConnection
-from rundbrief.outbound.transport import delivery_transports
+from rundbrief.delivery.engine import Options
+from rundbrief.delivery.ratelimit import DomainBuckets
+from rundbrief.ops.worker import build_worker
 
 
 class ProgressReporter:
@@ -62,23 +62,6 @@ class ProgressReporter:
             self.progress.stop()
 
 
-def build_connections(concurrency):
-    """Spread `concurrency` sender threads over the transports, each up to its max_connections."""
-    transports = delivery_transports(settings.DELIVERY_SMTP_URLS)
-    # One set of limits per transport, shared by its connections (global across workers: ratelimit.py).
-    limits = {t.name: transport_limits(t.limit_key, t.per_second, t.per_hour) for t in transports}
-    connections, used = [], {t.name: 0 for t in transports}
-    while len(connections) < concurrency:
-        free = [t for t in transports if used[t.name] < t.max_connections]
-        if not free:
-            break
-        for transport in free:  # round-robin
-            if len(connections) < concurrency:
-                connections.append(SmtpConnection(transport, limits=limits[transport.name]))
-                used[transport.name] += 1
-    return connections
-
-
 class Command(BaseCommand):
     help = "Send due campaigns: claim batches, check consent at send time, sign, send over SMTP, record."
 
@@ -95,7 +78,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, until_idle, concurrency, batch_size, worker_id, **options):
         worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
-        store = DjangoRecipientStore(worker_id, settings.DELIVERY_LEASE_SECONDS)
         opts = Options(
             batch_size=max(1, batch_size),
             concurrency=max(1, concurrency),
@@ -111,21 +93,14 @@ class Command(BaseCommand):
             DomainBuckets(settings.DELIVERY_PER_DOMAIN_PER_SECOND) if settings.DELIVERY_PER_DOMAIN_PER_SECOND else None
         )
         reporter = ProgressReporter(self.stdout, tty=self.stdout.isatty())
-        worker = Worker(
-            store,
-            build_connections(opts.concurrency),
-            compile_campaign,
-            opts,
-            domain_buckets=buckets,
-            progress=reporter,
-        )
+        worker = build_worker(worker_id, opts, domain_buckets=buckets, progress=reporter)
 
         def stop(signum, frame):
             worker.stop.set()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        self.stdout.write(f"deliver: worker {worker_id} with {len(worker.connections)} connection(s)")
+        self.stdout.write(f"deliver: worker {worker_id} with {len(worker.lanes)} connection(s)")
         signups = None
         if not until_idle:  # a long-running worker also sends the sign-ups' confirmation requests
             signups = intake.Drainer(worker.stop)

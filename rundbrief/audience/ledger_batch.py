@@ -1,4 +1,4 @@
-"""Appending many consent events at once, for the subscriber import (issue 3, "Import and API").
+"""Appending many consent events at once: the sign-up intake's batches and the subscriber import.
 
 The same chain as rundbrief.audience.ledger.append_event (GDPR Art. 7(1): proof),
 written in bulk in two steps. `prepare_event` needs no database and runs in the
@@ -8,25 +8,21 @@ locks the chain once, computes each event's hash from the one before (one SHA-25
 per event) and inserts the rows with multi-row INSERTs. `canonical_fast` must
 produce exactly the bytes of ledger.canonical for the chained payload;
 tests/test_import_subscribers.py checks that against the ledger's own functions and
-with `verify_chain`.
+with `verify_chain`. The SQL underneath is generic: rundbrief/db/bulk.py.
 """
 
 import hashlib
 import json
 import os
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC
-from itertools import chain
 
 from django.db import connection
 
 from rundbrief.audience import ledger
 from rundbrief.audience.models import ConsentEvent, ConsentEvidence
+from rundbrief.db.bulk import datetime_adapter, insert_rows, rows_after
 
-# Rows per INSERT statement at most: larger statements gained nothing measurable on SQLite.
-MAX_ROWS_PER_INSERT = 1000
 # C-accelerated JSON string encoder with ensure_ascii=False, as ledger.canonical uses.
 _json_str = json.encoder.encode_basestring
 
@@ -103,36 +99,6 @@ def evidence_commitment_fast(ip: str, user_agent: str, salt: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def datetime_adapter():
-    """connection.ops.adapt_datetimefield_value, fast for SQLite (naive UTC text, as Django stores it).
-
-    Memoised: most times in a chunk are the same few (its `now`, a file's common consent dates).
-    Make a new adapter per chunk so the memo stays small.
-    """
-    return datetime_adapters()()
-
-
-def datetime_adapters():
-    """A maker of datetime_adapter()s. Call this on the connection's thread; what it returns needs no
-    database access, so the import's parsing thread can make one per chunk."""
-    if connection.vendor != "sqlite":
-        adapt = connection.ops.adapt_datetimefield_value
-        return lambda: adapt
-    return _sqlite_datetime_adapter
-
-
-def _sqlite_datetime_adapter():
-    memo = {None: None}
-
-    def adapt(value):
-        text = memo.get(value)
-        if text is None and value is not None:
-            text = memo[value] = str(value.astimezone(UTC).replace(tzinfo=None))
-        return text
-
-    return adapt
-
-
 def _utc_iso(value, memo={}):  # noqa: B006 (a small cache of the few distinct event times)
     text = memo.get(value)
     if text is None:
@@ -140,98 +106,6 @@ def _utc_iso(value, memo={}):  # noqa: B006 (a small cache of the few distinct e
             memo.clear()
         text = memo[value] = value.astimezone(UTC).isoformat(timespec="microseconds")
     return text
-
-
-def insert_rows(table, fields, rows, *, skip_conflicts_on=None, returning=()):
-    """Plain multi-row INSERTs into a model's table (or a table named by a string): no model instances,
-    values already in database form.
-
-    `INSERT … VALUES (…), (…), …` with as many rows as the backend's parameter limit allows:
-    one statement step per few thousand rows instead of one per row (on SQLite also one
-    AUTOINCREMENT bookkeeping write per statement instead of one per row).
-    `skip_conflicts_on`: a unique field; rows clashing with an existing one are left out
-    (`ON CONFLICT (…) DO NOTHING`, SQLite ≥ 3.24 and PostgreSQL). `returning`: fields whose values
-    are returned for the rows actually inserted, in no particular order.
-    """
-    if not rows:
-        return []
-    qn = connection.ops.quote_name
-    if isinstance(table, str):  # a table of our own (the import's temporary one): columns as named
-        column = qn
-        name = qn(table)
-    else:  # a model: field names
-        column = lambda field: qn(table._meta.get_field(field).column)  # noqa: E731
-        name = qn(table._meta.db_table)
-    head = f"INSERT INTO {name} ({', '.join(map(column, fields))}) VALUES "
-    tail = ""
-    if skip_conflicts_on:
-        tail += f" ON CONFLICT ({column(skip_conflicts_on)}) DO NOTHING"
-    if returning:
-        tail += f" RETURNING {', '.join(map(column, returning))}"
-    cursor, mark = bulk_cursor()
-    one = "(" + ", ".join([mark] * len(fields)) + ")"
-    per_statement = max(1, min(MAX_ROWS_PER_INSERT, max_params() // len(fields)))
-    full_sql = None
-    found = []
-    with connection.wrap_database_errors, closing(cursor):
-        for start in range(0, len(rows), per_statement):
-            batch = rows[start : start + per_statement]
-            if len(batch) == per_statement:
-                full_sql = full_sql or head + ", ".join([one] * per_statement) + tail
-                sql = full_sql
-            else:
-                sql = head + ", ".join([one] * len(batch)) + tail
-            cursor.execute(sql, list(chain.from_iterable(batch)))
-            if returning:
-                found.extend(cursor.fetchall())
-    return found
-
-
-def rows_after(model, last_id, fields):
-    """`fields` of the rows with an id above last_id, in id order: the rows this transaction has just
-    inserted, when it holds the write lock (SQLite) or the chain lock.
-
-    On SQLite the rows come back as one JSON array in one result row. Fetched one by one, every row
-    is a statement step of its own, and each step gives up the GIL and must win it back from the
-    import's parsing thread, 10,000 times per chunk.
-    """
-    qn = connection.ops.quote_name
-    meta = model._meta
-    columns = ", ".join(qn(meta.get_field(name).column) for name in fields)
-    where = f"FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} > %s"
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            # A subquery, so json_group_array sees the rows in id order.
-            cursor.execute(
-                f"SELECT json_group_array(json_array({columns})) FROM "
-                f"(SELECT {columns} {where} ORDER BY {qn(meta.pk.column)})",
-                [last_id],
-            )
-            return json.loads(cursor.fetchone()[0])
-        cursor.execute(f"SELECT {columns} {where} ORDER BY {qn(meta.pk.column)}", [last_id])
-        return cursor.fetchall()
-
-
-def bulk_cursor():
-    """(cursor, placeholder) for statements with thousands of parameters.
-
-    SQLite: the driver's own cursor with `?`. Django's cursor would rewrite `%s` to `?` with a
-    regular expression over the whole statement on every call (a tenth of the writing time).
-    Use it inside `connection.wrap_database_errors` so errors still arrive as django.db errors.
-    """
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        return connection.connection.cursor(), "?"
-    return connection.cursor(), "%s"
-
-
-def max_params():
-    """Host parameters one statement may carry on this connection."""
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        # The compiled-in limit (32,766 since SQLite 3.32; Django assumes the old 999).
-        return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    return 65_535  # PostgreSQL's wire protocol counts parameters in 16 bits
 
 
 def _lock_and_tip():

@@ -1,0 +1,88 @@
+"""Reads of the audience: the proof of consent, the GDPR export, look-ups. Nothing here writes.
+
+State changes are in actions.py. The export (GDPR Art. 15 and 20) covers what the
+apps above the audience keep about a subscriber too (deliveries, bounces): those
+apps contribute their sections with `register_export_section` from their
+AppConfig.ready(), so the audience needs to import none of them.
+"""
+
+import hmac
+
+from rundbrief.audience import tokens
+from rundbrief.audience.addresses import normalise_address, subject_hash
+from rundbrief.audience.models import ConsentEvent, Subscriber, Suppression
+
+# name → function(subscriber) → JSON-ready data; in registration order (INSTALLED_APPS order).
+_export_sections = {}
+
+
+def register_export_section(name, fn):
+    """Add `name: fn(subscriber)` to every subscriber export, after the audience's own sections.
+
+    Called from an app's AppConfig.ready(); registering a name again replaces its function."""
+    _export_sections[name] = fn
+
+
+def subscribed_topics(subscriber):
+    return sorted(subscriber.subscriptions.values_list("topic__slug", flat=True))
+
+
+def is_suppressed(email):
+    return Suppression.objects.filter(address_hash=subject_hash(normalise_address(email))).exists()
+
+
+def pending_subscriber(token):
+    """The subscriber a confirm token may confirm, or tokens.InvalidToken. Changes nothing."""
+    public_id, nonce = tokens.read_token(tokens.CONFIRM, token)
+    subscriber = Subscriber.objects.filter(public_id=public_id, status=Subscriber.Status.PENDING).first()
+    # Constant-time comparison: the nonce is what makes the link work only once.
+    if subscriber is None or not nonce or not hmac.compare_digest(subscriber.confirm_nonce, nonce):
+        raise tokens.InvalidToken
+    return subscriber
+
+
+def ledger_for(subject):
+    """Every consent event of one subject, oldest first, with its evidence while that is kept."""
+    events = ConsentEvent.objects.filter(subject_hash=subject).select_related("consent_text", "evidence")
+    rows = []
+    for event in events.order_by("pk"):
+        evidence = getattr(event, "evidence", None)
+        rows.append(
+            {
+                "id": event.pk,
+                "kind": event.kind,
+                "occurred_at": event.occurred_at.isoformat(),
+                "consent_text": {
+                    "language": event.consent_text.language,
+                    "version": event.consent_text.version,
+                    "sha256": event.consent_text_sha256,
+                    "text": event.consent_text.text,
+                }
+                if event.consent_text
+                else None,
+                "topics": event.topics,
+                "source": event.source,
+                "ip": evidence.ip if evidence else None,
+                "user_agent": evidence.user_agent if evidence else None,
+                "message_id": event.message_id or None,
+                "hash": event.hash,
+            }
+        )
+    return rows
+
+
+def export_subscriber(subscriber):
+    """Everything kept about one subscriber (GDPR Art. 15 and 20), as JSON-ready data."""
+    return {
+        "profile": {
+            "email": subscriber.email,
+            "status": subscriber.status,
+            "language": subscriber.language,
+            "requested_at": subscriber.requested_at.isoformat(),
+            "confirmed_at": subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else None,
+            "withdrawn_at": subscriber.withdrawn_at.isoformat() if subscriber.withdrawn_at else None,
+        },
+        "subscriptions": subscribed_topics(subscriber),
+        "ledger": ledger_for(subject_hash(subscriber.email)),
+        **{name: section(subscriber) for name, section in _export_sections.items()},
+    }

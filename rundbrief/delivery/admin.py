@@ -1,0 +1,101 @@
+"""Sending campaigns in the admin: "send now", a test mail, and live progress.
+
+The campaign admin (campaigns/admin.py) composes, previews and pauses; this subclass adds what
+needs the delivery ledger and registers itself in the campaign admin's place. Delivery sits above
+campaigns, so the import goes this way only; the app comes after campaigns in INSTALLED_APPS, so
+its admin module loads second (docs/architecture.md).
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from rundbrief.campaigns.admin import CampaignAdmin
+from rundbrief.campaigns.models import Campaign
+from rundbrief.delivery.actions import TestSendError, schedule_campaign, send_test_message
+from rundbrief.delivery.progress import campaign_progress
+
+State = Campaign.State
+# While a campaign can still change, the progress page reloads itself (no JavaScript needed).
+LIVE_STATES = {State.SCHEDULED, State.SENDING, State.PAUSED}
+PROGRESS_REFRESH_SECONDS = 5
+
+
+class TestMessageForm(forms.Form):
+    address = forms.EmailField(label=_("Send a test to"))
+
+
+class SendingCampaignAdmin(CampaignAdmin):
+    actions = ["schedule_selected", *CampaignAdmin.actions]
+    transitions = {"schedule": ({State.DRAFT}, schedule_campaign), **CampaignAdmin.transitions}
+
+    @admin.display(description=_("links"))
+    def links(self, obj):
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("admin:campaigns_campaign_preview", args=[obj.pk]),
+            _("preview"),
+            reverse("admin:campaigns_campaign_progress", args=[obj.pk]),
+            _("progress"),
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/test/", view(self.test_message_view), name="campaigns_campaign_test"),
+            path("<int:pk>/progress/", view(self.progress_view), name="campaigns_campaign_progress"),
+        ] + super().get_urls()
+
+    def after_transition_url(self, campaign):
+        return reverse("admin:campaigns_campaign_progress", args=[campaign.pk])
+
+    def preview_context(self, request, campaign):
+        return {"test_form": TestMessageForm()}
+
+    def test_message_view(self, request, pk):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        campaign = self._campaign(request, pk, change=True)
+        form = TestMessageForm(request.POST)
+        if form.is_valid():
+            address = form.cleaned_data["address"]
+            try:
+                message_id = send_test_message(campaign, address)
+            # Bad address, refused by the SMTP server, or no connection at all.
+            except (ValidationError, TestSendError, OSError) as exc:
+                messages.error(request, gettext("The test was not sent: %(error)s") % {"error": exc})
+            else:
+                messages.success(
+                    request, gettext("Test sent to %(address)s (%(id)s).") % {"address": address, "id": message_id}
+                )
+        else:
+            messages.error(request, " ".join(form.errors.get("address", [])))
+        return redirect("admin:campaigns_campaign_preview", pk=campaign.pk)
+
+    def progress_view(self, request, pk):
+        campaign = self._campaign(request, pk)
+        progress = campaign_progress(campaign)
+        skipped = progress.get("skipped_withdrawn", 0) + progress.get("skipped_suppressed", 0)
+        return self._page(
+            request,
+            campaign,
+            "progress.html",
+            gettext("Progress: %(name)s") % {"name": campaign.name},
+            progress=progress,
+            skipped=skipped,
+            refresh_seconds=PROGRESS_REFRESH_SECONDS if campaign.state in LIVE_STATES else None,
+        )
+
+    @admin.action(description=_("Schedule selected campaigns now"), permissions=["change"])
+    def schedule_selected(self, request, queryset):
+        self._bulk(request, queryset, "schedule")
+
+
+admin.site.unregister(Campaign)
+admin.site.register(Campaign, SendingCampaignAdmin)

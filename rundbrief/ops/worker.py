@@ -1,0 +1,43 @@
+"""The delivery worker as `rundbrief deliver` and `rundbrief serve` run it: the engine wired to the
+database store, the SMTP messenger, and the hand-offs that belong to apps above delivery.
+
+- SMTP 5xx rejections go to bounce handling (suppress hard bounces, alert on 5.7.x; docs/bounces.md);
+- once a day, when idle, housekeeping: unconfirmed sign-ups past their deadline are purged and
+  retention applied (storage limitation, GDPR Art. 5(1)(e); docs/operations.md, "Retention").
+
+Here, in ops, because ops sits on top and may import every app; the engine itself knows only its
+protocols (delivery/protocols.py).
+"""
+
+from rundbrief.audience.actions import purge_unconfirmed
+from rundbrief.bounces.actions import record_smtp_rejection
+from rundbrief.delivery.engine import Options, Worker
+from rundbrief.delivery.messenger import SmtpMessenger
+from rundbrief.delivery.store import DjangoRecipientStore
+from rundbrief.ops.retention import apply_retention
+
+
+def hand_over_rejections(failures: list[tuple[int, str]]):
+    """Hand synchronous 5xx rejections (delivery id, reply) to bounce handling, after they are recorded."""
+    for delivery_id, reply in failures:
+        record_smtp_rejection(delivery_id, reply)
+
+
+def daily_housekeeping():
+    """The chores a worker runs once a day when idle."""
+    purge_unconfirmed()
+    apply_retention()  # storage limitation, GDPR Art. 5(1)(e)
+
+
+def build_worker(worker_id: str, options: Options, *, store=None, domain_buckets=None, progress=None) -> Worker:
+    """A worker with `options.concurrency` SMTP connections over DELIVERY_SMTP_URLS (and, for tests
+    that break the database on purpose, a store of their own)."""
+    return Worker(
+        store or DjangoRecipientStore(worker_id, options.lease_seconds),
+        SmtpMessenger.from_settings(options.concurrency),
+        options,
+        domain_buckets=domain_buckets,
+        progress=progress,
+        on_permanent_failures=hand_over_rejections,
+        housekeeping=daily_housekeeping,
+    )
