@@ -8,6 +8,7 @@ from rundbrief.audience.models import Subscriber, Subscription
 from rundbrief.campaigns import actions
 from rundbrief.campaigns.authoring import create_campaign
 from rundbrief.campaigns.models import CampaignEvent
+from rundbrief.delivery.actions import schedule_campaign
 
 pytestmark = pytest.mark.django_db
 BASE = "/admin/campaigns/campaign"
@@ -25,7 +26,7 @@ def history(campaign):
 
 
 def test_schedule_pause_resume_and_cancel_each_record_their_actor(draft):
-    actions.schedule_campaign(draft, actor="erika")
+    schedule_campaign(draft, actor="erika")
     actions.pause_campaign(draft, reason="complaints", actor="bounces")
     actions.resume_campaign(draft, actor="cli")
     actions.cancel_campaign(draft, actor="erika")
@@ -41,7 +42,7 @@ def test_a_refused_state_change_records_nothing(draft):
 
 
 def test_the_event_is_rolled_back_with_its_state_change(draft):
-    actions.schedule_campaign(draft, actor="erika")
+    schedule_campaign(draft, actor="erika")
     with pytest.raises(RuntimeError), transaction.atomic():
         actions.pause_campaign(draft, actor="erika")
         raise RuntimeError("the caller's transaction fails")
