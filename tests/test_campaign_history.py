@@ -32,7 +32,7 @@ def test_schedule_pause_resume_and_cancel_each_record_their_actor(draft):
     actions.cancel_campaign(draft, actor="erika")
     assert history(draft) == [("scheduled", "erika"), ("paused", "bounces"), ("resumed", "cli"), ("cancelled", "erika")]
     assert draft.events.get(action="paused").detail == "complaints"
-    assert draft.events.get(action="scheduled").detail.startswith("1 recipients")
+    assert draft.events.get(action="scheduled").detail.startswith("1 Empfänger, Versand ab ")
 
 
 def test_a_refused_state_change_records_nothing(draft):

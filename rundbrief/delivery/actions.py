@@ -10,6 +10,8 @@ delivery (docs/architecture.md); pause, resume and cancel stay campaign actions.
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import ngettext
 
 from rundbrief.audience.addresses import normalise_address
 from rundbrief.campaigns.actions import CampaignStateError, lock_campaign, record_campaign_event, require_state
@@ -41,7 +43,15 @@ def schedule_campaign(campaign, *, at=None, actor=""):
         campaign.save()
         campaign.recipient_count = snapshot_audience(campaign)
         campaign.save(update_fields=["recipient_count"])
-        detail = f"{campaign.recipient_count} recipients, at {campaign.scheduled_at.isoformat()}"
+        # Written in the actor's language (the admin's, or LANGUAGE_CODE for commands), as a log line is.
+        detail = ngettext(
+            "%(count)d recipient, sending from %(at)s",
+            "%(count)d recipients, sending from %(at)s",
+            campaign.recipient_count,
+        ) % {
+            "count": campaign.recipient_count,
+            "at": date_format(timezone.localtime(campaign.scheduled_at), "SHORT_DATETIME_FORMAT"),
+        }
         record_campaign_event(campaign, CampaignEvent.Action.SCHEDULED, actor, detail)
     return campaign
 
