@@ -3,12 +3,12 @@
 import os
 import sys
 
+from rundbrief.config import ConfigError
+
 
 def main(argv=None):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rundbrief.settings")
     from django.core.management import execute_from_command_line
-
-    from rundbrief.config import ConfigError
 
     try:
         execute_from_command_line(argv if argv is not None else sys.argv)

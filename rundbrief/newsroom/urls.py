@@ -1,6 +1,7 @@
 from django.urls import path, register_converter
 
 from rundbrief.newsroom import feeds, views
+from rundbrief.newsroom.models import Page
 
 
 class ExistingPageSlug:
@@ -11,8 +12,6 @@ class ExistingPageSlug:
 
     def to_python(self, value):
         """The Page itself, so the view does not look it up a second time."""
-        from rundbrief.newsroom.models import Page
-
         page = Page.objects.filter(slug=value).first()
         if page is None:
             raise ValueError(value)  # no match: resolving goes on, and ends in the 404 page

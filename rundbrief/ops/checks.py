@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 from rundbrief.ops import probes
+from rundbrief.outbound.dkim import load_key
 
 
 def _secret_key_file():
@@ -89,8 +90,6 @@ def check_dkim_keys(app_configs=None, **kwargs):
         if not path:
             continue
         try:
-            from rundbrief.outbound.dkim import load_key
-
             load_key(path, settings.DKIM_DOMAIN or "example.com", "probe")
         except Exception as exc:
             problems.append(

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rundbrief.audience.models import ConsentEvent, Subscriber
+from rundbrief.bounces.models import BounceEvent
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
 from rundbrief.ops import charts
@@ -120,10 +121,6 @@ def delivery_curve(campaign):
 
 def bounce_rates(campaigns):
     """Hard bounces and complaints per accepted message, against Gmail's 0.1 % and 0.3 % lines."""
-    try:
-        from rundbrief.bounces.models import BounceEvent
-    except ImportError:
-        return []
     sent = dict(
         Delivery.objects.filter(campaign__in=campaigns, state=Delivery.State.SENT)
         .values_list("campaign_id")

@@ -33,7 +33,7 @@ STANDARD_FIELDS = {"timestamp", "level", "logger", "event", "exception"}
 
 def _address_hash(match) -> str:
     try:  # the audience app is importable only once Django's app registry is ready
-        from rundbrief.audience.addresses import subject_hash
+        from rundbrief.audience.addresses import subject_hash  # lazy: logging is configured before the apps
 
         return "addr:" + subject_hash(match.group(0).lower())[:16]
     except Exception:

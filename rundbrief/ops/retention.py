@@ -25,6 +25,7 @@ from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
 from rundbrief.audience.models import ConsentEvidence, Subscriber
+from rundbrief.bounces.actions import purge_raw_messages
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
 from rundbrief.logs import get_logger
@@ -125,10 +126,6 @@ def remove_old_evidence(days: int | None = None, now=None) -> int:
 
 
 def purge_bounce_raw() -> int:
-    try:
-        from rundbrief.bounces.actions import purge_raw_messages
-    except ImportError:  # bounces app not installed
-        return 0
     if settings.BOUNCE_RAW_RETENTION_DAYS <= 0:
         return 0
     return purge_raw_messages()

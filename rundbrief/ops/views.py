@@ -11,8 +11,10 @@ from django.conf import settings
 from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from rundbrief.ops import probes
+from rundbrief.ops.metrics import registry
 
 
 @never_cache
@@ -61,8 +63,4 @@ def metrics(request):
     """Prometheus text exposition, computed from the database at scrape time (ops/metrics.py)."""
     if not _client_allowed(request):
         return HttpResponseForbidden("metrics: bearer token or an allowed client address required\n")
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-    from rundbrief.ops.metrics import registry
-
     return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)

@@ -4,21 +4,20 @@ Starts the devmail SMTP capture (unless SMTP_URL sends mail elsewhere) and
 Django's development server, and prints where everything is.
 """
 
+import threading
+
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from rundbrief.audience import intake
+from rundbrief.delivery.engine import Options
 from rundbrief.devmail.capture import start_capture
+from rundbrief.ops.worker import build_worker
 
 
 def start_worker():
     """One delivery worker thread, so campaigns scheduled in the admin go out under `make run`."""
-    import threading
-
-    from rundbrief.audience import intake
-    from rundbrief.delivery.engine import Options
-    from rundbrief.ops.worker import build_worker
-
     options = Options(concurrency=2, lease_seconds=settings.DELIVERY_LEASE_SECONDS)
     worker = build_worker("serve", options)
     threading.Thread(target=worker.run, name="delivery-worker", daemon=True).start()
