@@ -5,10 +5,12 @@ The sign-up limits (audience/ratelimit.py) count requests; the transports' globa
 """
 
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from rundbrief.audience import ratelimit
 from rundbrief.db import windows
@@ -79,3 +81,23 @@ def test_concurrent_counts_on_their_own_connections_each_see_a_count_of_their_ow
         thread.join(30)
     assert sorted(seen) == list(range(1, 101))
     assert rows() == {("signup:global", 60): 100}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upgrade_copies_the_windows_of_the_two_old_tables_into_the_one_store():
+    """No limit starts afresh at the upgrade: the hour's grants and the minute's sign-ups are kept."""
+    before = [("audience", "0005_consentevent_hash_not_unique"), ("delivery", "0003_rate_windows")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    old.get_model("audience", "RateCounter").objects.create(
+        key="ip:abc", window_start=datetime(2027, 1, 15, 10, 31, tzinfo=UTC), count=4
+    )
+    old.get_model("delivery", "RateWindow").objects.create(
+        transport=TRANSPORT, window_seconds=3600, window_start=1_800_000_000, granted=280, last_grant=28
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert rows() == {("ip:abc", 60): 4, (TRANSPORT, 3600): 280}
+    assert RateWindow.objects.get(key="ip:abc").window_start == 1_800_009_060  # 10:31 UTC, in Unix time
+    assert windows.grant(TRANSPORT, 3600, 1_800_000_000, 300, 28) == 20  # the rest of the hour, no more
