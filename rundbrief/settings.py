@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.sitemaps",
+    "rundbrief.db",  # the rate-window table (rundbrief/db/models.py)
     "rundbrief.ops",
     "rundbrief.newsroom",
     "rundbrief.devmail",

@@ -43,7 +43,7 @@ with SmtpServer() as capture:
 actions.erase_subscriber(Subscriber.objects.get(email="leserin3@example.de"), source="test")
 make_audience(topic, 30, prefix="bulk")
 scheduled_campaign([topic])
-from rundbrief.delivery import windows
+from rundbrief.db import windows
 windows.grant("relay.example:587:0123456789abcdef", 3600, 1800000000, 10000, 28)
 """
 STATE = """
@@ -110,5 +110,5 @@ def test_a_populated_sqlite_database_moves_to_postgresql_with_equal_counts_and_a
     assert f"chain intact: {before['events']} events" in out
     assert after == before and before["intact"]
     assert before["counts"]["audience.consentevent"] >= 40 and before["counts"]["delivery.delivery"] > 30
-    assert before["counts"]["delivery.ratewindow"] == 1  # the hour's sending budget moves along
+    assert before["counts"]["rundbrief_db.ratewindow"] == 1  # the hour's sending budget moves along
     assert again.returncode != 0 and "empty database" in again.stderr

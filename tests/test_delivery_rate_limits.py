@@ -22,9 +22,10 @@ from hypothesis import strategies as st
 
 from rundbrief.campaigns.models import Campaign
 from rundbrief.config import ConfigError
-from rundbrief.delivery import windows
+from rundbrief.db import windows
+from rundbrief.db.models import RateWindow
 from rundbrief.delivery.engine import Options
-from rundbrief.delivery.models import Delivery, RateWindow
+from rundbrief.delivery.models import Delivery
 from rundbrief.delivery.ratelimit import SharedLimit, TokenBucket, fixed_window, transport_limits
 from rundbrief.ops.worker import build_worker
 from rundbrief.outbound.transport import parse_transport
@@ -67,7 +68,7 @@ def take_all(limiter_):
 
 
 def granted(key, seconds=1):
-    return dict(RateWindow.objects.filter(transport=key, window_seconds=seconds).values_list("window_start", "granted"))
+    return dict(RateWindow.objects.filter(key=key, window_seconds=seconds).values_list("window_start", "count"))
 
 
 # -- the grant statement -------------------------------------------------------
@@ -256,7 +257,7 @@ def test_a_transport_key_names_host_port_and_account_but_never_the_password():
     assert one.limit_key == same_account.limit_key != other_account.limit_key
     assert one.limit_key.startswith("relay.example:587:")
     assert "geheim" not in one.limit_key and "newsletter" not in one.limit_key
-    assert len(one.limit_key) <= RateWindow._meta.get_field("transport").max_length
+    assert len(one.limit_key) <= RateWindow._meta.get_field("key").max_length
 
 
 def test_limits_wait_longest_window_first_and_an_unlimited_transport_has_none():
@@ -340,10 +341,10 @@ def test_purge_deletes_windows_that_ended_over_an_hour_ago_of_every_transport():
     ]:
         windows.grant(key, seconds, start, 10, 1)
     assert windows.forget_old_windows(now=now) == 3
-    assert set(RateWindow.objects.values_list("transport", "window_seconds")) == {("live:25:c", 3600), ("live:25:c", 1)}
-    RateWindow.objects.create(transport="old:25:a", window_seconds=1, window_start=0, granted=1)
+    assert set(RateWindow.objects.values_list("key", "window_seconds")) == {("live:25:c", 3600), ("live:25:c", 1)}
+    RateWindow.objects.create(key="old:25:a", window_seconds=1, window_start=0, count=1)
     call_command("purge", stdout=open("/dev/null", "w"))
-    assert not RateWindow.objects.filter(transport="old:25:a").exists()
+    assert not RateWindow.objects.filter(key="old:25:a").exists()
 
 
 # -- real worker processes -----------------------------------------------------

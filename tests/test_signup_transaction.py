@@ -12,7 +12,8 @@ import re
 import pytest
 from django.db import connection
 
-from rundbrief.audience.models import ConsentEvent, ConsentText, RateCounter, SignupIntake
+from rundbrief.audience.models import ConsentEvent, ConsentText, SignupIntake
+from rundbrief.db.models import RateWindow
 from rundbrief.newsroom.models import SiteProfile
 
 pytestmark = [
@@ -56,7 +57,7 @@ def test_an_api_sign_up_counts_its_limits_and_records_the_request_in_one_transac
     assert response.status_code == 202
     autocommit, sign_up, *after_commit = groups
     assert autocommit == []
-    assert tables(sign_up) == ["audience_ratecounter", "audience_signupintake"]
+    assert tables(sign_up) == ["audience_signupintake", "rundbrief_db_ratewindow"]
     # After the commit (inline in the test settings): the batch that applies it and leases its mail,
     # and the record of the mail sent. (Small batches run on Django's cursor, so the wrapper now
     # also sees the ledger's INSERTs: rundbrief/db/bulk.py, bulk_cursor.)
@@ -83,7 +84,7 @@ def test_a_form_sign_up_counts_its_limits_and_records_the_request_in_one_transac
     assert response.status_code == 200
     autocommit, sign_up, *after_commit = groups
     assert autocommit == []
-    assert tables(sign_up) == ["audience_ratecounter", "audience_signupintake"]
+    assert tables(sign_up) == ["audience_signupintake", "rundbrief_db_ratewindow"]
     assert len(after_commit) == 2 and ConsentEvent.objects.count() == 2
 
 
@@ -97,4 +98,4 @@ def test_refused_sign_ups_still_count_against_the_per_ip_limit(client, topics, s
 
     assert [post("kaputt").status_code, post("auch kaputt").status_code] == [422, 422]
     assert post("gueltig@example.de").status_code == 429
-    assert RateCounter.objects.get(key__startswith="ip:").count == 3
+    assert RateWindow.objects.get(key__startswith="ip:").count == 3

@@ -208,17 +208,6 @@ class Suppression(models.Model):
         return f"{self.address_hash[:12]}… ({self.reason})"
 
 
-class RateCounter(models.Model):
-    """A fixed-window counter in the database, so limits hold across gunicorn workers and hosts."""
-
-    key = models.CharField(max_length=100)
-    window_start = models.DateTimeField()
-    count = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="audience_ratecounter_window")]
-
-
 class SignupIntake(models.Model):
     """A sign-up between the answer and its double-opt-in mail: the durable queue of the sign-up path.
 

@@ -62,27 +62,3 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"{self.campaign_id}/{self.subscriber_id}: {self.state}"
-
-
-class RateWindow(models.Model):
-    """Messages granted to delivery workers in one fixed window of one transport's rate limit.
-
-    Workers on any host take tokens from here in chunks (ratelimit.SharedLimit), so a
-    transport's `per_second` and `per_hour` hold for the whole installation and across
-    restarts. `transport` is Transport.limit_key: host, port and a hash of the user name,
-    never the password. Old windows are deleted by the workers and by `rundbrief purge`.
-    """
-
-    transport = models.CharField(max_length=100)
-    window_seconds = models.PositiveIntegerField()  # 1 for per_second, 3600 for per_hour
-    window_start = models.BigIntegerField()  # Unix time, a multiple of window_seconds
-    granted = models.PositiveIntegerField(default=0)
-    last_grant = models.PositiveIntegerField(default=0)  # what the latest upsert added: its RETURNING value
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["transport", "window_seconds", "window_start"], name="delivery_rate_window")
-        ]
-
-    def __str__(self):
-        return f"{self.transport} {self.window_seconds}s@{self.window_start}: {self.granted}"

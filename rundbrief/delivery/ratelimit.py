@@ -2,7 +2,7 @@
 
 - A transport's `per_second` and `per_hour` hold for the whole installation: every worker
   process, on every host, takes tokens from fixed windows counted in the database
-  (`SharedLimit`, windows.py), in chunks, so a window costs a few writes, not one per message.
+  (`SharedLimit`, rundbrief/db/windows.py), in chunks, so a window costs a few writes, not one per message.
 - `per_hour` is also paced within each process by a token bucket (per_hour/3600 a second, bursts
   of a minute's worth), as before the windows were shared: one worker does not spend the hour's
   budget in its first minutes, and the hour window's writes stay few.
@@ -19,6 +19,8 @@ import threading
 import time
 
 from django.db import Error, close_old_connections, connection
+
+from rundbrief.db import windows
 
 log = logging.getLogger("rundbrief.delivery")
 
@@ -162,8 +164,6 @@ def transport_limits(key: str, per_second: float, per_hour: float) -> list:
     """The limits a message to this transport waits for, longest window first (the last token is spent at once).
 
     Empty for an unlimited transport: no database traffic at all."""
-    from rundbrief.delivery import windows
-
     limits = []
     if per_hour > 0:
         limits.append(TokenBucket(per_hour / 3600.0, capacity=max(1.0, per_hour / 60.0)))

@@ -2,9 +2,9 @@
 
 from django.apps import apps
 
-# Rebuilt by `migrate` on the target, or worthless to move (sign-up rate-limit windows, sessions).
-# delivery.RateWindow is copied: the current hour's sending budget then holds across the move.
-EXCLUDE = ["contenttypes", "auth.permission", "sessions", "audience.ratecounter"]
+# Rebuilt by `migrate` on the target, or worthless to move (sessions). The rate windows
+# (rundbrief_db.RateWindow) are copied: the current hour's sending budget then holds across the move.
+EXCLUDE = ["contenttypes", "auth.permission", "sessions"]
 MUST_BE_EMPTY = ["audience.ConsentEvent", "audience.Subscriber", "newsroom.Article", "campaigns.Campaign"]
 
 

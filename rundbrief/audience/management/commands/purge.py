@@ -1,13 +1,14 @@
 """`rundbrief purge`: delete sign-ups not confirmed in time (GDPR Art. 5(1)(e): storage limitation).
 
-Also drops old rate-limit counters: the sign-up windows and the delivery transports' windows.
+Also drops old rate windows (rundbrief/db/windows.py): the sign-up limits' and the delivery
+transports', also of transports no longer configured.
 """
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from rundbrief.audience import actions, ratelimit
-from rundbrief.delivery import windows
+from rundbrief.audience import actions
+from rundbrief.db import windows
 
 
 class Command(BaseCommand):
@@ -23,6 +24,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, days, **options):
         count = actions.purge_unconfirmed(days)
-        ratelimit.forget_old_windows()
-        windows.forget_old_windows()  # transports' rate windows, also of transports no longer configured
+        windows.forget_old_windows()
         self.stdout.write(f"purged {count} unconfirmed sign-ups older than {days} days")
