@@ -1,10 +1,14 @@
 """Operators' endpoints: /healthz, /readyz and /metrics (docs/operations.md)."""
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from rundbrief.audience import actions
 from rundbrief.audience.models import ConsentText
+from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
 from rundbrief.ops.models import DeliveryAggregate
 from tests.support.campaigns import make_audience, scheduled_campaign
@@ -72,6 +76,29 @@ def test_metrics_report_deliveries_queue_subscribers_and_consent_events(client, 
     assert values[("rundbrief_bounce_events_total", (("kind", "complaint"),))] == 0
     assert values[("rundbrief_messages_accepted", ())] == 12
     assert "@" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_metrics_report_the_job_queues_due_leased_and_given_up_rows(client, finance):
+    make_audience(finance, 6)
+    campaign = scheduled_campaign([finance])
+    Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.SENDING)
+    now = timezone.now()
+    rows = list(Delivery.objects.order_by("pk").values_list("pk", flat=True))
+    Delivery.objects.filter(pk=rows[0]).update(state="sending", worker="w", lease_until=now + dt.timedelta(minutes=1))
+    Delivery.objects.filter(pk=rows[1]).update(state="sending", worker="w", lease_until=now - dt.timedelta(minutes=1))
+    Delivery.objects.filter(pk=rows[2]).update(state="queued", next_attempt_at=now + dt.timedelta(minutes=5))
+    Delivery.objects.filter(pk=rows[3]).update(state="failed", last_reply="451 4.3.0 try again later", attempts=5)
+    Delivery.objects.filter(pk=rows[4]).update(state="failed", last_reply="550 5.1.1 no such user", attempts=1)
+    actions.request_subscription("neu@example.de", consent_text=ConsentText.current("de"), source="test")
+    values = samples(client.get("/metrics"))
+    delivery = {
+        k[1][1][1]: v for k, v in values.items() if k[0] == "rundbrief_job_queue_rows" and k[1][0][1] == "delivery"
+    }
+    # due: the dead worker's row and the queued one; not the row waiting for its retry
+    assert delivery == {"due": 2, "leased": 1, "given_up": 1}  # the 5xx failure was not given up: it failed at once
+    assert values[("rundbrief_job_queue_rows", (("queue", "signup_mail"), ("status", "due")))] == 1
+    assert values[("rundbrief_job_queue_rows", (("queue", "signup_mail"), ("status", "leased")))] == 0
 
 
 @pytest.mark.django_db

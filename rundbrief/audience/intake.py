@@ -30,8 +30,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 from rundbrief.audience import enrolment, mail, outbox
@@ -47,6 +46,8 @@ from rundbrief.audience.models import (
     new_public_id,
 )
 from rundbrief.db.bulk import datetime_adapter, insert_sql
+from rundbrief.db.loop import DatabaseLoop
+from rundbrief.db.queue import JobQueue, Retry
 from rundbrief.newsroom.models import Topic
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,11 @@ Stage = SignupIntake.Stage
 BATCH = 200  # rows applied per transaction, mails per SMTP connection
 LEASE = timedelta(minutes=2)  # a sender that has not recorded its mails by then is taken for dead
 MAX_ATTEMPTS = 5
+# Stage MAIL rows are a leased job queue (rundbrief/db/queue.py) in one column: `lease_until` is the
+# end of a sender's lease or the time of the next attempt. Attempts count when a row is claimed, so
+# a sender that dies mid-batch uses one up too; retries wait 1, 2, 4, 8 minutes.
+MAIL_QUEUE = JobQueue.of(SignupIntake, state="stage", waiting=Stage.MAIL.value, count_on_claim=True)
+RETRY = Retry(MAX_ATTEMPTS, base_seconds=60)
 INSERT_FIELDS = (
     "stage",
     "received_at",
@@ -169,7 +175,7 @@ def drain(limit=None, mails=None):
     return handled
 
 
-class Drainer(threading.Thread):
+class Drainer(DatabaseLoop):
     """The delivery worker's sign-up thread: drains the queue until `stop` is set.
 
     With RUNDBRIEF_SIGNUP_PROCESSING=worker it is the only drain; with "web" it sends
@@ -177,36 +183,43 @@ class Drainer(threading.Thread):
     lease that expired). A cheap read every `poll` seconds while there is nothing to do.
     Under a steady stream of sign-ups it lets them gather for `gather` seconds between
     drains: batches of a few dozen instead of one or two, each costing three short write
-    transactions (docs/benchmarks.md, sign-up).
+    transactions (docs/benchmarks.md, sign-up). Errors, back-off and the thread's database
+    connection are DatabaseLoop's (rundbrief/db/loop.py).
     """
 
+    thread_name = "signup-intake"
+    log = logging.getLogger(__name__)
+    failure_message = "processing queued sign-ups failed"
+
     def __init__(self, stop, poll=0.2, gather=0.2):
-        super().__init__(name="signup-intake", daemon=True)
-        self.stop, self.poll, self.gather = stop, poll, gather
+        super().__init__(stop)
+        self.poll, self.gather = poll, gather
+        self.mails = None
 
-    def run(self):
-        from django.db import close_old_connections
+    def step(self):
+        self.mails = self.mails or mail.ConfirmationMails()
+        busy = drain(limit=BATCH * 5, mails=self.mails)  # then look at `stop` again
+        if not busy or self.mails.stale():
+            self._close_mails()  # idle: no SMTP connection held open; or time to re-read the site profile
+        if not busy:
+            close_old_connections()
+            return self.poll
+        return self.gather if busy < BATCH else 0
 
-        mails = None
-        while not self.stop.is_set():
-            mails = mails or mail.ConfirmationMails()
-            try:
-                busy = drain(limit=BATCH * 5, mails=mails)  # then look at `stop` again
-            except Exception:  # the database went away, a bug: keep the worker alive, try again soon
-                log.exception("processing queued sign-ups failed")
-                connection.close()
-                busy = 0
-            if not busy or mails.stale():
-                mails.close()  # idle: no SMTP connection held open; or time to re-read the site profile
-                mails = None
-            if not busy:
-                close_old_connections()
-                self.stop.wait(self.poll)
-            elif busy < BATCH:
-                self.stop.wait(self.gather)
-        if mails is not None:
+    def failure_wait(self):
+        return self.poll
+
+    def recover(self):
+        self._close_mails()
+        super().recover()
+
+    def finish(self):
+        self._close_mails()
+
+    def _close_mails(self):
+        if self.mails is not None:
+            mails, self.mails = self.mails, None
             mails.close()
-        connection.close()
 
 
 # -- stage 1: apply ---------------------------------------------------------------------------
@@ -336,15 +349,12 @@ def _apply_one(row):
 
 
 def _claim_mail(now, limit):
-    if not SignupIntake.objects.filter(stage=Stage.MAIL, lease_until__lte=now).exists():
+    if not MAIL_QUEUE.has_due(now):  # a read: no write lock for nothing
         return []
-    with transaction.atomic():
-        due = _locked(SignupIntake.objects.filter(stage=Stage.MAIL, lease_until__lte=now).order_by("id"))
-        rows = list(due[:limit])
-        if rows:
-            SignupIntake.objects.filter(pk__in=[r.pk for r in rows]).update(
-                lease_until=now + LEASE, attempts=F("attempts") + 1
-            )
+    ids = [row_id for (row_id,) in MAIL_QUEUE.claim(limit, LEASE, now)]
+    rows = list(SignupIntake.objects.filter(pk__in=ids).order_by("id"))
+    for row in rows:
+        row.attempts -= 1  # the claim counted this attempt; _send expects the ones made before it
     return rows
 
 
@@ -406,19 +416,21 @@ def _record(sent, gone, failed):
             ]
         )
         done = [row.pk for row, *_ in sent] + [row.pk for row in gone]
+        retries = []
         for row in failed:
             # Nothing went out, so the once-a-day allowance is given back: asking again sends a mail.
             Subscriber.objects.filter(pk=row.subscriber_id, confirm_nonce=row.nonce).update(
                 last_confirmation_mail_at=None
             )
-            if row.attempts + 1 >= MAX_ATTEMPTS:
+            retry_at = RETRY.next_attempt_at(row.attempts + 1, timezone.now())
+            if retry_at is None:
                 log.error(
                     "giving up the confirmation mail to subscriber %s after %d attempts",
                     row.subscriber_id,
                     MAX_ATTEMPTS,
                 )
                 done.append(row.pk)
-            else:  # 1, 2, 4, 8 minutes
-                retry = timezone.now() + timedelta(minutes=2**row.attempts)
-                SignupIntake.objects.filter(pk=row.pk).update(lease_until=retry)
+            else:
+                retries.append((row.pk, retry_at))
+        MAIL_QUEUE.retry_later(retries)
         SignupIntake.objects.filter(pk__in=done).delete()

@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rundbrief.db.queue import Retry
 from rundbrief.delivery.guard import ConsentGuard
 from rundbrief.delivery.outcomes import Stats, outcome_of
 from rundbrief.delivery.protocols import (
@@ -133,6 +134,7 @@ class Worker:
         self._permit_holders: set[int] = set()
         self._permit_lock = threading.Lock()
         self.guard = ConsentGuard(store, self.topics_for, options.recheck_seconds, self.halt, options.lease_seconds)
+        self.retry = Retry(options.max_attempts, options.retry_base_seconds)  # the shared back-off (db/queue.py)
 
     def topics_for(self, campaign_id):
         if campaign_id not in self._topics:
@@ -140,8 +142,8 @@ class Worker:
         return self._topics[campaign_id]
 
     def retry_at(self, attempts):
-        delay = self.options.retry_base_seconds * (2 ** max(0, attempts - 1))
-        return now_utc() + dt.timedelta(seconds=min(delay, 6 * 3600))
+        """When to try again after `attempts` failed attempts: base × 2^(attempts−1), at most 6 h."""
+        return now_utc() + dt.timedelta(seconds=self.retry.delay(attempts))
 
     # -- the loop ------------------------------------------------------------
     def run(self):
@@ -286,7 +288,7 @@ class Worker:
         for outcome in pending:
             if outcome.state == Disposition.RETRY:
                 attempts = self._attempts_after(outcome)
-                if attempts >= self.options.max_attempts:
+                if self.retry.gives_up(attempts):
                     outcome = Outcome(outcome.delivery_id, Disposition.FAILED, outcome.reply)
                 elif outcome.retry_at is None:
                     retry_at = self.retry_at(attempts)

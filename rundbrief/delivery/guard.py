@@ -9,14 +9,14 @@ import logging
 import threading
 import time
 
+from rundbrief.db.loop import DatabaseLoop
 from rundbrief.delivery.protocols import Claimed, Verdict
 
-log = logging.getLogger("rundbrief.delivery")
 MAX_VERDICT_AGE = 0.75
 SENDING = "sending"  # the campaign state in which its rows may be sent (RecipientStore.campaign_states)
 
 
-class ConsentGuard(threading.Thread):
+class ConsentGuard(DatabaseLoop):
     """Re-reads consent for every row in flight, several times a second, on its own DB connection.
 
     "In flight" lasts from the dispatch of a row until its outcome is recorded, so the leases of
@@ -24,11 +24,19 @@ class ConsentGuard(threading.Thread):
 
     Each verdict carries the monotonic time at which the query that produced it
     began; a sender acts only on a verdict younger than MAX_VERDICT_AGE.
+
+    A failed check (a database hiccup) leaves the verdicts to go stale, so senders wait; it is
+    tried again every `interval`, at most a second apart while the database is unavailable.
     """
 
+    log = logging.getLogger("rundbrief.delivery")
+    failure_message = "consent check failed; sending waits until it succeeds"
+    retry_max = 1.0
+
     def __init__(self, store, topics_for, interval, stop, lease_seconds=30):
-        super().__init__(name="consent-guard", daemon=True)
-        self.store, self.topics_for, self.interval, self.stop = store, topics_for, interval, stop
+        super().__init__(stop, name="consent-guard")
+        self.store, self.topics_for, self.interval = store, topics_for, interval
+        self.retry_first = interval
         self.renew_every = lease_seconds / 3
         # A transaction starts only while at least half the lease is left: a live worker's
         # rows cannot be claimed by another worker in the middle of sending them.
@@ -79,17 +87,19 @@ class ConsentGuard(threading.Thread):
             self.campaign_states.update(states)
             self.lock.notify_all()
 
-    def run(self):
-        try:
-            while not self.stop.is_set():
-                try:
-                    self.check_now()
-                except Exception:  # a database hiccup: verdicts go stale and senders wait; try again
-                    log.exception("consent check failed; sending waits until it succeeds")
-                    self.store.recover()
-                self.stop.wait(self.interval)
-        finally:
-            self.store.close()
+    # -- the loop (DatabaseLoop): its database connection is the store's --------------------------
+    def step(self):
+        self.check_now()
+        return self.interval
+
+    def failure_wait(self):
+        return self.interval
+
+    def recover(self):
+        self.store.recover()
+
+    def close_connection(self):
+        self.store.close()
 
     def verdict(self, delivery_id, campaign_id, halt):
         """The row's verdict, once it comes from a check begun less than MAX_VERDICT_AGE ago

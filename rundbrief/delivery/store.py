@@ -1,12 +1,10 @@
 """DjangoRecipientStore: the RecipientStore (protocols.py) on the Delivery ledger — everything the
 delivery engine asks of the database.
 
-The engine (engine.py) knows nothing about SQL; it calls these methods. Claims
-are atomic: on PostgreSQL `SELECT … FOR UPDATE SKIP LOCKED` lets any number of
-workers on any number of hosts take disjoint batches; on SQLite the
-transaction begins IMMEDIATE (settings.py), which serialises claimers. After the
-claim transaction the lease (`lease_until`) protects the rows; a worker renews it
-while it lives, and rows of a dead worker become claimable when it runs out.
+The engine (engine.py) knows nothing about SQL; it calls these methods. The ledger is a leased job
+queue (rundbrief/db/queue.py, `QUEUE` below): claims are atomic (SKIP LOCKED on PostgreSQL, BEGIN
+IMMEDIATE on SQLite); after the claim transaction the lease (`lease_until`) protects the rows; a
+worker renews it while it lives, and rows of a dead worker become claimable when it runs out.
 """
 
 import datetime as dt
@@ -18,6 +16,7 @@ from django.utils import timezone
 from rundbrief.audience.addresses import subject_hash
 from rundbrief.audience.models import Subscriber, Subscription, Suppression
 from rundbrief.campaigns.models import Campaign
+from rundbrief.db.queue import JobQueue, Partition
 from rundbrief.delivery.models import Delivery
 from rundbrief.delivery.protocols import Claimed, Disposition, Outcome, Verdict
 
@@ -28,13 +27,21 @@ DELIVERY, CAMPAIGN, SUBSCRIBER, SUBSCRIPTION, SUPPRESSION = (
     for model in (Delivery, Campaign, Subscriber, Subscription, Suppression)
 )
 
-
-def _datetime_converter():
-    """Raw SQL hands SQLite datetimes back as text; Django's own converter parses them (PostgreSQL's
-    driver already returns aware datetimes)."""
-    if connection.vendor != "sqlite":
-        return lambda value: value
-    return lambda value: connection.ops.convert_datetimefield_value(value, None, connection)
+# Per sending campaign: rows whose lease ran out (a dead worker's), then queued rows that are due.
+# Attempts are counted when an outcome is recorded: a row released untried (halted, no rate token)
+# has not used one. Given up: failed, but not on a permanent (5xx) reply — out of attempts.
+QUEUE = JobQueue.of(
+    Delivery,
+    state="state",
+    waiting=State.QUEUED.value,
+    held=State.SENDING.value,
+    next_attempt="next_attempt_at",
+    holder="worker",
+    touched="updated_at",
+    partition=Partition("campaign_id", f"SELECT id FROM {CAMPAIGN} WHERE state = 'sending' ORDER BY id"),
+    returning=("id", "campaign_id", "subscriber_id", "attempts"),
+    given_up=("state = %s AND last_reply NOT LIKE %s", (State.FAILED.value, "5%")),
+)
 
 
 def _marks(values) -> str:
@@ -86,16 +93,9 @@ class DjangoRecipientStore:
         )
 
     # -- work --------------------------------------------------------------
-    def _due(self, now):
-        return Delivery.objects.filter(campaign__state=Campaign.State.SENDING).filter(
-            Q(state=State.QUEUED, next_attempt_at__isnull=True)
-            | Q(state=State.QUEUED, next_attempt_at__lte=now)
-            | Q(state=State.SENDING, lease_until__lt=now)
-        )
-
     def claim(self, limit: int) -> list[Claimed]:
-        """Take up to `limit` due rows under a lease: per sending campaign, rows whose lease ran out
-        (a dead worker's), then queued rows that are due, each one UPDATE … RETURNING; then one read
+        """Take up to `limit` due rows under a lease (QUEUE.claim: per sending campaign, rows whose
+        lease ran out, then queued rows that are due, each one UPDATE … RETURNING); then one read
         of the addresses.
 
         Written in SQL rather than the ORM: the claim, the consent check and the guard's queries run
@@ -105,32 +105,7 @@ class DjangoRecipientStore:
         states and a join to the campaigns made SQLite read every row of the campaign and sort them
         on every claim: quadratic in the audience (docs/benchmarks.md).
         """
-        ops = connection.ops
-        now = timezone.now()
-        at = ops.adapt_datetimefield_value(now)
-        until = ops.adapt_datetimefield_value(now + self.lease)
-        lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-        due = (
-            ("sending", "lease_until < %s", [at]),
-            ("queued", "(next_attempt_at IS NULL OR next_attempt_at <= %s)", [at]),
-        )
-        rows = []
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SELECT id FROM {CAMPAIGN} WHERE state = 'sending' ORDER BY id")
-            for (campaign_id,) in cursor.fetchall():
-                for state, condition, params in due:
-                    want = limit - len(rows)
-                    if want <= 0:
-                        break
-                    cursor.execute(
-                        f"UPDATE {DELIVERY} SET state = 'sending', lease_until = %s, worker = %s, updated_at = %s "
-                        f"WHERE id IN (SELECT id FROM {DELIVERY} WHERE campaign_id = %s AND state = %s AND {condition} "
-                        f"ORDER BY id LIMIT %s{lock}) "
-                        "RETURNING id, campaign_id, subscriber_id, attempts",
-                        [until, self.worker_id, at, campaign_id, state, *params, want],
-                    )
-                    rows.extend(cursor.fetchall())
-        rows.sort()
+        rows = QUEUE.claim(limit, self.lease, timezone.now(), holder=self.worker_id)
         if not rows:
             return []
         subscriber_ids = list({s for _i, _c, s, _a in rows if s is not None})
@@ -161,31 +136,11 @@ class DjangoRecipientStore:
     def renew_leases(self, delivery_ids):
         """Extend the lease of the rows the engine holds. Only those: a row claimed by a transaction whose
         answer was lost (the database went away) is not renewed, runs out, and is claimed again."""
-        if not delivery_ids:
-            return
-        ops = connection.ops
-        until = ops.adapt_datetimefield_value(timezone.now() + self.lease)
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {DELIVERY} SET lease_until = %s WHERE id IN ({_marks(delivery_ids)}) "
-                "AND worker = %s AND state = 'sending'",
-                [until, *delivery_ids, self.worker_id],
-            )
+        QUEUE.renew(delivery_ids, self.lease, timezone.now(), holder=self.worker_id)
 
     def lease_left(self, delivery_ids) -> dict[int, float]:
         """Seconds of lease left on each row this worker still holds (rows it lost are absent)."""
-        if not delivery_ids:
-            return {}
-        now = timezone.now()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, lease_until FROM {DELIVERY} WHERE id IN ({_marks(delivery_ids)}) "
-                "AND worker = %s AND state = 'sending'",
-                [*delivery_ids, self.worker_id],
-            )
-            rows = cursor.fetchall()
-        convert = _datetime_converter()
-        return {i: (convert(until) - now).total_seconds() for i, until in rows if until is not None}
+        return QUEUE.lease_left(delivery_ids, timezone.now(), holder=self.worker_id)
 
     def consent_check(self, claimed: list[Claimed], topics_by_campaign: dict) -> dict[int, Verdict]:
         """Delivery id → Verdict.OK, WITHDRAWN or SUPPRESSED, from the database as it is now.

@@ -8,11 +8,14 @@ numbers and nothing is lost on restart. Send rates are for Prometheus to derive:
 
 from django.db.models import Count, Sum
 from django.db.models.functions import Substr
+from django.utils import timezone
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 
+from rundbrief.audience import intake
 from rundbrief.audience.models import ConsentEvent, SignupIntake, Subscriber, Suppression
 from rundbrief.bounces.models import BounceEvent
 from rundbrief.campaigns.models import Campaign
+from rundbrief.delivery import store
 from rundbrief.delivery.models import Delivery
 from rundbrief.ops.models import DeliveryAggregate
 
@@ -28,6 +31,7 @@ class RundbriefCollector:
         yield self.subscribers()
         yield self.suppressions()
         yield self.signup_backlog()
+        yield self.job_queues()
         yield self.consent_events()
         yield from self.bounces()
 
@@ -91,6 +95,20 @@ class RundbriefCollector:
             SignupIntake,
             "stage",
         )
+
+    def job_queues(self):
+        # The leased job queues (rundbrief/db/queue.py): what is due now but not yet taken grows when
+        # the workers fall behind; given up = out of attempts (a failure on a 5xx reply is not counted).
+        gauge = GaugeMetricFamily(
+            "rundbrief_job_queue_rows",
+            "Rows of the leased job queues due now, leased (sign-up mails: or waiting for a retry), and given up.",
+            labels=["queue", "status"],
+        )
+        now = timezone.now()
+        for name, queue in (("delivery", store.QUEUE), ("signup_mail", intake.MAIL_QUEUE)):
+            for status, n in queue.counts(now).items():
+                gauge.add_metric([name, status], n)
+        return gauge
 
     def consent_events(self):
         # The ledger is append-only, so these only grow: counters (sign-ups = requested,
