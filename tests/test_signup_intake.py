@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from rundbrief.audience import actions, intake, ledger, mail, queries, tokens
+from rundbrief.audience import actions, confirmations, intake, ledger, mail, queries, tokens
 from rundbrief.audience.models import ConsentEvent, ConsentText, SignupIntake, Subscriber
 from rundbrief.newsroom.models import Topic
 from tests.support.smtp import LINK, path_of
@@ -141,9 +141,9 @@ def test_a_sender_that_dies_after_sending_leaves_the_mail_to_be_sent_again_and_r
     def die(*args):
         raise SystemExit("killed between sending and recording")
 
-    monkeypatch.setattr(intake, "_record", die)
+    monkeypatch.setattr(confirmations, "_record", die)
     with pytest.raises(SystemExit):
-        intake.send_due()
+        confirmations.send_due()
     monkeypatch.undo()
     assert len(smtp_inbox.mails) == 1
     row = SignupIntake.objects.get()
@@ -195,7 +195,7 @@ def test_a_mail_refused_every_time_is_given_up_after_the_last_attempt(queued, sm
 
     smtp_inbox.handle_DATA = refuse
     receive("nie@example.de")
-    for _ in range(intake.MAX_ATTEMPTS):
+    for _ in range(confirmations.MAX_ATTEMPTS):
         SignupIntake.objects.update(lease_until=timezone.now())
         intake.drain()
     assert not SignupIntake.objects.exists()

@@ -6,91 +6,30 @@ was rolled back.
 """
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from rundbrief.audience import enrolment, intake, mail, outbox, queries
-from rundbrief.audience.addresses import normalise_address, normalise_fast, subject_hash, truncate_ip
+from rundbrief.audience.addresses import normalise_address, normalise_fast, subject_hash
+from rundbrief.audience.intake import SubscriptionRequest, submit_subscription_request
 from rundbrief.audience.ledger import append_event
-from rundbrief.audience.ledger_batch import EventRow
 from rundbrief.audience.models import (
     ConsentEvent,
     ConsentEvidence,
-    ConsentText,
     SignupIntake,
     Subscriber,
-    Subscription,
     Suppression,
-    new_nonce,
 )
 from rundbrief.db.bulk import checkpoint_sqlite_wal
 from rundbrief.newsroom.models import Topic
 
 log = logging.getLogger(__name__)
 Kind = ConsentEvent.Kind
-
-# Suppressions a fresh double opt-in may overcome: the erasure entry exists only so that the
-# address is not mailed *without* a new opt-in. Bounces and complaints block even the request mail.
-REQUEST_MAIL_BLOCKED_BY = {Suppression.Reason.BOUNCED, Suppression.Reason.COMPLAINED, Suppression.Reason.MANUAL}
-
-
-@dataclass
-class SignupOutcome:
-    """What happened; never shown to the requester (the response is the same for every outcome)."""
-
-    subscriber: Subscriber | None
-    mail_queued: bool
-
-
-def _topics(slugs):
-    chosen = list(Topic.objects.filter(slug__in=slugs)) if slugs else []
-    return list(enrolment.consented_topics(chosen, () if chosen else Topic.objects.all()))
-
-
-def _set_topics(subscriber, topics):
-    Subscription.objects.filter(subscriber=subscriber).exclude(topic__in=topics).delete()
-    existing = set(subscriber.subscriptions.values_list("topic_id", flat=True))
-    Subscription.objects.bulk_create(
-        [Subscription(subscriber=subscriber, topic=t) for t in topics if t.pk not in existing]
-    )
-
-
-def _unique(queryset):
-    """The row of a lookup by a unique key, or None. Without `first()`'s ORDER BY: on the sign-up
-    path, compiling the models' default orderings cost more than running the queries."""
-    return next(iter(queryset.order_by()[:1]), None)
-
-
-def _lock_or_create(address, **fields):
-    """The address's subscriber, locked for this transaction, and whether it was created now."""
-    subscriber = _unique(Subscriber.objects.select_for_update().filter(email=address))
-    if subscriber is not None:
-        return subscriber, False
-    try:
-        with transaction.atomic():
-            return Subscriber.objects.create(email=address, **fields), True
-    except IntegrityError:  # a concurrent request created it first (PostgreSQL)
-        return Subscriber.objects.select_for_update().get(email=address), False
-
-
-@dataclass(frozen=True)
-class SubscriptionRequest:
-    """A sign-up as checked before any write: the address normalised, nothing read from the database."""
-
-    address: str
-    consent_text: ConsentText
-    topics: tuple  # slugs; empty: every topic of the consent text
-    source: str
-    ip: str
-    user_agent: str
-    language: str
-    received_at: object = None  # when the request arrived; None: now
 
 
 def prepare_subscription_request(email, *, consent_text, topics=(), source="", ip="", user_agent="", language="de"):
@@ -116,91 +55,6 @@ def request_subscription(email, **request):
     Keyword arguments as for prepare_subscription_request.
     """
     return submit_subscription_request(prepare_subscription_request(email, **request))
-
-
-def submit_subscription_request(request: SubscriptionRequest):
-    """The writes of one sign-up; joins the caller's transaction if there is one.
-
-    Confirmed and blocked addresses are left as they are and get no mail; a
-    pending one gets at most one mail per RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS.
-    The mail is owed durably (intake.queue_mail) and leaves after the commit.
-    """
-    now = timezone.now()
-    received_at = request.received_at or now
-    subject = subject_hash(request.address)
-    chosen = _topics(request.topics)
-    slugs = [t.slug for t in chosen]
-    with transaction.atomic(savepoint=False):  # nothing is caught half-way: all or nothing
-        suppression = _unique(Suppression.objects.filter(address_hash=subject))
-        blocked = suppression is not None and suppression.reason in REQUEST_MAIL_BLOCKED_BY
-        subscriber = _unique(Subscriber.objects.select_for_update().filter(email=request.address))
-        if subscriber is None and not blocked:
-            # A new address, the usual case: inserted as the request leaves it, with its topics and event.
-            created = _create_pending(request, subject, chosen, received_at, now)
-            if created is not None:
-                intake.queue_mail(created, created.confirm_nonce, slugs)
-                return SignupOutcome(created, mail_queued=True)
-            # else a concurrent request created it first (PostgreSQL): on as for a known address
-        if subscriber is None:
-            subscriber, _created = _lock_or_create(request.address, language=request.language)
-        if blocked or subscriber.status == Subscriber.Status.CONFIRMED:
-            return SignupOutcome(subscriber, mail_queued=False)
-        interval = timedelta(hours=settings.RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS)
-        last = subscriber.last_confirmation_mail_at
-        if last is not None and now - last < interval and subscriber.status == Subscriber.Status.PENDING:
-            # Mail bombing: the address already has a fresh request mail. No new event either.
-            return SignupOutcome(subscriber, mail_queued=False)
-        subscriber.language = request.language
-        subscriber.status = Subscriber.Status.PENDING
-        subscriber.requested_at = received_at
-        subscriber.confirm_nonce = new_nonce()
-        subscriber.last_confirmation_mail_at = now
-        subscriber.save()
-        _set_topics(subscriber, chosen)
-        append_event(
-            Kind.REQUESTED,
-            subject_hash=subject,
-            subscriber=subscriber,
-            consent_text=request.consent_text,
-            topics=slugs,
-            source=request.source,
-            ip=request.ip,
-            user_agent=request.user_agent,
-            occurred_at=received_at,
-        )
-        intake.queue_mail(subscriber, subscriber.confirm_nonce, slugs)
-    return SignupOutcome(subscriber, mail_queued=True)
-
-
-def _create_pending(request, subject, chosen, received_at, now):
-    """The new pending subscriber with its topics and `requested` event, or None if the address exists."""
-    subscriber = Subscriber(
-        email=request.address,
-        language=request.language,
-        status=Subscriber.Status.PENDING,
-        requested_at=received_at,
-        confirm_nonce=new_nonce(),
-        last_confirmation_mail_at=now,
-    )
-    columns, _defaults = enrolment.subscriber_columns()
-    event = EventRow(
-        kind=Kind.REQUESTED,
-        subject_hash=subject,
-        consent_text_id=request.consent_text.pk,
-        consent_text_sha256=request.consent_text.sha256,
-        topics=tuple(t.slug for t in chosen),
-        source=request.source,
-        occurred_at=received_at,
-        ip=truncate_ip(request.ip),  # GDPR Art. 5(1)(c), as ledger.append_event stores it
-        user_agent=request.user_agent or "",
-    )
-    new = enrolment.NewSubscriber(enrolment.instance_values(subscriber, columns), tuple(t.pk for t in chosen), event)
-    ids = enrolment.create_subscribers([new], columns)
-    if request.address not in ids:
-        return None
-    subscriber.pk = ids[request.address]
-    subscriber._state.adding, subscriber._state.db = False, connection.alias
-    return subscriber
 
 
 def confirm_subscription(token, *, source="", ip="", user_agent=""):
@@ -260,7 +114,7 @@ def update_preferences(subscriber, *, topics, source="", ip="", user_agent=""):
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
         before = queries.subscribed_topics(subscriber)
-        _set_topics(subscriber, chosen)
+        enrolment.set_topics(subscriber, chosen)
         after = queries.subscribed_topics(subscriber)
         if before != after:
             append_event(

@@ -1,6 +1,6 @@
 """Creating subscribers: the one writer of a new Subscriber with its topics and its first ledger event.
 
-The sign-up form and API one at a time (actions.submit_subscription_request), the
+The sign-up form and API one at a time (intake.submit_subscription_request), the
 sign-up intake in batches (intake.apply_received) and the CSV import in chunks
 (import_writer) all create subscribers through `create_subscribers`, and all pick
 topics through `consented_topics`. It writes with plain multi-row INSERTs and the
@@ -99,3 +99,12 @@ def create_subscribers(new: list[NewSubscriber], columns) -> dict:
     # GDPR Art. 7(1): each new subscriber's consent (or its import) is an event of the chain.
     append_events([n.event for n in created])
     return ids
+
+
+def set_topics(subscriber, topics):
+    """Make `subscriber`'s subscriptions exactly `topics` (deleting the others), in the caller's transaction."""
+    Subscription.objects.filter(subscriber=subscriber).exclude(topic__in=topics).delete()
+    existing = set(subscriber.subscriptions.values_list("topic_id", flat=True))
+    Subscription.objects.bulk_create(
+        [Subscription(subscriber=subscriber, topic=t) for t in topics if t.pk not in existing]
+    )

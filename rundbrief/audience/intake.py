@@ -15,9 +15,9 @@ worker for anything a dead process left behind:
    proof names the moment of consent, not of processing). New addresses, the
    usual case, go in with a few bulk statements; an address that is already
    known or on the suppression list takes the one-at-a-time action
-   (actions.submit_subscription_request), which holds all the rules for those.
+   (submit_subscription_request, below), which holds all the rules for those.
    The row then waits in stage MAIL, in the same transaction.
-2. `send_due`: MAIL rows are leased, their mails sent over one SMTP connection,
+2. `confirmations.send_due` (confirmations.py): MAIL rows are leased, their mails sent over one SMTP connection,
    and the `confirmation_sent` events written and the rows deleted in one
    transaction. A process that dies after sending and before recording leaves
    the lease to expire and the mail is sent again: at least once, never lost
@@ -27,15 +27,17 @@ worker for anything a dead process left behind:
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from rundbrief.audience import enrolment, mail, outbox
+from rundbrief.audience import confirmations, enrolment, mail, outbox
 from rundbrief.audience.addresses import subject_hash, truncate_ip
-from rundbrief.audience.ledger_batch import EventRow, append_events
+from rundbrief.audience.ledger import append_event
+from rundbrief.audience.ledger_batch import EventRow
 from rundbrief.audience.models import (
     ConsentEvent,
     ConsentText,
@@ -47,19 +49,12 @@ from rundbrief.audience.models import (
 )
 from rundbrief.db.bulk import datetime_adapter, insert_sql
 from rundbrief.db.loop import DatabaseLoop
-from rundbrief.db.queue import JobQueue, Retry
 from rundbrief.newsroom.models import Topic
 
 log = logging.getLogger(__name__)
 Stage = SignupIntake.Stage
-BATCH = 200  # rows applied per transaction, mails per SMTP connection
-LEASE = timedelta(minutes=2)  # a sender that has not recorded its mails by then is taken for dead
-MAX_ATTEMPTS = 5
-# Stage MAIL rows are a leased job queue (rundbrief/db/queue.py) in one column: `lease_until` is the
-# end of a sender's lease or the time of the next attempt. Attempts count when a row is claimed, so
-# a sender that dies mid-batch uses one up too; retries wait 1, 2, 4, 8 minutes.
-MAIL_QUEUE = JobQueue.of(SignupIntake, state="stage", waiting=Stage.MAIL.value, count_on_claim=True)
-RETRY = Retry(MAX_ATTEMPTS, base_seconds=60)
+Kind = ConsentEvent.Kind
+BATCH = confirmations.BATCH  # rows applied per transaction, as many as mails per SMTP connection
 INSERT_FIELDS = (
     "stage",
     "received_at",
@@ -76,7 +71,7 @@ INSERT_FIELDS = (
 
 
 def receive(request):
-    """Queue a checked sign-up (actions.SubscriptionRequest) in the caller's transaction.
+    """Queue a checked sign-up (SubscriptionRequest) in the caller's transaction.
 
     One plain INSERT: this runs inside the sign-up's write transaction, for every request.
     """
@@ -113,6 +108,143 @@ def queue_mail(subscriber, nonce, topic_slugs):
         lease_until=timezone.now(),
     )
     transaction.on_commit(kick)
+
+
+# -- one sign-up at a time: the rules for known and blocked addresses --------------------------
+
+# Suppressions a fresh double opt-in may overcome: the erasure entry exists only so that the
+# address is not mailed *without* a new opt-in. Bounces and complaints block even the request mail.
+REQUEST_MAIL_BLOCKED_BY = {Suppression.Reason.BOUNCED, Suppression.Reason.COMPLAINED, Suppression.Reason.MANUAL}
+
+
+@dataclass
+class SignupOutcome:
+    """What happened; never shown to the requester (the response is the same for every outcome)."""
+
+    subscriber: Subscriber | None
+    mail_queued: bool
+
+
+def _chosen_topics(slugs):
+    chosen = list(Topic.objects.filter(slug__in=slugs)) if slugs else []
+    return list(enrolment.consented_topics(chosen, () if chosen else Topic.objects.all()))
+
+
+def _unique(queryset):
+    """The row of a lookup by a unique key, or None. Without `first()`'s ORDER BY: on the sign-up
+    path, compiling the models' default orderings cost more than running the queries."""
+    return next(iter(queryset.order_by()[:1]), None)
+
+
+def _lock_or_create(address, **fields):
+    """The address's subscriber, locked for this transaction, and whether it was created now."""
+    subscriber = _unique(Subscriber.objects.select_for_update().filter(email=address))
+    if subscriber is not None:
+        return subscriber, False
+    try:
+        with transaction.atomic():
+            return Subscriber.objects.create(email=address, **fields), True
+    except IntegrityError:  # a concurrent request created it first (PostgreSQL)
+        return Subscriber.objects.select_for_update().get(email=address), False
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    """A sign-up as checked before any write: the address normalised, nothing read from the database."""
+
+    address: str
+    consent_text: ConsentText
+    topics: tuple  # slugs; empty: every topic of the consent text
+    source: str
+    ip: str
+    user_agent: str
+    language: str
+    received_at: object = None  # when the request arrived; None: now
+
+
+def submit_subscription_request(request: SubscriptionRequest):
+    """The writes of one sign-up; joins the caller's transaction if there is one.
+
+    Confirmed and blocked addresses are left as they are and get no mail; a
+    pending one gets at most one mail per RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS.
+    The mail is owed durably (queue_mail) and leaves after the commit.
+    """
+    now = timezone.now()
+    received_at = request.received_at or now
+    subject = subject_hash(request.address)
+    chosen = _chosen_topics(request.topics)
+    slugs = [t.slug for t in chosen]
+    with transaction.atomic(savepoint=False):  # nothing is caught half-way: all or nothing
+        suppression = _unique(Suppression.objects.filter(address_hash=subject))
+        blocked = suppression is not None and suppression.reason in REQUEST_MAIL_BLOCKED_BY
+        subscriber = _unique(Subscriber.objects.select_for_update().filter(email=request.address))
+        if subscriber is None and not blocked:
+            # A new address, the usual case: inserted as the request leaves it, with its topics and event.
+            created = _create_pending(request, subject, chosen, received_at, now)
+            if created is not None:
+                queue_mail(created, created.confirm_nonce, slugs)
+                return SignupOutcome(created, mail_queued=True)
+            # else a concurrent request created it first (PostgreSQL): on as for a known address
+        if subscriber is None:
+            subscriber, _created = _lock_or_create(request.address, language=request.language)
+        if blocked or subscriber.status == Subscriber.Status.CONFIRMED:
+            return SignupOutcome(subscriber, mail_queued=False)
+        interval = timedelta(hours=settings.RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS)
+        last = subscriber.last_confirmation_mail_at
+        if last is not None and now - last < interval and subscriber.status == Subscriber.Status.PENDING:
+            # Mail bombing: the address already has a fresh request mail. No new event either.
+            return SignupOutcome(subscriber, mail_queued=False)
+        subscriber.language = request.language
+        subscriber.status = Subscriber.Status.PENDING
+        subscriber.requested_at = received_at
+        subscriber.confirm_nonce = new_nonce()
+        subscriber.last_confirmation_mail_at = now
+        subscriber.save()
+        enrolment.set_topics(subscriber, chosen)
+        append_event(
+            Kind.REQUESTED,
+            subject_hash=subject,
+            subscriber=subscriber,
+            consent_text=request.consent_text,
+            topics=slugs,
+            source=request.source,
+            ip=request.ip,
+            user_agent=request.user_agent,
+            occurred_at=received_at,
+        )
+        queue_mail(subscriber, subscriber.confirm_nonce, slugs)
+    return SignupOutcome(subscriber, mail_queued=True)
+
+
+def _create_pending(request, subject, chosen, received_at, now):
+    """The new pending subscriber with its topics and `requested` event, or None if the address exists."""
+    subscriber = Subscriber(
+        email=request.address,
+        language=request.language,
+        status=Subscriber.Status.PENDING,
+        requested_at=received_at,
+        confirm_nonce=new_nonce(),
+        last_confirmation_mail_at=now,
+    )
+    columns, _defaults = enrolment.subscriber_columns()
+    event = EventRow(
+        kind=Kind.REQUESTED,
+        subject_hash=subject,
+        consent_text_id=request.consent_text.pk,
+        consent_text_sha256=request.consent_text.sha256,
+        topics=tuple(t.slug for t in chosen),
+        source=request.source,
+        occurred_at=received_at,
+        ip=truncate_ip(request.ip),  # GDPR Art. 5(1)(c), as ledger.append_event stores it
+        user_agent=request.user_agent or "",
+    )
+    new = enrolment.NewSubscriber(enrolment.instance_values(subscriber, columns), tuple(t.pk for t in chosen), event)
+    ids = enrolment.create_subscribers([new], columns)
+    if request.address not in ids:
+        return None
+    subscriber.pk = ids[request.address]
+    subscriber._state.adding, subscriber._state.db = False, connection.alias
+    return subscriber
 
 
 # -- who drains the queue ---------------------------------------------------------------------
@@ -163,9 +295,11 @@ def drain(limit=None, mails=None):
     try:
         while limit is None or handled < limit:
             applied, leased = _apply_batch(BATCH, lease=True)
-            _send(leased, mails)  # the new sign-ups' mails, leased to this drain when they were applied
+            confirmations.send_leased(
+                leased, mails
+            )  # the new sign-ups' mails, leased to this drain when they were applied
             # and whatever else is due: retries, dead senders' rows, known addresses' requests
-            done = applied + len(leased) + send_due(mails=mails)
+            done = applied + len(leased) + confirmations.send_due(mails=mails)
             if not done:
                 break
             handled += done
@@ -284,7 +418,7 @@ def _apply_fresh(rows, subjects, lease):
         return []
     now = timezone.now()
     # Leased to the drain that applies them (it sends right after the commit), or due for anyone.
-    lease_until, attempts = (now + LEASE, 1) if lease else (now, 0)
+    lease_until, attempts = (now + confirmations.LEASE, 1) if lease else (now, 0)
     every_topic, by_slug = _topics()
     texts = ConsentText.objects.in_bulk({r.consent_text_id for r in rows})
     columns, defaults = enrolment.subscriber_columns()
@@ -330,9 +464,7 @@ def _apply_fresh(rows, subjects, lease):
 
 
 def _apply_one(row):
-    from rundbrief.audience import actions
-
-    request = actions.SubscriptionRequest(
+    request = SubscriptionRequest(
         address=row.email,
         consent_text=row.consent_text,
         topics=tuple(row.topics),
@@ -342,95 +474,4 @@ def _apply_one(row):
         language=row.language,
         received_at=row.received_at,
     )
-    actions.submit_subscription_request(request)
-
-
-# -- stage 2: mail ----------------------------------------------------------------------------
-
-
-def _claim_mail(now, limit):
-    if not MAIL_QUEUE.has_due(now):  # a read: no write lock for nothing
-        return []
-    ids = [row_id for (row_id,) in MAIL_QUEUE.claim(limit, LEASE, now)]
-    rows = list(SignupIntake.objects.filter(pk__in=ids).order_by("id"))
-    for row in rows:
-        row.attempts -= 1  # the claim counted this attempt; _send expects the ones made before it
-    return rows
-
-
-def send_due(limit=BATCH, mails=None):
-    """Send up to `limit` confirmation requests that are due; returns how many rows were handled."""
-    rows = _claim_mail(timezone.now(), limit)
-    _send(rows, mails)
-    return len(rows)
-
-
-def _send(rows, mails=None):
-    """Send the leased rows' mails and record the outcome. `row.attempts` counts earlier attempts."""
-    if not rows:
-        return
-    subscribers = Subscriber.objects.in_bulk([r.subscriber_id for r in rows])
-    topics = list(Topic.objects.values_list("slug", "name"))  # in the site's order, as the form lists them
-    sent, gone, failed = [], [], []
-    own = mails is None
-    mails = mails or mail.ConfirmationMails()
-    try:
-        for row in rows:
-            subscriber = subscribers.get(row.subscriber_id)
-            # Confirmed, withdrawn, erased or asked again since: this request's link is void; no mail.
-            if (
-                subscriber is None
-                or subscriber.status != Subscriber.Status.PENDING
-                or subscriber.confirm_nonce != row.nonce
-            ):
-                gone.append(row)
-                continue
-            chosen = set(row.topics)
-            topic_names = [name for slug, name in topics if slug in chosen]
-            try:
-                message_id = mails.send(subscriber, row.nonce, topic_names)
-            except Exception:
-                log.exception("confirmation mail to subscriber %s failed (attempt %d)", subscriber.pk, row.attempts + 1)
-                failed.append(row)
-                continue
-            sent.append((row, subscriber, message_id, timezone.now()))
-    finally:
-        if own:
-            mails.close()
-    _record(sent, gone, failed)
-
-
-def _record(sent, gone, failed):
-    with transaction.atomic():
-        append_events(
-            [
-                EventRow(
-                    kind=ConsentEvent.Kind.CONFIRMATION_SENT,
-                    subject_hash=subject_hash(subscriber.email),
-                    subscriber_id=subscriber.pk,
-                    message_id=message_id,
-                    source="mail:confirmation-request",
-                    occurred_at=at,
-                )
-                for _row, subscriber, message_id, at in sent
-            ]
-        )
-        done = [row.pk for row, *_ in sent] + [row.pk for row in gone]
-        retries = []
-        for row in failed:
-            # Nothing went out, so the once-a-day allowance is given back: asking again sends a mail.
-            Subscriber.objects.filter(pk=row.subscriber_id, confirm_nonce=row.nonce).update(
-                last_confirmation_mail_at=None
-            )
-            retry_at = RETRY.next_attempt_at(row.attempts + 1, timezone.now())
-            if retry_at is None:
-                log.error(
-                    "giving up the confirmation mail to subscriber %s after %d attempts",
-                    row.subscriber_id,
-                    MAX_ATTEMPTS,
-                )
-                done.append(row.pk)
-            else:
-                retries.append((row.pk, retry_at))
-        MAIL_QUEUE.retry_later(retries)
-        SignupIntake.objects.filter(pk__in=done).delete()
+    submit_subscription_request(request)

@@ -11,7 +11,7 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 
-from rundbrief.audience import intake
+from rundbrief.audience import confirmations
 from rundbrief.audience.models import ConsentEvent, SignupIntake, Subscriber, Suppression
 from rundbrief.bounces.models import BounceEvent
 from rundbrief.campaigns.models import Campaign
@@ -105,7 +105,7 @@ class RundbriefCollector:
             labels=["queue", "status"],
         )
         now = timezone.now()
-        for name, queue in (("delivery", store.QUEUE), ("signup_mail", intake.MAIL_QUEUE)):
+        for name, queue in (("delivery", store.QUEUE), ("signup_mail", confirmations.MAIL_QUEUE)):
             for status, n in queue.counts(now).items():
                 gauge.add_metric([name, status], n)
         return gauge
