@@ -212,7 +212,7 @@ def test_confirmation_mail_is_sent_after_the_response_so_timing_reveals_no_addre
     settings.RUNDBRIEF_SERVICE_MAIL_ASYNC = True
     response = sign_up("spaet@example.org")
     assert response.status_code == 200
-    outbox.drain()  # in production the mail threads finish on their own
+    outbox.wait_until_sent()  # in production the mail threads finish on their own
     assert [m["To"] for m in smtp_inbox.mails] == ["spaet@example.org"]
     kinds = list(ConsentEvent.objects.values_list("kind", flat=True))
     assert kinds == ["requested", "confirmation_sent"]

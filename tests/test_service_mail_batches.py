@@ -37,7 +37,7 @@ def test_mails_queued_behind_a_busy_mail_thread_share_one_connection_and_are_all
     for address in readers:  # queued while the thread is busy
         actions.request_subscription(address, consent_text=consent_text, source="test", ip="203.0.113.5")
     go_on.set()
-    outbox.drain()
+    outbox.wait_until_sent()
 
     assert sorted(m["To"] for m in smtp_inbox.mails) == readers
     assert len(set(peers)) == 1  # one SMTP connection, one client port
@@ -60,6 +60,6 @@ def test_a_mail_that_fails_in_a_batch_does_not_stop_the_others(smtp_inbox, setti
     outbox.submit(explode)
     actions.request_subscription("nachher@example.de", consent_text=consent_text, source="test")
     go_on.set()
-    outbox.drain()
+    outbox.wait_until_sent()
     assert [m["To"] for m in smtp_inbox.mails] == ["vorher@example.de", "nachher@example.de"]
     assert ConsentEvent.objects.filter(kind=ConsentEvent.Kind.CONFIRMATION_SENT).count() == 2

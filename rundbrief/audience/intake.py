@@ -93,7 +93,7 @@ def receive(request):
     ]
     with connection.cursor() as cursor:
         cursor.execute(insert_sql(SignupIntake, INSERT_FIELDS), values)
-    transaction.on_commit(kick)
+    transaction.on_commit(drain_soon)
 
 
 def queue_mail(subscriber, nonce, topic_slugs):
@@ -107,7 +107,7 @@ def queue_mail(subscriber, nonce, topic_slugs):
         nonce=nonce,
         lease_until=timezone.now(),
     )
-    transaction.on_commit(kick)
+    transaction.on_commit(drain_soon)
 
 
 # -- one sign-up at a time: the rules for known and blocked addresses --------------------------
@@ -252,7 +252,7 @@ def _create_pending(request, subject, chosen, received_at, now):
 _kicked = threading.Event()
 
 
-def kick():
+def drain_soon():
     """After a commit: drain the queue on the mail thread (once, however many sign-ups ask), or now,
     or leave it to the delivery workers (RUNDBRIEF_SIGNUP_PROCESSING=worker)."""
     if not settings.RUNDBRIEF_SERVICE_MAIL_ASYNC:

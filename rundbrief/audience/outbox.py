@@ -45,7 +45,7 @@ def smtp_connection():
     return getattr(_batch, "smtp", None)
 
 
-def drain():
+def wait_until_sent():
     """Wait until every queued service mail has been handled (tests, and shutdown paths)."""
     if _queue is not None:
         _queue.join()
@@ -58,7 +58,7 @@ def _ensure_thread():
             _queue = _queue or queue.Queue()
             _thread = threading.Thread(target=_work, name="service-mail", daemon=True)
             _thread.start()
-            atexit.register(drain)  # a clean exit still sends what is queued
+            atexit.register(wait_until_sent)  # a clean exit still sends what is queued
 
 
 def _work():

@@ -17,7 +17,7 @@ def ip_key(ip: str) -> str:
     return "ip:" + subject_hash(ip or "unknown")[:40]
 
 
-def hit(key: str, limit: int) -> bool:
+def within_limit(key: str, limit: int) -> bool:
     """Count one request against `key`; False once this minute's window holds more than `limit` requests.
 
     One upsert that returns the new count (windows.count): a sign-up holds the SQLite write lock
@@ -33,6 +33,6 @@ def signup_allowed(ip: str) -> bool:
     sender cannot trip it for everyone. Call it inside the sign-up's transaction: the
     counters then commit with the request instead of as writes of their own.
     """
-    if not hit(ip_key(ip), settings.RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE):
+    if not within_limit(ip_key(ip), settings.RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE):
         return False
-    return hit("signup:global", settings.RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE)
+    return within_limit("signup:global", settings.RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE)

@@ -12,7 +12,7 @@ from rundbrief.audience.links import recipient_links
 from rundbrief.newsroom.models import SiteProfile
 from rundbrief.outbound import verp
 from rundbrief.outbound.keys import signing_keys
-from rundbrief.outbound.message import Built, CompiledMessage, header_value, no_line_breaks
+from rundbrief.outbound.message import CompiledMessage, OutgoingMessage, header_value, no_line_breaks
 
 PLACEHOLDERS = ("unsubscribe_url", "preferences_url")
 
@@ -28,7 +28,7 @@ class CampaignMessage:
         self.bounce_domain = verp.bounce_domain(compiled.from_email)
         self.mid_domain = compiled.from_email.rpartition("@")[2]
 
-    def build(self, claimed, now=None) -> Built:
+    def build(self, claimed, now=None) -> OutgoingMessage:
         delivery_id = claimed.delivery_id
         unsubscribe_url, preferences_url = self.links(claimed.public_id)
         unsubscribe_mailto = verp.unsubscribe_mailbox(delivery_id, self.bounce_domain)

@@ -39,7 +39,7 @@ PREFERENCES_PLACEHOLDER = placeholder("preferences_url")
 
 
 @dataclass(frozen=True)
-class Built:
+class OutgoingMessage:
     envelope_from: str
     recipient: str
     message_id: str
@@ -169,7 +169,7 @@ class CompiledMessage:
 
     def build(
         self, to: str, values: Mapping[str, str], *, message_id: str, envelope_from="", headers=(), now=None
-    ) -> Built:
+    ) -> OutgoingMessage:
         """The copy for `to`, with `values` for the placeholders; `headers` follow To, Date and Message-ID.
 
         `envelope_from`: the Return-Path (RFC 5321 §4.4), by default the From address."""
@@ -199,7 +199,7 @@ class CompiledMessage:
             lines = [dkim.signature_header(key, headers, digest) for key in self.signing_keys]
         lines += [f"{name}: {value}" for name, value in headers]
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-        return Built(
+        return OutgoingMessage(
             envelope_from=envelope_from or self.from_email,
             recipient=to,
             message_id=message_id,
