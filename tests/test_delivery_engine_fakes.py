@@ -292,3 +292,31 @@ def test_sent_but_unrecorded_messages_never_exceed_the_duplicate_bound_even_when
     Worker(store, messenger, fast(duplicate_bound=20, batch_size=200)).run()
     assert len(messenger.sent_ids) == 600
     assert messenger.most_unrecorded <= 20, f"{messenger.most_unrecorded} sent messages were unrecorded at once"
+
+
+class SlowBuildingMessenger(FakeMessenger):
+    """Building takes a while per message, as RSA signing does; notes how many were sent when the last was built."""
+
+    def __init__(self, lanes, total):
+        super().__init__(lanes=lanes)
+        self.total = total
+        self.built = 0
+        self.sent_when_built = None
+
+    def build(self, claimed):
+        threading.Event().wait(0.002)
+        with self.lock:
+            self.built += 1
+            if self.built == self.total:
+                self.sent_when_built = len(self.sent)
+        return super().build(claimed)
+
+
+def test_senders_keep_sending_while_a_long_batch_is_built():
+    """The permits of the duplicate bound come back only when outcomes are recorded: the worker records
+    while it builds a batch, so the senders do not stall for the rest of it (docs/delivery.md)."""
+    store = FakeStore(rows(*(f"leser{i}@example.org" for i in range(200))))
+    messenger = SlowBuildingMessenger(lanes=4, total=200)
+    Worker(store, messenger, fast(duplicate_bound=20, batch_size=200)).run()
+    assert len(messenger.sent) == 200
+    assert messenger.sent_when_built > 20, "sending stalled at the bound until the batch was built"

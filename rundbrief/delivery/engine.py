@@ -54,6 +54,7 @@ log = logging.getLogger("rundbrief.delivery")
 HOUSEKEEPING_SECONDS = 24 * 3600
 DB_RETRY_FIRST, DB_RETRY_MAX = 0.5, 10.0
 FLUSH_SECONDS = 0.5
+RECORD_WHILE_BUILDING = 8  # messages built between looks at the senders' outcomes
 UNTIL_IDLE_POLL_SECONDS = 0.1  # outcomes wait at most this long before they are recorded
 
 
@@ -194,7 +195,8 @@ class Worker:
         batch = self.claim(min(self.options.batch_size, self.capacity - self._outstanding))
         if batch:
             ready = self.check(batch, pending, claimed_at)
-            self._outstanding += self.build(ready)
+            built = self.build(ready)  # not `+=`: build() collects outcomes and lowers the count meanwhile
+            self._outstanding += built
             return True
         if self._outstanding:
             self._outstanding -= self._collect(pending, block=True)
@@ -242,7 +244,19 @@ class Worker:
                 raise
             domain = item.email.rpartition("@")[2].lower()
             self._queue_for(item.campaign_id).put(Job(item, message, domain))
+            if index % RECORD_WHILE_BUILDING == RECORD_WHILE_BUILDING - 1:
+                self._record_while_building()
         return len(ready)
+
+    def _record_while_building(self):
+        """Building a batch (DKIM signing above all) takes a while; meanwhile the senders finish messages
+        whose permits come back only once recorded. Recording here keeps them sending."""
+        self._outstanding -= self._collect(self._pending, block=False)
+        if len(self._pending) >= self.flush_every:
+            try:
+                self.record(self._pending)
+            except self.store.unavailable as exc:  # kept in hand; the loop records it once the database is back
+                log.warning("cannot record outcomes while building (%s)", exc)
 
     def send(self, lane, job) -> Outcome:
         """One message on one lane: wait for the rate limits, then for a fresh consent verdict, then SMTP."""
