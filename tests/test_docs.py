@@ -148,6 +148,16 @@ def test_architecture_module_map_names_every_module_and_only_those():
 def test_architecture_says_where_signing_up_and_sending_start():
     text = (ROOT / "docs/architecture.md").read_text()
     assert "**Someone signs up.**" in text and "**A campaign is sent.**" in text
+    section = text.split("## Where things start", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"`(\w+/\w+\.py): (\w+)", section)
+    assert len(named) >= 6, named
+    missing = []
+    for path, name in named:
+        source = ROOT / "rundbrief" / path
+        defined = re.compile(rf"^\s*(def|class) {name}\b|^{name} = ", re.M)
+        if not source.exists() or not defined.search(source.read_text()):
+            missing.append(f"{path}: {name}")
+    assert missing == [], "docs/architecture.md, 'Where things start', names what the code does not define"
 
 
 # -- code points to docs, not to a tracker the repository does not hold -----------------------------

@@ -110,7 +110,7 @@ def send_confirmation_request(subscriber, nonce, topic_names, connection=None) -
 
 
 class ConfirmationMails:
-    """The confirmation requests of one batch (rundbrief/audience/intake.py) over one SMTP connection.
+    """The confirmation requests of one batch (rundbrief/audience/confirmations.py) over one SMTP connection.
 
     Every request mail of a language and a choice of topics differs from the others
     only in its recipient, Message-ID and link, so it is compiled once per such group

@@ -1,7 +1,7 @@
 """A table as a durable queue of leased jobs: claim under a lease, retry with back-off, give up after N.
 
 Two queues use it: the delivery ledger (delivery/store.py, one row per message of a campaign) and
-the sign-up intake's confirmation mails (audience/intake.py). The design is in docs/delivery.md,
+the sign-up intake's confirmation mails (audience/confirmations.py). The design is in docs/delivery.md,
 "Claims, leases and retries".
 
 - Claim: one `UPDATE … WHERE id IN (SELECT id … ORDER BY id LIMIT n FOR UPDATE SKIP LOCKED)
