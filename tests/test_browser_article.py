@@ -37,3 +37,11 @@ def test_reader_sees_date_time_subheadings_further_reading_and_signup_box(demo_l
         path = screenshot_path("article")
         page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 10_000
+
+        # On a phone (390 px) every topic of the menu and the search are on the screen, not cut off.
+        page.set_viewport_size({"width": 390, "height": 800})
+        page.goto(demo_live.url + "/")
+        for element in page.locator(".menu a").all() + [page.locator(".search button")]:
+            box = element.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, element.inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
