@@ -105,7 +105,7 @@ def test_preview_shows_render_warnings(admin_client, topics):
 def test_test_message_goes_to_the_given_address(admin_client, draft, monkeypatch):
     sent = []
     monkeypatch.setattr(
-        campaign_admin, "send_test_message", lambda c, a: sent.append((c.pk, a)) or "<t1@musterhaus.example>"
+        campaign_admin, "send_test_message", lambda c, a, actor="": sent.append((c.pk, a)) or "<t1@musterhaus.example>"
     )
     response = admin_client.post(f"{BASE}/{draft.pk}/test/", {"address": "redaktion@example.org"}, follow=True)
     assert sent == [(draft.pk, "redaktion@example.org")]
@@ -113,7 +113,7 @@ def test_test_message_goes_to_the_given_address(admin_client, draft, monkeypatch
 
 
 def test_test_message_failure_is_shown_not_raised(admin_client, draft, monkeypatch):
-    def refuse(campaign, address):
+    def refuse(campaign, address, actor=""):
         raise delivery_actions.TestSendError("the SMTP server answered: 550 no")
 
     monkeypatch.setattr(campaign_admin, "send_test_message", refuse)
@@ -122,7 +122,7 @@ def test_test_message_failure_is_shown_not_raised(admin_client, draft, monkeypat
 
 
 def test_test_message_needs_a_valid_address(admin_client, draft, monkeypatch):
-    monkeypatch.setattr(campaign_admin, "send_test_message", lambda c, a: pytest.fail("must not send"))
+    monkeypatch.setattr(campaign_admin, "send_test_message", lambda c, a, actor="": pytest.fail("must not send"))
     response = admin_client.post(f"{BASE}/{draft.pk}/test/", {"address": "kein-at-zeichen"}, follow=True)
     assert response.status_code == 200
 

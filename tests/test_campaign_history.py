@@ -57,3 +57,16 @@ def test_the_admin_records_the_editor_and_shows_the_history_read_only(admin_clie
     page = admin_client.get(f"{BASE}/{draft.pk}/change/").content.decode()
     shown = page.split('class="form-row field-history"')[1].split("</fieldset>")[0]
     assert shown.count(admin_user.get_username()) == 2 and "<input" not in shown and "<textarea" not in shown
+
+
+def test_a_test_mail_is_in_the_history_with_its_sender_and_message_id_not_the_address(draft, settings):
+    from rundbrief.delivery.actions import send_test_message
+    from tests.support.smtp import SmtpServer
+
+    with SmtpServer() as server:
+        settings.DELIVERY_SMTP_URLS = [server.url]
+        message_id = send_test_message(draft, "redaktion@example.org", actor="erika")
+        assert len(server.messages) == 1
+    event = draft.events.get(action="test_sent")
+    assert (event.actor, event.detail) == ("erika", message_id)
+    assert "redaktion" not in event.detail

@@ -99,6 +99,7 @@ class CampaignEvent(models.Model):
         PAUSED = "paused", _("paused")
         RESUMED = "resumed", _("resumed")
         CANCELLED = "cancelled", _("cancelled")
+        TEST_SENT = "test_sent", _("test sent")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="events", verbose_name=_("campaign"))
     action = models.CharField(_("action"), max_length=20, choices=Action.choices)

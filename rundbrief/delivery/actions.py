@@ -60,11 +60,12 @@ class TestSendError(RuntimeError):
     pass
 
 
-def send_test_message(campaign, address) -> str:
+def send_test_message(campaign, address, *, actor="") -> str:
     """Send the campaign as it stands to one address, exactly as subscribers will get it. Returns the Message-ID.
 
     The links carry a token for no subscriber, so they open the "unknown link" page.
-    Nothing is recorded in the delivery ledger.
+    Nothing is recorded in the delivery ledger; the campaign's history notes who sent a test and
+    its Message-ID, not the address (an audit line is kept longer than the address may be).
     """
     address = normalise_address(address)  # ValidationError for a bad address
     if campaign.frozen_html:
@@ -82,4 +83,5 @@ def send_test_message(campaign, address) -> str:
         conn.close()
     if reply.kind != "sent":
         raise TestSendError(f"the SMTP server answered: {reply}")
+    record_campaign_event(campaign, CampaignEvent.Action.TEST_SENT, actor, built.message_id)
     return built.message_id

@@ -66,7 +66,7 @@ class SendingCampaignAdmin(CampaignAdmin):
         if form.is_valid():
             address = form.cleaned_data["address"]
             try:
-                message_id = send_test_message(campaign, address)
+                message_id = send_test_message(campaign, address, actor=request.user.get_username())
             # Bad address, refused by the SMTP server, or no connection at all.
             except (ValidationError, TestSendError, OSError) as exc:
                 messages.error(request, gettext("The test was not sent: %(error)s") % {"error": exc})
