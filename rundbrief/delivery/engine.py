@@ -49,6 +49,7 @@ from rundbrief.delivery.protocols import (
     ReplyKind,
     Verdict,
 )
+from rundbrief.delivery.safeguards import DomainCooldown, UnrecordedPermits
 
 log = logging.getLogger("rundbrief.delivery")
 HOUSEKEEPING_SECONDS = 24 * 3600
@@ -124,16 +125,9 @@ class Worker:
         self._claimed: dict[int, Claimed] = {}
         self._first_pending = 0.0
         self._housekept_at = -HOUSEKEEPING_SECONDS  # the first idle moment runs it
-        self._cooldown = {}
-        self._cooldown_lock = threading.Lock()
+        self._cooldown = DomainCooldown()
         self.flush_every = max(1, options.duplicate_bound - len(self.lanes))
-        # A kill loses the outcomes of messages sent but not yet recorded; those are sent again. A
-        # sender takes one of `duplicate_bound` permits before its SMTP transaction and gives it back
-        # only when the outcome is committed, so however far the database falls behind, no more than
-        # that many can be outstanding (docs/delivery.md, "Invariants").
-        self._unrecorded = threading.Semaphore(max(1, options.duplicate_bound))
-        self._permit_holders: set[int] = set()
-        self._permit_lock = threading.Lock()
+        self._permits = UnrecordedPermits(options.duplicate_bound)  # the duplicate bound (safeguards.py)
         self.guard = ConsentGuard(store, self.topics_for, options.recheck_seconds, self.halt, options.lease_seconds)
         self.retry = Retry(options.max_attempts, options.retry_base_seconds)  # the shared back-off (db/queue.py)
 
@@ -263,9 +257,8 @@ class Worker:
         claimed = job.claimed
         if self.halt.is_set():
             return Outcome(claimed.delivery_id, Disposition.RELEASE, attempted=False)
-        with self._cooldown_lock:
-            until = self._cooldown.get(job.domain)
-        if until and until > time.time():
+        until = self._cooldown.until(job.domain)
+        if until:
             # Per-domain back-off after a 4xx: do not knock again before the domain's cool-down ends.
             retry_at = dt.datetime.fromtimestamp(until, dt.UTC)
             return Outcome(claimed.delivery_id, Disposition.RETRY, retry_at=retry_at, attempted=False)
@@ -278,7 +271,7 @@ class Worker:
                 # Halted while waiting: without a token this message must not go (global rate limits).
                 return Outcome(claimed.delivery_id, Disposition.RELEASE, attempted=False)
 
-        if not self._take_permit(claimed.delivery_id):
+        if not self._permits.take(claimed.delivery_id, self.halt):
             return Outcome(claimed.delivery_id, Disposition.RELEASE, attempted=False)
 
         def consent_at_transaction_start():
@@ -290,8 +283,7 @@ class Worker:
 
         reply = self.messenger.send(lane, job.message, consent_at_transaction_start)
         if not isinstance(reply, Verdict) and reply.kind == ReplyKind.TEMPORARY and 400 <= reply.code < 500:
-            with self._cooldown_lock:
-                self._cooldown[job.domain] = time.time() + min(self.options.retry_base_seconds, 300)
+            self._cooldown.start(job.domain, min(self.options.retry_base_seconds, 300))
         return outcome_of(claimed.delivery_id, reply)
 
     def record(self, pending):
@@ -311,7 +303,7 @@ class Worker:
                     )
             outcomes.append(outcome)
         self.store.record(outcomes)
-        self._give_back_permits(outcomes)
+        self._permits.give_back([o.delivery_id for o in outcomes])
         self.guard.forget([o.delivery_id for o in outcomes])
         for outcome in outcomes:
             self._claimed.pop(outcome.delivery_id, None)
@@ -330,22 +322,6 @@ class Worker:
                 )
 
     # -- senders, outcomes, idling ---------------------------------------------
-    def _take_permit(self, delivery_id) -> bool:
-        """Wait until fewer than `duplicate_bound` sent messages are unrecorded; False if halted meanwhile."""
-        while not self._unrecorded.acquire(timeout=0.1):
-            if self.halt.is_set():
-                return False
-        with self._permit_lock:
-            self._permit_holders.add(delivery_id)
-        return True
-
-    def _give_back_permits(self, outcomes):
-        with self._permit_lock:
-            held = [o.delivery_id for o in outcomes if o.delivery_id in self._permit_holders]
-            self._permit_holders.difference_update(held)
-        for _ in held:
-            self._unrecorded.release()
-
     def _sender(self, lane, jobs):
         try:
             while True:
