@@ -23,13 +23,18 @@ DRIVER_CURSOR_PARAMS = 1000
 
 
 @functools.cache
+def marks(count: int) -> str:
+    """`%s, %s, …`: the parameter placeholders of an IN list or a VALUES row of `count` values."""
+    return ", ".join(["%s"] * count)
+
+
 def insert_sql(model, fields: tuple, returning: str = "") -> str:
     """`INSERT INTO table (columns of fields) VALUES (%s, …)` for one row, built once per model and fields.
 
     `returning`: a field whose value the statement returns (the new primary key, say)."""
     meta, qn = model._meta, connection.ops.quote_name
     columns = ", ".join(qn(meta.get_field(name).column) for name in fields)
-    sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+    sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({marks(len(fields))})"
     if returning:
         sql += f" RETURNING {qn(meta.get_field(returning).column)}"
     return sql

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
+from rundbrief.db.bulk import marks
+
 CAP_SECONDS = 6 * 3600
 
 
@@ -172,7 +174,7 @@ class JobQueue:
 
     # -- while holding -------------------------------------------------------------------------
     def _held_by(self, ids, holder):
-        where, params = f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+        where, params = f"id IN ({marks(len(ids))})", list(ids)
         if self.holder:
             where, params = f"{where} AND {self.holder} = %s", [*params, holder]
         if self.held is not None:

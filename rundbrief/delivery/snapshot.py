@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from rundbrief.audience.models import Subscriber, Subscription
 from rundbrief.campaigns.models import Campaign
+from rundbrief.db.bulk import marks
 from rundbrief.delivery.models import Delivery
 
 
@@ -26,7 +27,7 @@ def snapshot_audience(campaign: Campaign) -> int:
     topic_ids = list(campaign.topics.values_list("pk", flat=True))
     if not topic_ids:
         return 0
-    topics = ", ".join(["%s"] * len(topic_ids))
+    topics = marks(len(topic_ids))
     # SQLite: "+s.status" keeps the planner off the (status, requested_at) index. Through it the rows
     # come in requested_at order and a temporary B-tree sorts a million ids for ORDER BY; the plain
     # rowid scan already yields id order (EXPLAIN QUERY PLAN, docs/benchmarks.md). PostgreSQL

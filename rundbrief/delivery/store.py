@@ -16,6 +16,7 @@ from django.utils import timezone
 from rundbrief.audience.addresses import subject_hash
 from rundbrief.audience.models import Subscriber, Subscription, Suppression
 from rundbrief.campaigns.models import Campaign
+from rundbrief.db.bulk import marks
 from rundbrief.db.queue import JobQueue, Partition
 from rundbrief.delivery.models import Delivery
 from rundbrief.delivery.protocols import Claimed, Disposition, Outcome, Verdict
@@ -42,10 +43,6 @@ QUEUE = JobQueue.of(
     returning=("id", "campaign_id", "subscriber_id", "attempts"),
     given_up=("state = %s AND last_reply NOT LIKE %s", (State.FAILED.value, "5%")),
 )
-
-
-def _marks(values) -> str:
-    return ", ".join(["%s"] * len(values))
 
 
 class DjangoRecipientStore:
@@ -81,7 +78,7 @@ class DjangoRecipientStore:
         if not ids:
             return {}
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT id, state FROM {CAMPAIGN} WHERE id IN ({_marks(ids)})", ids)
+            cursor.execute(f"SELECT id, state FROM {CAMPAIGN} WHERE id IN ({marks(len(ids))})", ids)
             return dict(cursor.fetchall())
 
     def campaign_topics(self, campaign_id):
@@ -113,7 +110,7 @@ class DjangoRecipientStore:
         if subscriber_ids:
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"SELECT id, email, public_id FROM {SUBSCRIBER} WHERE id IN ({_marks(subscriber_ids)})",
+                    f"SELECT id, email, public_id FROM {SUBSCRIBER} WHERE id IN ({marks(len(subscriber_ids))})",
                     subscriber_ids,
                 )
                 people = {i: (e, p) for i, e, p in cursor.fetchall()}
@@ -160,7 +157,9 @@ class DjangoRecipientStore:
         with connection.cursor() as cursor:
             if hashes:
                 keys = list(hashes)
-                cursor.execute(f"SELECT address_hash FROM {SUPPRESSION} WHERE address_hash IN ({_marks(keys)})", keys)
+                cursor.execute(
+                    f"SELECT address_hash FROM {SUPPRESSION} WHERE address_hash IN ({marks(len(keys))})", keys
+                )
                 for (address_hash,) in cursor.fetchall():
                     suppressed_ids.update(hashes[address_hash])
             for campaign_id, items in by_campaign.items():
@@ -173,9 +172,9 @@ class DjangoRecipientStore:
                     # subscribers, several checks a second. The primary key finds the few hundred rows.
                     status = "+s.status" if connection.vendor == "sqlite" else "s.status"
                     cursor.execute(
-                        f"SELECT s.id FROM {SUBSCRIBER} s WHERE s.id IN ({_marks(ids)}) AND {status} = %s "
+                        f"SELECT s.id FROM {SUBSCRIBER} s WHERE s.id IN ({marks(len(ids))}) AND {status} = %s "
                         f"AND EXISTS (SELECT 1 FROM {SUBSCRIPTION} sub WHERE sub.subscriber_id = s.id "
-                        f"AND sub.topic_id IN ({_marks(topics)}))",
+                        f"AND sub.topic_id IN ({marks(len(topics))}))",
                         [*ids, Subscriber.Status.CONFIRMED.value, *topics],
                     )
                     consenting = {i for (i,) in cursor.fetchall()}
