@@ -136,10 +136,6 @@ class Worker:
             self._topics[campaign_id] = self.store.campaign_topics(campaign_id)
         return self._topics[campaign_id]
 
-    def retry_at(self, attempts):
-        """When to try again after `attempts` failed attempts: base × 2^(attempts−1), at most 6 h."""
-        return now_utc() + dt.timedelta(seconds=self.retry.delay(attempts))
-
     # -- the loop ------------------------------------------------------------
     def run(self):
         senders = [
@@ -293,11 +289,11 @@ class Worker:
         outcomes = []
         for outcome in pending:
             if outcome.state == Disposition.RETRY:
-                attempts = self._attempts_after(outcome)
-                if self.retry.gives_up(attempts):
+                # base × 2^(attempts−1), at most 6 h; None once the attempts are used up
+                retry_at = self.retry.next_attempt_at(self._attempts_after(outcome), now_utc())
+                if retry_at is None:
                     outcome = Outcome(outcome.delivery_id, Disposition.FAILED, outcome.reply)
                 elif outcome.retry_at is None:
-                    retry_at = self.retry_at(attempts)
                     outcome = Outcome(
                         outcome.delivery_id, Disposition.RETRY, outcome.reply, retry_at, outcome.attempted
                     )
