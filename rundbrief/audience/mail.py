@@ -37,18 +37,8 @@ class ServiceMailError(SMTPException):
     """The SMTP server did not take a service mail."""
 
 
-def _absolute(url):
-    return settings.SITE_URL + url if url.startswith("/") else url
-
-
 def site_links():
-    profile = SiteProfile.load()
-    return {
-        "site_name": profile.site_name,
-        "privacy_url": _absolute(profile.privacy_url) if profile.privacy_url else "",
-        "imprint_url": _absolute(profile.imprint_url) if profile.imprint_url else "",
-        "site_url": settings.SITE_URL,
-    }
+    return SiteProfile.load().mail_links()
 
 
 class ServiceMail:

@@ -27,7 +27,12 @@ from rundbrief.campaigns.models import Campaign
 from rundbrief.campaigns.plaintext import html_to_text
 from rundbrief.newsroom.markdown import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, URL_SCHEMES, render_markdown
 from rundbrief.newsroom.models import Article, SiteProfile
-from rundbrief.outbound.message import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
+from rundbrief.outbound.message import (
+    PREFERENCES_PLACEHOLDER,
+    PREFERENCES_URL,
+    UNSUBSCRIBE_PLACEHOLDER,
+    UNSUBSCRIBE_URL,
+)
 
 # Gmail clips a message body above about 102 KB and hides the rest, the
 # footer with the unsubscribe link included; warn with a little room to spare.
@@ -235,26 +240,19 @@ def _digest(campaign, now, warnings):
     return html, text.strip()
 
 
-def _absolute(url):
-    return settings.SITE_URL + url if url.startswith("/") else url
-
-
 def _layout_context(campaign, content_html, content_text):
     profile = SiteProfile.load()
     topic_names = [topic.name for topic in campaign.topics.all()] if campaign.pk else []
     return {
-        "site_name": profile.site_name,
-        "site_url": settings.SITE_URL,
-        "imprint_url": _absolute(profile.imprint_url) if profile.imprint_url else "",
-        "privacy_url": _absolute(profile.privacy_url) if profile.privacy_url else "",
+        **profile.mail_links(),
         "footer_text": profile.footer_text.strip(),
         "subject": campaign.subject.strip(),
         "preheader": campaign.preheader.strip(),
         "topic_names": topic_names,
         "content_html": content_html,
         "content_text": content_text,
-        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
-        "preferences_url": PREFERENCES_PLACEHOLDER,
+        UNSUBSCRIBE_URL: UNSUBSCRIBE_PLACEHOLDER,
+        PREFERENCES_URL: PREFERENCES_PLACEHOLDER,
     }
 
 

@@ -12,9 +12,14 @@ from rundbrief.audience.links import recipient_links
 from rundbrief.newsroom.models import SiteProfile
 from rundbrief.outbound import verp
 from rundbrief.outbound.keys import signing_keys
-from rundbrief.outbound.message import CompiledMessage, OutgoingMessage, header_value, no_line_breaks
-
-PLACEHOLDERS = ("unsubscribe_url", "preferences_url")
+from rundbrief.outbound.message import (
+    PREFERENCES_URL,
+    UNSUBSCRIBE_URL,
+    CompiledMessage,
+    OutgoingMessage,
+    header_value,
+    no_line_breaks,
+)
 
 
 class CampaignMessage:
@@ -34,7 +39,7 @@ class CampaignMessage:
         unsubscribe_mailto = verp.unsubscribe_mailbox(delivery_id, self.bounce_domain)
         return self.compiled.build(
             claimed.email,
-            {"unsubscribe_url": unsubscribe_url, "preferences_url": preferences_url},
+            {UNSUBSCRIBE_URL: unsubscribe_url, PREFERENCES_URL: preferences_url},
             message_id=verp.message_id(self.campaign_id, delivery_id, self.mid_domain),
             envelope_from=verp.return_path(delivery_id, self.bounce_domain),
             headers=[("List-Unsubscribe", f"<{unsubscribe_url}>, <mailto:{unsubscribe_mailto}?subject=unsubscribe>")],
@@ -69,7 +74,7 @@ def compile_campaign(campaign, *, html=None, text=None, subject=None) -> Campaig
         headers=campaign_headers(
             campaign.pk, campaign.from_email, SiteProfile.load().site_name, reply_to=campaign.reply_to
         ),
-        placeholders=PLACEHOLDERS,
+        placeholders=(UNSUBSCRIBE_URL, PREFERENCES_URL),
         signing_keys=signing_keys(campaign.from_email),
     )
     return CampaignMessage(compiled, campaign.pk)

@@ -160,6 +160,20 @@ class SiteProfile(models.Model):
         profile, _created = cls.objects.get_or_create(pk=1)
         return profile
 
+    def mail_links(self):
+        """The site's name and absolute links as every mail's footer names them (campaigns and service mail):
+        mail is read away from the site, so a link the editor entered as a path gets SITE_URL."""
+
+        def absolute(url):
+            return settings.SITE_URL + url if url.startswith("/") else url
+
+        return {
+            "site_name": self.site_name,
+            "site_url": settings.SITE_URL,
+            "imprint_url": absolute(self.imprint_url) if self.imprint_url else "",
+            "privacy_url": absolute(self.privacy_url) if self.privacy_url else "",
+        }
+
     @property
     def badges(self):
         return [line.strip() for line in self.trust_badges.splitlines() if line.strip()][:6]

@@ -33,9 +33,11 @@ def placeholder(name: str) -> str:
     return f"%%RB:{name}%%"
 
 
-# The per-recipient links a newsletter's templates carry (campaigns/rendering.py).
-UNSUBSCRIBE_PLACEHOLDER = placeholder("unsubscribe_url")
-PREFERENCES_PLACEHOLDER = placeholder("preferences_url")
+# The per-recipient links a newsletter's templates carry (campaigns/rendering.py), by name: the
+# placeholder's and the template variable's; delivery/compose.py fills them in per recipient.
+UNSUBSCRIBE_URL, PREFERENCES_URL = "unsubscribe_url", "preferences_url"
+UNSUBSCRIBE_PLACEHOLDER = placeholder(UNSUBSCRIBE_URL)
+PREFERENCES_PLACEHOLDER = placeholder(PREFERENCES_URL)
 
 
 @dataclass(frozen=True)
