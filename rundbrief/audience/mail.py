@@ -54,6 +54,7 @@ class ServiceMail:
             html = render_to_string(f"audience/email/{template}.html", context)
         from_name, from_email = parseaddr(settings.DEFAULT_FROM_EMAIL)
         self.template, self.link = template, link
+        self.domain = urlsplit(settings.SITE_URL).hostname or "localhost"  # of the Message-IDs
         self.compiled = CompiledMessage(
             subject=str(subject),
             html_body=html,
@@ -70,8 +71,7 @@ class ServiceMail:
 
         `connection`: an SMTP connection of the caller's, left open for its next mail; by default
         the mail thread's batch connection, or one of its own for this mail."""
-        domain = urlsplit(settings.SITE_URL).hostname or "localhost"
-        built = self.compiled.build(to, {self.link: url}, message_id=new_message_id(domain))
+        built = self.compiled.build(to, {self.link: url}, message_id=new_message_id(self.domain))
         smtp = connection or outbox.smtp_connection()
         own = smtp is None
         if own:
