@@ -281,15 +281,20 @@ def test_two_drains_at_once_apply_and_mail_every_sign_up_once(queued, smtp_inbox
     assert ledger.verify_chain().intact
 
 
+def send_in_a_batch(subscriber, topic_names):
+    """One confirmation request the way the intake's batches send it (mail.ConfirmationMails)."""
+    mails = mail.ConfirmationMails()
+    try:
+        return mails.send(subscriber, "n0nce", topic_names)
+    finally:
+        mails.close()
+
+
 @pytest.mark.parametrize("language", ["de", "en"])
 def test_the_mail_built_in_a_batch_is_the_mail_sent_on_its_own(smtp_inbox, topics, language, settings):
     subscriber = Subscriber.objects.create(email="vergleich@example.de", language=language, confirm_nonce="n0nce")
     names = ["Produktneuheiten", "Münzen & Barren <neu>"]
-    mails = mail.ConfirmationMails()
-    try:
-        fast_id = mails.send(subscriber, "n0nce", names)
-    finally:
-        mails.close()
+    fast_id = send_in_a_batch(subscriber, names)
     slow_id = mail.send_confirmation_request(subscriber, "n0nce", names)
     fast, slow = smtp_inbox.mails
     assert fast["Message-ID"] == fast_id and slow["Message-ID"] == slow_id
@@ -314,11 +319,7 @@ def test_the_mail_built_in_a_batch_is_the_mail_sent_on_its_own(smtp_inbox, topic
 def test_an_address_outside_ascii_gets_its_mail_over_smtputf8(smtp_inbox, topics):
     """RFC 6531: the envelope and the To header carry the address as written, not an encoded form."""
     subscriber = Subscriber.objects.create(email="jürgen@beispiel.de", confirm_nonce="n0nce")
-    mails = mail.ConfirmationMails()
-    try:
-        message_id = mails.send(subscriber, "n0nce", [])
-    finally:
-        mails.close()
+    message_id = send_in_a_batch(subscriber, [])
     (message,) = smtp_inbox.mails
     assert message["Message-ID"] == message_id and "jürgen@beispiel.de" in smtp_inbox.messages[0].rcpt_tos
 
@@ -333,11 +334,7 @@ def test_service_mail_leaves_over_smtp_whatever_email_backend_django_has(queued,
 
 def test_the_substituted_bytes_parse_as_one_well_formed_message(smtp_inbox, topics):
     subscriber = Subscriber.objects.create(email="parse@example.de", confirm_nonce="n0nce")
-    mails = mail.ConfirmationMails()
-    try:
-        mails.send(subscriber, "n0nce", ["Finanznachrichten"])
-    finally:
-        mails.close()
+    send_in_a_batch(subscriber, ["Finanznachrichten"])
     raw = smtp_inbox.messages[0].data
     message = BytesParser(policy=policy.SMTP).parsebytes(raw)
     assert not message.defects and all(not part.defects for part in message.walk())
@@ -354,11 +351,7 @@ def test_a_confirmation_request_is_dkim_signed_with_the_configured_key(smtp_inbo
     settings.DKIM_PRIVATE_KEY_FILE, settings.DKIM_SELECTOR = str(tmp_path / "rsa.pem"), "rb2026"
     record = dkim.dns_record(dkim.SigningKey("rsa-sha256", "musterhaus.example", "rb2026", key)).encode()
     subscriber = Subscriber.objects.create(email="signiert@example.de", confirm_nonce="n0nce")
-    mails = mail.ConfirmationMails()
-    try:
-        mails.send(subscriber, "n0nce", ["Finanznachrichten"])
-    finally:
-        mails.close()
+    send_in_a_batch(subscriber, ["Finanznachrichten"])
     raw = smtp_inbox.messages[0].data
     records = {b"rb2026._domainkey.musterhaus.example.": record}
     assert dkimpy.DKIM(raw).verify(dnsfunc=lambda name, timeout=5: records.get(name))
