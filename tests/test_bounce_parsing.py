@@ -10,8 +10,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from rundbrief.bounces.parse import classify
-from rundbrief.bounces.status import classify_reply
+from rundbrief.bounces.parse import classify, reply_failure
 from rundbrief.outbound import verp
 
 CORPUS = Path(__file__).resolve().parent / "bounce_corpus"
@@ -45,7 +44,7 @@ def test_classify_command_prints_one_json_object_per_file_in_order_and_exits_0(t
     lines = run_classify(*(CORPUS / n for n in names), missing)
     assert [line["file"] for line in lines] == names + ["gone.eml"]
     for line in lines[:-1]:
-        assert set(line) == {"file", *FIELDS}
+        assert set(line) == {"file", "recipients", "diagnosis", *FIELDS}
         assert {f: line[f] for f in FIELDS} == {f: EXPECTED[line["file"]][f] for f in FIELDS}
     assert lines[-1] == {
         "file": "gone.eml",
@@ -53,19 +52,21 @@ def test_classify_command_prints_one_json_object_per_file_in_order_and_exits_0(t
         "recipient": None,
         "kind": None,
         "status": None,
-        "reason": "cannot read file",
+        "reason": None,
+        "recipients": [],
+        "diagnosis": "cannot read file",
     }
 
 
-def test_a_sender_policy_rejection_is_hard_in_the_json_contract_but_sender_policy_inside():
+def test_a_sender_policy_rejection_is_soft_in_the_json_contract_and_sender_policy_inside():
     result = classify((CORPUS / "outlook_5_7_515_sender_policy.eml").read_bytes())
-    assert result.kind == "sender_policy" and result.as_json("x")["kind"] == "hard"
-    assert result.status == "5.7.515"
+    assert result.kind == "sender_policy" and result.as_json("x")["kind"] == "soft"
+    assert result.status == "5.7.515" and result.reason == "securityerror"
 
 
 def test_a_dsn_whose_status_is_vague_takes_the_precise_code_from_the_diagnostic():
     result = classify((CORPUS / "gmail_account_disabled.eml").read_bytes())
-    assert result.status == "5.2.1" and result.kind == "hard"
+    assert result.status == "5.2.1" and result.reason == "suspend" and result.kind == "soft"
 
 
 def test_codes_in_the_quoted_original_do_not_count():
@@ -79,24 +80,37 @@ def test_all_failed_recipients_of_a_multi_recipient_dsn_are_listed():
 
 
 @pytest.mark.parametrize(
-    "reply, kind, status",
+    "reply, reason, kind, status",
     [
-        ("550 5.1.1 <anna@example.org>: Recipient address rejected: User unknown", "hard", "5.1.1"),
-        ("552 5.2.2 Mailbox full", "soft", "5.2.2"),
+        ("550 5.1.1 <anna@example.org>: Recipient address rejected: User unknown", "userunknown", "hard", "5.1.1"),
+        ("552 5.2.2 Mailbox full", "mailboxfull", "soft", "5.2.2"),
         (
             "550 5.7.515 Access denied, sending domain does not meet the required authentication level",
+            "securityerror",
             "sender_policy",
             "5.7.515",
         ),
-        ("550-5.7.26 Unauthenticated email is not accepted due to domain's DMARC policy", "sender_policy", "5.7.26"),
-        ("550 5.7.1 Recipient address rejected: user does not accept mail", "hard", "5.7.1"),
-        ("554 delivery error: This user doesn't have an account", "hard", "5.1.1"),
-        ("550 Requested action not taken", "hard", "5.0.0"),
-        ("452 4.2.2 Over quota", "soft", "4.2.2"),
+        (
+            "550-5.7.26 Unauthenticated email is not accepted due to domain's DMARC policy",
+            "securityerror",
+            "sender_policy",
+            "5.7.26",
+        ),
+        (
+            "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+            "blocked",
+            "sender_policy",
+            "5.7.1",
+        ),
+        ("550 5.7.1 Recipient address rejected: user does not accept mail", "notaccept", "hard", "5.7.1"),
+        ("554 delivery error: This user doesn't have an account", "userunknown", "hard", "5.0.0"),
+        ("550 Requested action not taken", "onhold", "soft", "5.0.0"),
+        ("452 4.2.2 Over quota", "mailboxfull", "soft", "4.2.2"),
     ],
 )
-def test_synchronous_smtp_replies_are_classified_by_enhanced_code_then_basic_code_then_words(reply, kind, status):
-    assert classify_reply(reply) == (kind, status)
+def test_synchronous_smtp_replies_get_a_reason_from_the_words_then_the_code(reply, reason, kind, status):
+    failure = reply_failure(reply)
+    assert (failure.reason, failure.kind, failure.status) == (reason, kind, status)
 
 
 def _dsn_to(envelope_to, message_id=""):

@@ -27,8 +27,7 @@ from rundbrief.audience.actions import suppress_address, withdraw_consent
 from rundbrief.audience.addresses import normalise_address, subject_hash
 from rundbrief.audience.models import Subscriber, Suppression
 from rundbrief.bounces.models import BounceEvent, OperatorAlert
-from rundbrief.bounces.parse import classify
-from rundbrief.bounces.status import classify_reply
+from rundbrief.bounces.parse import classify, reply_failure
 from rundbrief.campaigns.actions import CampaignStateError, pause_campaign
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
@@ -177,15 +176,13 @@ def record_smtp_rejection(delivery_id: int, reply_text: str) -> BounceEvent | No
     delivery = _delivery(delivery_id)
     if delivery is None:
         return None
-    kind, status = classify_reply(reply_text or "")
-    if kind is None:
-        kind, status = Kind.HARD, status or "5.0.0"  # a 5xx without a readable code is still permanent
+    failure = reply_failure(reply_text or "")
     recipient = delivery.subscriber.email if delivery.subscriber else None
     return record_bounce(
-        kind=kind,
+        kind=failure.kind or Kind.SOFT,
         recipient=recipient,
-        status=status,
-        reason=" ".join((reply_text or "").split()),
+        status=failure.status or "5.0.0",
+        reason=failure.diagnosis,
         delivery=delivery,
         source=Source.SMTP_SYNC,
     )
@@ -207,7 +204,7 @@ def record_message(raw: bytes, *, source, envelope_recipient=None) -> BounceEven
         kind=result.kind,
         recipient=recipient,
         status=result.status or "",
-        reason=result.diagnostic or result.reason,
+        reason=result.diagnosis or result.reason or "",
         delivery=delivery,
         source=source,
         raw=keep_raw,

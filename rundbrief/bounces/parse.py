@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 from flufl.bounce import all_failures
 
-from rundbrief.bounces import mime
-from rundbrief.bounces.status import COMPLAINT, HARD, SENDER_POLICY, SOFT, describe, kind_for, refine, status_from_text
+from rundbrief.bounces import mime, reasons
+from rundbrief.bounces.judge import judge
+from rundbrief.bounces.status import refine, status_from_text
 
 log = logging.getLogger(__name__)
 # flufl.bounce logs every detector it runs at INFO and re-raises detector errors after logging them at
@@ -70,49 +71,110 @@ CODE_IN_PARENS = re.compile(r"#([245]\.\d{1,3}\.\d{1,3})")  # qmail's "(#5.1.1)"
 
 
 @dataclass(frozen=True)
-class Classification:
-    is_bounce: bool
-    kind: str | None = None  # hard, soft, complaint, sender_policy
-    recipient: str | None = None
-    status: str | None = None
-    reason: str = ""
-    diagnostic: str = ""
-    delivery_id: int | None = None
-    campaign_id: int | None = None
-    recipients: tuple = field(default=())
+class Failure:
+    """One recipient the report says failed (or is delayed), with the server's own words."""
 
-    def as_json(self, file: str) -> dict:
-        """The `rundbrief bounces classify --json` contract; a sender-policy rejection is reported as hard."""
-        kind = HARD if self.kind == SENDER_POLICY else self.kind
+    address: str | None
+    status: str | None
+    reason: str
+    diagnosis: str = ""
+
+    @property
+    def kind(self):
+        return reasons.kind(self.reason)
+
+    def as_json(self) -> dict:
         return {
-            "file": file,
-            "is_bounce": self.is_bounce,
-            "recipient": self.recipient,
-            "kind": kind,
+            "recipient": self.address,
             "status": self.status,
+            "kind": reasons.public_kind(self.reason),
             "reason": self.reason,
         }
 
 
-def not_a_bounce(reason, **refs):
-    return Classification(False, reason=reason, **refs)
+@dataclass(frozen=True)
+class Classification:
+    is_bounce: bool
+    kind: str | None = None  # hard, soft, complaint, sender_policy (bounces/reasons.py)
+    recipient: str | None = None
+    status: str | None = None
+    reason: str | None = None  # a word of reasons.Reason
+    diagnosis: str = ""
+    delivery_id: int | None = None
+    campaign_id: int | None = None
+    failures: tuple = field(default=())
+    note: str = ""  # why a message is not a bounce, for logs
+
+    @property
+    def recipients(self) -> tuple:
+        return tuple(f.address for f in self.failures if f.address)
+
+    def as_json(self, file: str) -> dict:
+        """The `rundbrief bounces classify --json` contract (docs/bounces.md)."""
+        return {
+            "file": file,
+            "is_bounce": self.is_bounce,
+            "recipient": self.recipient,
+            "recipients": [f.as_json() for f in self.failures],
+            "kind": reasons.public_kind(self.reason) if self.is_bounce and self.reason else None,
+            "status": self.status,
+            "reason": self.reason,
+            "diagnosis": self.diagnosis[:DIAGNOSIS_JSON],
+        }
 
 
-def classify(raw: bytes, envelope_recipient: str | None = None) -> Classification:
+DIAGNOSIS_JSON = 200
+
+
+def not_a_bounce(note, reason=None, **refs):
+    return Classification(False, reason=reason, note=note, **refs)
+
+
+def bounce(failures, **refs):
+    """The Classification of a report: its first failure speaks for it (the JSON's `recipient`)."""
+    first = failures[0]
+    return Classification(
+        True, first.kind, first.address, first.status, first.reason, first.diagnosis, failures=tuple(failures), **refs
+    )
+
+
+def reply_failure(reply_text: str, command: str = "RCPT") -> Failure:
+    """A synchronous SMTP reply during delivery, e.g. "550 5.1.1 <a@example.org>: user unknown".
+
+    The delivery engine's refusals come almost always at RCPT (where servers check the mailbox), so
+    that is the default; a caller that knows the refusal came after DATA says so.
+    """
+    diagnosis = " ".join((reply_text or "").split())
+    status = status_from_text(diagnosis, "5")
+    return Failure(None, status, judge(diagnosis, status, command=command), diagnosis[:500])
+
+
+def classify(raw: bytes, envelope_recipient: str | None = None, *, references: bool = True) -> Classification:
+    """references=False skips looking for our VERP ids and Message-IDs (they need the site's secret)."""
     try:
-        return _classify(raw or b"", envelope_recipient)
+        return _classify(raw or b"", envelope_recipient, references)
     except Exception:  # noqa: BLE001 — input from the internet: a bug in a corner must not stop the receiver
         log.warning("bounce classification failed", exc_info=True)
         return not_a_bounce("unparseable message")
 
 
-def _classify(raw: bytes, envelope_recipient):
+def _no_references(extra):
+    return None, None
+
+
+def _classify(raw: bytes, envelope_recipient, references=True):
     if not raw.strip():
         return not_a_bounce("empty message")
     raw = raw[:MAX_BYTES]
     if not HEADER_LINE.match(raw.lstrip(b"\r\n")) or raw.count(b"\x00") > 16:
         return not_a_bounce("not an e-mail message")
     msg = mime.parse_bytes(raw)
+
+    def find(extra):
+        """(delivery id, campaign id) of ours in the message; extra() gives the enclosed original's text."""
+        return mime.our_references(raw, extra(), envelope_recipient)
+
+    find = find if references else _no_references
     if not msg.keys():
         return not_a_bounce("not an e-mail message")
     ctype = msg.get_content_type()
@@ -120,18 +182,18 @@ def _classify(raw: bytes, envelope_recipient):
     report_type = str(report_type).lower()
     feedback = mime.parts_of_type(msg, "message/feedback-report")
     if report_type == "feedback-report" or feedback:
-        return _from_arf(msg, raw, feedback, envelope_recipient)
+        return _from_arf(msg, feedback, find)
     if ctype == "multipart/report" or mime.parts_of_type(msg, *REPORT_FIELDS):
-        result = _from_dsn(msg, raw, envelope_recipient)
+        result = _from_dsn(msg, find)
         if result is not None:
             return result
     sender, subject = mime.header(msg, "From"), mime.header(msg, "Subject")
     if BOUNCE_SENDER.search(sender) or BOUNCE_SUBJECT.search(subject):
-        result = _from_text(msg, raw, envelope_recipient)
+        result = _from_text(msg, find)
         if result is not None:
             return result
     if _is_auto_reply(msg, subject):
-        return not_a_bounce("auto-reply (RFC 3834)")
+        return not_a_bounce("auto-reply (RFC 3834)", reasons.Reason.VACATION.value)
     return not_a_bounce("not a bounce")
 
 
@@ -169,31 +231,68 @@ def _originals_text(msg):
     return "\n".join(out)
 
 
-def _from_dsn(msg, raw, envelope_recipient):
+def _from_dsn(msg, find):
     """RFC 3464: the per-recipient fields name the address (Final-Recipient), what happened (Action) and why."""
     text = "\n\n".join(mime.fields_text(part) for part in mime.parts_of_type(msg, *REPORT_FIELDS))
     recipients = [b for b in mime.field_blocks(text) if "final-recipient" in b or "original-recipient" in b]
-    delivery_id, campaign_id = mime.our_references(raw, _originals_text(msg), envelope_recipient)
+    delivery_id, campaign_id = find(lambda: _originals_text(msg))
     refs = {"delivery_id": delivery_id, "campaign_id": campaign_id}
     if not recipients:
         return None  # no per-recipient fields: let the text heuristics try
-    failed = [b for b in recipients if b.get("action", "failed").lower().startswith("failed")]
-    delayed = [b for b in recipients if b.get("action", "").lower().startswith("delayed")]
-    chosen = (failed or delayed or [None])[0]
-    if chosen is None:
-        action = recipients[0].get("action", "").lower() or "delivered"
-        return not_a_bounce(f"delivery report: {action}", **refs)
-    diagnostic = " ".join(chosen.get("diagnostic-code", "").split())
-    status = refine(_status_field(chosen.get("status", "")), diagnostic)
-    if not status:
-        status = status_from_text(diagnostic, "5" if chosen in failed else "4")
-    kind = SOFT if chosen in delayed and chosen not in failed else kind_for(status, diagnostic)
-    if kind is None:
-        kind = HARD if chosen in failed else SOFT
-    recipient = mime.address(chosen.get("final-recipient")) or mime.address(chosen.get("original-recipient"))
-    addresses = tuple(a for a in (mime.address(b.get("final-recipient")) for b in failed + delayed) if a)
-    reason = "delivery delayed" if chosen not in failed else (describe(status) or "delivery failed")
-    return Classification(True, kind, recipient, status, reason, diagnostic[:500], recipients=addresses, **refs)
+    failed = [b for b in recipients if _action(b).startswith(("failed", "delayed", "expired"))]
+    if not failed:
+        return not_a_bounce(f"delivery report: {_action(recipients[0]) or 'delivered'}", **refs)
+    failed.sort(key=lambda b: not _action(b).startswith("failed"))  # a failure speaks before a delay
+    human = None
+    failures = []
+    for block in failed:
+        diagnosis = " ".join(block.get("diagnostic-code", "").split())
+        _, sep, rest = diagnosis.partition(";")
+        if sep and len(_) < 12 and " " not in _.strip():  # RFC 3464 §2.3.6 diagnostic-type ("smtp; 550 …")
+            diagnosis = rest.strip()
+        address = mime.address(block.get("final-recipient")) or mime.address(block.get("original-recipient"))
+        status = refine(_status_field(block.get("status", "")), diagnosis)
+        if not diagnosis:  # some MTAs write the reason only in the human-readable part
+            human = _human_text(msg) if human is None else human
+            diagnosis = _paragraph_about(human, address)
+        if not status:
+            status = status_from_text(diagnosis, "4" if _action(block).startswith("delayed") else "5")
+        reason = judge(diagnosis, status, _action(block), _command(diagnosis))
+        failures.append(Failure(address, status, reason, diagnosis[:500]))
+    return bounce(failures, **refs)
+
+
+def _action(block):
+    return block.get("action", "failed").strip().lower()
+
+
+COMMAND = re.compile(
+    r"\b(?:in reply to|after|while sending|during)\s+(?:the\s+)?(RCPT|MAIL|DATA|end of data|HELO|EHLO)", re.I
+)
+
+
+def _command(text):
+    """The SMTP command a rejection answered (Postfix: "in reply to RCPT TO command"), upper-cased."""
+    match = COMMAND.search(text or "")
+    if not match:
+        return ""
+    word = match.group(1).upper()
+    return "DATA" if word == "END OF DATA" else word
+
+
+def _human_text(msg):
+    plain = [t for ctype, t in mime.texts(msg) if ctype == "text/plain"]
+    return mime.without_quoted_original("\n\n".join(plain).replace("\r\n", "\n"))
+
+
+def _paragraph_about(text, address):
+    """The paragraph of a human-readable report that names the address (or the whole text, shortened)."""
+    if address:
+        at = text.lower().find(address)
+        if at >= 0:
+            end = text.find("\n\n", at + len(address) + 2)
+            return " ".join(text[at : end if end > 0 else at + 600].split())[:500]
+    return " ".join(text.split())[:500]
 
 
 def _status_field(value):
@@ -201,15 +300,14 @@ def _status_field(value):
     return status.group(0) if status else None
 
 
-def _from_arf(msg, raw, feedback, envelope_recipient):
+def _from_arf(msg, feedback, find):
     """RFC 5965: Feedback-Type abuse (or fraud) is a complaint; the recipient is Original-Rcpt-To or the
     enclosed message's To — often redacted by the provider, so our VERP/Message-ID ids matter most."""
     fields = {}
     for part in feedback:
         for block in mime.field_blocks(mime.fields_text(part)):
             fields.update({k: v for k, v in block.items() if k not in fields})
-    originals = _originals_text(msg)
-    delivery_id, campaign_id = mime.our_references(raw, originals, envelope_recipient)
+    delivery_id, campaign_id = find(lambda: _originals_text(msg))
     refs = {"delivery_id": delivery_id, "campaign_id": campaign_id}
     feedback_type = fields.get("feedback-type", "").strip().lower()
     if feedback_type not in COMPLAINT_TYPES:
@@ -226,13 +324,12 @@ def _from_arf(msg, raw, feedback, envelope_recipient):
                 if recipient:
                     break
     agent = fields.get("user-agent", "")
-    reason = f"spam complaint (ARF {feedback_type or 'abuse'})" + (f" from {agent}"[:80] if agent else "")
-    return Classification(
-        True, COMPLAINT, recipient, None, reason, recipients=(recipient,) if recipient else (), **refs
-    )
+    note = f"ARF {feedback_type or 'abuse'}" + (f" from {agent}"[:80] if agent else "")
+    failure = Failure(recipient, None, reasons.Reason.FEEDBACK.value, note)
+    return bounce([failure], **refs)
 
 
-def _from_text(msg, raw, envelope_recipient):
+def _from_text(msg, find):
     """Bounces without RFC 3464 fields: find each failed address and the paragraph that says why."""
     parts = mime.texts(msg)
     plain = [t for ctype, t in parts if ctype == "text/plain"] or [
@@ -240,7 +337,7 @@ def _from_text(msg, raw, envelope_recipient):
         for _, t in parts  # an HTML-only NDR: drop the tags
     ]
     body = mime.without_quoted_original("\n\n".join(plain).replace("\r\n", "\n"))
-    delivery_id, campaign_id = mime.our_references(raw, "", envelope_recipient)
+    delivery_id, campaign_id = find(lambda: "")
     refs = {"delivery_id": delivery_id, "campaign_id": campaign_id}
     found = []
     for pattern in (EXIM_FAILED, SENDMAIL_FATAL, EXCHANGE_LIST, ANGLE_PARAGRAPH):
@@ -249,18 +346,19 @@ def _from_text(msg, raw, envelope_recipient):
             if address and address not in {a for a, _ in found}:
                 found.append((address, match.group(2)))
     temporary, permanent = _flufl(msg)
-    paragraph = found[0][1] if found else body
-    recipient = found[0][0] if found else _first(permanent) or _first(temporary)
-    status = _status_in(paragraph, permanent, temporary) or _status_in(body, permanent, temporary)
-    if not status and not recipient:
-        return None
-    kind = kind_for(status, paragraph)
-    if kind is None:
-        kind = SOFT if (temporary and not permanent) else HARD
-    addresses = tuple(a for a, _ in found) or tuple(sorted(a.decode("utf-8", "replace") for a in permanent))
-    diagnostic = " ".join(paragraph.split())[:500]
-    reason = describe(status) or ("delivery failed" if kind == HARD else "delivery delayed")
-    return Classification(True, kind, recipient, status, reason, diagnostic, recipients=addresses, **refs)
+    if not found:
+        address = _first(permanent) or _first(temporary)
+        if address is None and not (permanent or temporary):
+            if _status_in(body, permanent, temporary) is None:
+                return None
+        found = [(address, body)]
+    failures = []
+    for address, paragraph in found:
+        status = _status_in(paragraph, permanent, temporary) or _status_in(body, permanent, temporary)
+        diagnosis = " ".join(paragraph.split())[:500]
+        action = "delayed" if (status or "").startswith("4") or (temporary and not permanent) else "failed"
+        failures.append(Failure(address, status, judge(diagnosis, status, action, _command(diagnosis)), diagnosis))
+    return bounce(failures, **refs)
 
 
 def _status_in(text, permanent, temporary):

@@ -8,15 +8,13 @@ purge                  delete raw bounce copies older than BOUNCE_RAW_RETENTION_
 """
 
 import json
-import os
 import signal
 import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from rundbrief.bounces import actions
+from rundbrief.bounces import actions, classify_files
 from rundbrief.bounces import imap as imap_module  # `imap` is the --imap option's name
-from rundbrief.bounces.parse import Classification, classify
 from rundbrief.bounces.receiver import ReceiverController, parse_listen
 
 
@@ -42,13 +40,7 @@ class Command(BaseCommand):
 
     def handle_classify(self, files, **options):
         for path in files:
-            name = os.path.basename(path)
-            try:
-                with open(path, "rb") as fh:
-                    result = classify(fh.read())
-            except OSError:
-                result = Classification(False, reason="cannot read file")
-            self.stdout.write(json.dumps(result.as_json(name), ensure_ascii=False))
+            self.stdout.write(json.dumps(classify_files.classify_file(path), ensure_ascii=False))
 
     def handle_receive(self, listen, lmtp, **options):
         try:
