@@ -92,7 +92,7 @@ def test_all_failed_recipients_of_a_multi_recipient_dsn_are_listed():
         ),
         (
             "550-5.7.26 Unauthenticated email is not accepted due to domain's DMARC policy",
-            "securityerror",
+            "blocked",
             "sender_policy",
             "5.7.26",
         ),

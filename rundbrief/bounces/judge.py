@@ -36,7 +36,6 @@ STATUS_REASONS = {
     "2.2": "mailboxfull",
     "2.3": "exceedlimit",
     "2.4": "systemerror",  # mailing list expansion problem
-    "3.0": "systemerror",
     "3.1": "systemfull",
     "3.2": "systemerror",
     "3.3": "systemerror",
@@ -132,7 +131,10 @@ def by_status(status: str | None) -> str | None:
     if not status or status.endswith(".0.0"):
         return None
     subject_detail = status.partition(".")[2]
-    return STATUS_REASONS.get(subject_detail)
+    if subject_detail in STATUS_REASONS:
+        return STATUS_REASONS[subject_detail]
+    # Providers extend the details (Microsoft's 5.1.351 "unknown recipient"); subject 1 is the address.
+    return "userunknown" if subject_detail.startswith("1.") else None
 
 
 def is_vacation(text: str) -> bool:
@@ -140,7 +142,7 @@ def is_vacation(text: str) -> bool:
 
 
 # Codes that name the mailbox's state precisely; no reworded text overrides them.
-DECISIVE = frozenset({"mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved"})
+DECISIVE = frozenset({"mailboxfull", "mesgtoobig", "hasmoved"})
 # Commands that show the rejection was about the address itself (RFC 5321 §3.3: RCPT names the mailbox).
 ADDRESS_COMMANDS = frozenset({"RCPT", "MAIL"})
 
@@ -153,6 +155,10 @@ def judge(diagnosis: str, status: str | None, action: str = "failed", command: s
     if _CERTAIN.search(text):
         return "userunknown"
     worded = by_words(text)
+    if command == "MAIL" and worded in (None, "userunknown", "hostunknown", "filtered", "notaccept"):
+        return "rejected"  # refused at MAIL FROM: our envelope sender, not the reader's address
+    if command == "CONNECT" and worded is None:
+        return "blocked"  # refused before any address was named: our IP or host name
     if worded is None and action.startswith(("delayed", "expired")):
         return "expired"  # a delay report names the state of the queue, whatever the last attempt's code
     if worded == "userunknown" or (worded is None and coded == "userunknown"):

@@ -18,9 +18,10 @@ The order of the checks matters:
 classify() never raises: anything unexpected gives is_bounce False.
 """
 
+import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flufl.bounce import all_failures
 
@@ -50,7 +51,13 @@ AUTO_SUBJECT = re.compile(
 )
 REPORT_FIELDS = ("message/delivery-status", "message/global-delivery-status", "text/delivery-status")
 ORIGINALS = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers", "message/global")
-COMPLAINT_TYPES = {"abuse", "fraud", ""}
+# RFC 5965 §7.3 Feedback-Types. Every report is read (JSON kind `complaint`, reason `feedback`); what it does
+# depends on the type: a reader's complaint withdraws consent, a DMARC/SPF failure report (RFC 6591
+# auth-failure) is about our authentication, and "not-spam" is a reader rescuing our mail.
+NOT_COMPLAINTS = {"not-spam"}
+ABOUT_THE_SENDER = {"auth-failure"}
+HOTMAIL_COMPLAINT = re.compile(r"^\s*complaint about message from", re.I)
+SES_JSON = re.compile(rb'\\?"(?:notificationType|eventType)\\?"\s*:\s*\\?"(?:Bounce|Complaint)')
 
 # "<a@b>: reason" (Postfix, qmail, Yahoo), Exim's indented list, Sendmail's "fatal errors" block.
 ANGLE_PARAGRAPH = re.compile(r"^\s*<([^<>\s]+@[^<>\s]+)>:?\s*\n?(.*?)(?=\n\s*\n|\n\s*<[^<>\s]+@|\Z)", re.M | re.S)
@@ -64,6 +71,17 @@ EXCHANGE_LIST = re.compile(
     r"(?:failed to these recipients or groups|could not be delivered to|could not be reached"
     r"|cannot be reached)[^\n]*:?\s*\n\s*\n?"
     r"\s*(?:[^\n<]*<)?([^<>\s()]+@[^<>\s()]+?)>?(?:[ \t][^\n]*)?\n(.*?)(?=\n\s*\n\s*\n|\Z)",
+    re.S | re.I,
+)
+# A Sendmail/V5 transcript: "550 <a@b>... User unknown", "<<< 550 <a@b>, User Unknown", ">>> RCPT To:<a@b>".
+TRANSCRIPT = re.compile(
+    r"^[ \t]*(?:<<< ?)?[45]\d\d[ -](?:[45]\.\d{1,3}\.\d{1,3} )?<([^<>\s]+@[^<>\s]+)>(?:\.\.\.|,|:)[ \t]*([^\n]*)",
+    re.M,
+)
+# "…to the following recipients:" then the address alone on a line (Amazon WorkMail, X3, Exchange variants).
+FOLLOWING = re.compile(
+    r"following (?:recipient|address)(?:s|\(s\)|es|\(es\))?[^\n]{0,40}:?[ \t]*\n(?:[ \t]*\n)?"
+    r"[ \t]*\*?[ \t]*<?([^<>\s,;]+@[^<>\s,;]+?)>?[ \t]*\n(.*?)(?=\n\s*\n|\Z)",
     re.S | re.I,
 )
 STATUS_FIELD = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")  # RFC 3464 §2.3.4, maybe followed by a comment
@@ -111,11 +129,17 @@ class Classification:
 
     def as_json(self, file: str) -> dict:
         """The `rundbrief bounces classify --json` contract (docs/bounces.md)."""
+        vacation = self.reason == reasons.Reason.VACATION
         return {
             "file": file,
-            "is_bounce": self.is_bounce,
+            # An auto-reply is a report about our message, as the reference classifier reads it; its
+            # kind stays null and it changes nothing (reasons.Policy.IGNORE).
+            "is_bounce": self.is_bounce or vacation,
             "recipient": self.recipient,
-            "recipients": [f.as_json() for f in self.failures],
+            "recipients": [f.as_json() for f in self.failures]
+            or (
+                [{"recipient": self.recipient, "status": None, "kind": None, "reason": self.reason}] if vacation else []
+            ),
             "kind": reasons.public_kind(self.reason) if self.is_bounce and self.reason else None,
             "status": self.status,
             "reason": self.reason,
@@ -192,8 +216,16 @@ def _classify(raw: bytes, envelope_recipient, references=True):
         result = _from_text(msg, find)
         if result is not None:
             return result
+    if HOTMAIL_COMPLAINT.search(subject) and mime.parts_of_type(msg, "message/rfc822"):
+        return _from_hotmail_complaint(msg, find)
+    if ctype == "text/plain" and SES_JSON.search(raw):
+        result = _from_ses_json(msg, find)
+        if result is not None:
+            return result
     if _is_auto_reply(msg, subject):
-        return not_a_bounce("auto-reply (RFC 3834)", reasons.Reason.VACATION.value)
+        return Classification(
+            False, reason=reasons.Reason.VACATION.value, recipient=mime.address(sender), note="auto-reply (RFC 3834)"
+        )
     return not_a_bounce("not a bounce")
 
 
@@ -252,12 +284,15 @@ def _from_dsn(msg, find):
             diagnosis = rest.strip()
         address = mime.address(block.get("final-recipient")) or mime.address(block.get("original-recipient"))
         status = refine(_status_field(block.get("status", "")), diagnosis)
-        if not diagnosis:  # some MTAs write the reason only in the human-readable part
+        command = _command(diagnosis)
+        if not diagnosis or not command:  # the reason or the command may be only in the human-readable part
             human = _human_text(msg) if human is None else human
-            diagnosis = _paragraph_about(human, address)
+            paragraph = _paragraph_about(human, address)
+            diagnosis = diagnosis or paragraph
+            command = command or _command(paragraph)
         if not status:
             status = status_from_text(diagnosis, "4" if _action(block).startswith("delayed") else "5")
-        reason = judge(diagnosis, status, _action(block), _command(diagnosis))
+        reason = judge(diagnosis, status, _action(block), command)
         failures.append(Failure(address, status, reason, diagnosis[:500]))
     return bounce(failures, **refs)
 
@@ -310,23 +345,74 @@ def _from_arf(msg, feedback, find):
     delivery_id, campaign_id = find(lambda: _originals_text(msg))
     refs = {"delivery_id": delivery_id, "campaign_id": campaign_id}
     feedback_type = fields.get("feedback-type", "").strip().lower()
-    if feedback_type not in COMPLAINT_TYPES:
+    if feedback_type in NOT_COMPLAINTS:
         return not_a_bounce(f"feedback report: {feedback_type}", **refs)
     recipient = mime.address(fields.get("original-rcpt-to")) or mime.address(fields.get("removed-recipient"))
-    if recipient is None:
-        for part in mime.parts_of_type(msg, *ORIGINALS):
-            payload = part.get_payload()
-            inner = payload[0] if isinstance(payload, list) and payload else None
-            if inner is None and isinstance(payload, str):
-                inner = mime.parse_bytes(payload.encode("utf-8", "replace"))
-            if inner is not None:
-                recipient = mime.address(mime.header(inner, "To"))
-                if recipient:
-                    break
+    recipient = recipient or _enclosed_recipient(msg)
     agent = fields.get("user-agent", "")
     note = f"ARF {feedback_type or 'abuse'}" + (f" from {agent}"[:80] if agent else "")
-    failure = Failure(recipient, None, reasons.Reason.FEEDBACK.value, note)
-    return bounce([failure], **refs)
+    return _complaint(recipient, note, refs, sender=feedback_type in ABOUT_THE_SENDER)
+
+
+def _complaint(recipient, note, refs, sender=False):
+    result = bounce([Failure(recipient, None, reasons.Reason.FEEDBACK.value, note)], **refs)
+    return replace(result, kind=reasons.SENDER_POLICY) if sender else result
+
+
+def _enclosed_recipient(msg, header="To"):
+    """The recipient named by the enclosed original (message/rfc822 or text/rfc822-headers)."""
+    for part in mime.parts_of_type(msg, *ORIGINALS):
+        payload = part.get_payload()
+        inner = payload[0] if isinstance(payload, list) and payload else None
+        if inner is None and isinstance(payload, str):
+            inner = mime.parse_bytes(payload.encode("utf-8", "replace"))
+        if inner is not None:
+            recipient = mime.address(mime.header(inner, header))
+            if recipient:
+                return recipient
+    return None
+
+
+def _from_hotmail_complaint(msg, find):
+    """Outlook.com's JMRP without ARF: "complaint about message from <ip>", the original attached,
+    the complaining recipient in its X-HmXmrOriginalRecipient header."""
+    delivery_id, campaign_id = find(lambda: _originals_text(msg))
+    recipient = _enclosed_recipient(msg, "X-HmXmrOriginalRecipient") or _enclosed_recipient(msg)
+    return _complaint(
+        recipient, "complaint (Outlook.com JMRP)", {"delivery_id": delivery_id, "campaign_id": campaign_id}
+    )
+
+
+def _from_ses_json(msg, find):
+    """Amazon SES notifications forwarded by mail: one JSON object with bounced or complained recipients."""
+    text = mime.payload_text(msg)
+    try:  # the JSON object may be followed by the notification service's footer
+        data, _ = json.JSONDecoder().raw_decode(text, text.find("{"))
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("Message"), str):  # wrapped in an SNS envelope
+        try:
+            data = json.loads(data["Message"])
+        except ValueError:
+            return None
+    kind = str(data.get("notificationType") or data.get("eventType") or "").lower()
+    refs = dict(zip(("delivery_id", "campaign_id"), find(lambda: ""), strict=True))
+    if kind == "complaint":
+        people = (data.get("complaint") or {}).get("complainedRecipients") or [{}]
+        return _complaint(mime.address(str(people[0].get("emailAddress", ""))), "complaint (Amazon SES)", refs)
+    if kind != "bounce":
+        return None
+    info = data.get("bounce") or {}
+    failures = []
+    for person in info.get("bouncedRecipients") or []:
+        diagnosis = " ".join(str(person.get("diagnosticCode", "")).split())
+        status = _status_field(str(person.get("status", ""))) or status_from_text(diagnosis, "5")
+        action = "delayed" if str(info.get("bounceType", "")).lower() == "transient" else "failed"
+        address = mime.address(str(person.get("emailAddress", "")))
+        failures.append(Failure(address, status, judge(diagnosis, status, action, _command(diagnosis)), diagnosis))
+    return bounce(failures, **refs) if failures else None
 
 
 def _from_text(msg, find):
@@ -340,7 +426,7 @@ def _from_text(msg, find):
     delivery_id, campaign_id = find(lambda: "")
     refs = {"delivery_id": delivery_id, "campaign_id": campaign_id}
     found = []
-    for pattern in (EXIM_FAILED, SENDMAIL_FATAL, EXCHANGE_LIST, ANGLE_PARAGRAPH):
+    for pattern in (EXIM_FAILED, SENDMAIL_FATAL, EXCHANGE_LIST, ANGLE_PARAGRAPH, TRANSCRIPT, FOLLOWING):
         for match in pattern.finditer(body):
             address = mime.address(match.group(1))
             if address and address not in {a for a, _ in found}:

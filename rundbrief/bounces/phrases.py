@@ -15,6 +15,8 @@ before the general ("blocked using spamhaus" is `blocked`, not `spamdetected`).
 
 # The server says the mailbox or domain does not exist: the only reasons that suppress at once.
 USERUNKNOWN = (
+    "address couldn't be found",
+    "recipient address rejected",
     "user unknown",
     "unknown user",
     "user not found",
@@ -79,6 +81,7 @@ USERUNKNOWN = (
 )
 # Wordings of particular MTAs that only ever mean "no such mailbox", whatever the SMTP phase.
 USERUNKNOWN_CERTAIN = (
+    "address couldn't be found",
     "recipient name is not recognized",  # Exchange 2000/2003
     "not listed in domino directory",  # Lotus Domino
     "not listed in public name & address book",
@@ -88,6 +91,7 @@ USERUNKNOWN_CERTAIN = (
     "no mailbox here by that name",  # qmail-local
 )
 HOSTUNKNOWN = (
+    "couldn't find any host",
     "host unknown",
     "unknown host",
     "host not found",
@@ -117,6 +121,7 @@ HASMOVED = (
     "no longer at this address",
 )
 NOTACCEPT = (
+    "no mx record",
     "does not accept mail",
     "doesn't accept mail",
     "accepts no mail",
@@ -191,6 +196,7 @@ MAILBOXFULL = (
     "quota (violation|exceeded|full)",
 )
 EXCEEDLIMIT = (
+    "exceeds fixed maximum message size",
     "message exceeds local size limit",
     "exceeds the per-recipient",
     "message length exceeds administrative limit",
@@ -277,6 +283,12 @@ REJECTED = (
     "absender",
 )
 BLOCKED = (
+    "ip name lookup failed",
+    "\\(bl\\)",  # T-Online's marker for a blocklisted sender
+    "mismatches client ip",
+    "dmarc",  # Gmail, Microsoft and QQ refuse the sending domain: fix DNS, not the list
+    "spf",
+    "has an spf record",
     "blocked using",
     "blocklist",
     "block list",
@@ -370,7 +382,8 @@ CONTENTERROR = (
 )
 POLICYVIOLATION = (
     "illegal attachment",
-    "dmarc",
+    "content presents a potential",
+    "multiple addresses in from",
     "policy",
     "not compliant",
     "violat",
@@ -397,6 +410,9 @@ SECURITYERROR = (
     "certificate",
 )
 EXPIRED = (
+    "timed out",
+    "timeout",
+    "did not accept our requests to connect",
     "retry timeout exceeded",
     "retry time not reached",
     "delivery time expired",
@@ -423,9 +439,6 @@ EXPIRED = (
 )
 NETWORKERROR = (
     "network error",
-    "connection timed out",
-    "timed out",
-    "timeout",
     "no route to host",
     "host is unreachable",
     "network is unreachable",
@@ -459,6 +472,7 @@ SYSTEMFULL = (
     "no space left",
 )
 SYSTEMERROR = (
+    "currently unavailable",
     "system error",
     "internal error",
     "server error",
@@ -495,6 +509,7 @@ MAILERERROR = (
     "unknown mailer",
 )
 TOOMANYCONN = (
+    "frequency limited",
     "too many connections",
     "too many concurrent",
     "too many simultaneous",
@@ -549,8 +564,8 @@ SENDER = (
 ORDER = (
     ("rejected", SENDER),
     ("mailboxfull", MAILBOXFULL),
-    ("mesgtoobig", MESGTOOBIG),
     ("exceedlimit", EXCEEDLIMIT),
+    ("mesgtoobig", MESGTOOBIG),
     ("suspend", SUSPEND),
     ("hasmoved", HASMOVED),
     ("norelaying", NORELAYING),
