@@ -302,17 +302,24 @@ def _action(block):
 
 
 COMMAND = re.compile(
-    r"\b(?:in reply to|after|while sending|during)\s+(?:the\s+)?(RCPT|MAIL|DATA|end of data|HELO|EHLO)", re.I
+    r"\b(?:in reply to|after|while sending|during)\s+(?:the\s+)?"
+    r"(RCPT|MAIL|DATA|end of data|HELO|EHLO|initial connection)"
+    r"|>>> (RCPT|MAIL|DATA)\b|(does not like recipient|RCPT TO generated|RCPT TO:\s*<)",
+    re.I,
 )
+_COMMANDS = {"END OF DATA": "DATA", "INITIAL CONNECTION": "CONNECT", "HELO": "CONNECT", "EHLO": "CONNECT"}
 
 
 def _command(text):
-    """The SMTP command a rejection answered (Postfix: "in reply to RCPT TO command"), upper-cased."""
+    """The SMTP command a rejection answered, from Postfix's "in reply to RCPT TO command", Exim's
+    "after MAIL FROM", a Sendmail transcript's ">>> RCPT To:" or qmail's "does not like recipient"."""
     match = COMMAND.search(text or "")
     if not match:
         return ""
-    word = match.group(1).upper()
-    return "DATA" if word == "END OF DATA" else word
+    if match.group(3):
+        return "RCPT"
+    word = " ".join((match.group(1) or match.group(2)).upper().split())
+    return _COMMANDS.get(word, word)
 
 
 def _human_text(msg):
@@ -387,7 +394,7 @@ def _from_ses_json(msg, find):
     """Amazon SES notifications forwarded by mail: one JSON object with bounced or complained recipients."""
     text = mime.payload_text(msg)
     try:  # the JSON object may be followed by the notification service's footer
-        data, _ = json.JSONDecoder().raw_decode(text, text.find("{"))
+        data, _ = json.JSONDecoder(strict=False).raw_decode(text, text.find("{"))
     except ValueError:
         return None
     if not isinstance(data, dict):
@@ -439,11 +446,13 @@ def _from_text(msg, find):
                 return None
         found = [(address, body)]
     failures = []
+    body_command = _command(body)  # a transcript names the command a line before the reply
     for address, paragraph in found:
         status = _status_in(paragraph, permanent, temporary) or _status_in(body, permanent, temporary)
-        diagnosis = " ".join(paragraph.split())[:500]
+        diagnosis = " ".join(paragraph.split())[:500] or _paragraph_about(body, address)
         action = "delayed" if (status or "").startswith("4") or (temporary and not permanent) else "failed"
-        failures.append(Failure(address, status, judge(diagnosis, status, action, _command(diagnosis)), diagnosis))
+        command = _command(diagnosis) or body_command
+        failures.append(Failure(address, status, judge(diagnosis, status, action, command), diagnosis))
     return bounce(failures, **refs)
 
 

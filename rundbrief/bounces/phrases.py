@@ -15,6 +15,7 @@ before the general ("blocked using spamhaus" is `blocked`, not `spamdetected`).
 
 # The server says the mailbox or domain does not exist: the only reasons that suppress at once.
 USERUNKNOWN = (
+    "addressee unknown",
     "address couldn't be found",
     "recipient address rejected",
     "user unknown",
@@ -86,8 +87,6 @@ USERUNKNOWN_CERTAIN = (
     "not listed in domino directory",  # Lotus Domino
     "not listed in public name & address book",
     "invalid final delivery userid",  # Ipswitch IMail
-    "does not like recipient",  # qmail's remote transcript: refused at RCPT
-    "<<< rcpt to:",  # a transcript naming the command
     "no mailbox here by that name",  # qmail-local
 )
 HOSTUNKNOWN = (
