@@ -343,8 +343,9 @@ def pause_if_domain_refuses_campaign(campaign_id, domain) -> bool:
     if campaign is None:
         return False
     at_domain = f"@{domain}"
+    # kind as well as outcome: the (campaign, kind) index finds a campaign's refusals without a scan.
     refusals = BounceEvent.objects.filter(
-        campaign_id=campaign_id, outcome=Outcome.ALERTED, recipient__iendswith=at_domain
+        campaign_id=campaign_id, kind=Kind.SENDER_POLICY, outcome=Outcome.ALERTED, recipient__iendswith=at_domain
     )
     resumed = campaign.events.filter(action=CampaignEvent.Action.RESUMED).order_by("-occurred_at").first()
     if resumed is not None:
