@@ -215,6 +215,8 @@ BOUNCE_SOFT_DAYS = config.env_int("BOUNCE_SOFT_DAYS", 14)
 BOUNCE_COMPLAINT_WARN_RATE = config.env_float("BOUNCE_COMPLAINT_WARN_RATE", 0.001)  # Gmail: stay below 0.1 %
 BOUNCE_COMPLAINT_PAUSE_RATE = config.env_float("BOUNCE_COMPLAINT_PAUSE_RATE", 0.003)  # Gmail/Yahoo: never 0.3 %
 BOUNCE_COMPLAINT_MIN_SENT = config.env_int("BOUNCE_COMPLAINT_MIN_SENT", 1000)
+# Sender-reason refusals of one campaign by one domain, none accepted since the first: pause (docs/bounces.md).
+BOUNCE_DOMAIN_PAUSE_MIN = config.env_int("BOUNCE_DOMAIN_PAUSE_MIN", 20)
 BOUNCE_RAW_RETENTION_DAYS = config.env_int("BOUNCE_RAW_RETENTION_DAYS", 30)
 
 # Operations (docs/operations.md). /metrics answers a bearer token or an allowed client address.

@@ -39,7 +39,7 @@ def test_a_hard_bounce_suppresses_the_address_at_once_and_writes_a_ledger_event(
     assert event.kind == "hard" and event.status == "5.1.1" and event.outcome == "suppressed"
     assert event.delivery == delivery and event.campaign_id == delivery.campaign_id
     assert Suppression.objects.get(address_hash=subject_hash(address)).reason == "bounced"
-    assert events_for(address, ConsentEvent.Kind.SUPPRESSED).get().source.startswith("bounce:hard:5.1.1")
+    assert events_for(address, ConsentEvent.Kind.SUPPRESSED).get().source.startswith("bounce:userunknown:5.1.1")
     delivery.refresh_from_db()
     assert delivery.state == Delivery.State.BOUNCED
     assert verify_chain().intact
@@ -173,3 +173,53 @@ def test_admin_shows_the_bounce_log_rates_with_a_warning_and_acknowledges_alerts
     assert response.status_code == 302
     alert.refresh_from_db()
     assert alert.acknowledged
+
+
+BLOCKLISTED = "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org"
+
+
+def _refuse(deliveries, reply=BLOCKLISTED):
+    for delivery in deliveries:
+        Delivery.objects.filter(pk=delivery.pk).update(state=Delivery.State.FAILED, sent_at=None)
+        actions.record_smtp_rejection(delivery.pk, reply)
+
+
+def test_a_domain_that_refuses_all_of_a_campaign_for_a_blocklisting_pauses_it_naming_reason_and_domain(
+    finance, settings
+):
+    settings.BOUNCE_DOMAIN_PAUSE_MIN = 3
+    make_audience(finance, 4)
+    deliveries = mark_sent(scheduled_campaign([finance]))
+    campaign = Campaign.objects.get(pk=deliveries[0].campaign_id)
+    Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.SENDING)
+    _refuse(deliveries[:2])
+    assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.SENDING  # 2 < 3
+    Delivery.objects.filter(pk=deliveries[3].pk).update(sent_at=None)  # not accepted either
+    _refuse(deliveries[2:3])
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.PAUSED
+    assert "example.org refused 3 messages (blocked)" in campaign.pause_reason
+    assert campaign.events.get(action="paused").actor == "bounces"
+    assert not Suppression.objects.exists()
+
+
+def test_a_domain_that_still_accepts_some_of_the_campaign_does_not_pause_it(finance, settings):
+    settings.BOUNCE_DOMAIN_PAUSE_MIN = 3
+    make_audience(finance, 4)
+    deliveries = mark_sent(scheduled_campaign([finance]))
+    Campaign.objects.filter(pk=deliveries[0].campaign_id).update(state=Campaign.State.SENDING)
+    _refuse(deliveries[:1])
+    Delivery.objects.filter(pk=deliveries[3].pk).update(sent_at=timezone.now())  # accepted after the first refusal
+    _refuse(deliveries[1:3])
+    assert Campaign.objects.get(pk=deliveries[0].campaign_id).state == Campaign.State.SENDING
+
+
+def test_a_counted_reason_never_suppresses_at_once_even_with_a_5xx(sent):
+    event = actions.record_smtp_rejection(sent[0].pk, "552 5.2.2 <x@example.org>: Mailbox full")
+    assert (event.reason, event.kind, event.outcome) == ("mailboxfull", "soft", "counted")
+    assert not is_suppressed(sent[0].subscriber.email)
+
+
+def test_an_auto_reply_is_not_recorded(sent):
+    assert actions.record_bounce(reason="vacation", recipient=sent[0].subscriber.email, delivery=sent[0]) is None
+    assert not BounceEvent.objects.exists()

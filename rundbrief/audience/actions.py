@@ -140,6 +140,23 @@ def suppress_address(email, *, reason, source=""):
     return suppression
 
 
+def lift_suppression(email, *, reason, source=""):
+    """Take an address off the suppression list, but only if it is there for `reason` (a bounce lifted
+    after review must not lift a complaint or an erasure). Consent is not touched: a reader who withdrew
+    stays withdrawn (GDPR Art. 7(3)); only the block on sending goes. Returns False if nothing was lifted."""
+    address = normalise_address(email)
+    subject = subject_hash(address)
+    with transaction.atomic():
+        deleted, _ = Suppression.objects.filter(address_hash=subject, reason=reason).delete()
+        if not deleted:
+            return False
+        subscriber = Subscriber.objects.filter(email=address).first()
+        append_event(
+            Kind.UNSUPPRESSED, subject_hash=subject, subscriber=subscriber, source=source or f"reason:{reason}"
+        )
+    return True
+
+
 def request_export(subscriber):
     """Mail an expiring download link to the address itself: data never goes into a form's response."""
     transaction.on_commit(lambda: outbox.submit(mail.send_export_link, subscriber))

@@ -132,6 +132,7 @@ class ConsentEvent(models.Model):
         TOPICS_CHANGED = "topics_changed", _("topics changed")
         WITHDRAWN = "withdrawn", _("withdrawn")
         SUPPRESSED = "suppressed", _("suppressed")
+        UNSUPPRESSED = "unsuppressed", _("suppression lifted")
         IMPORTED = "imported", _("imported")
         ERASED = "erased", _("erased")
         EXPIRED = "expired", _("expired")

@@ -1,12 +1,18 @@
 """What a bounce or complaint does to the audience. The receiver, the IMAP poller, the delivery engine
 and the admin all call these.
 
-* hard bounce → the address is suppressed at once, the delivery marked `bounced`;
-* soft bounce → counted; BOUNCE_SOFT_LIMIT soft bounces (distinct messages) within
-  BOUNCE_SOFT_DAYS days suppress the address;
-* complaint (RFC 5965 Feedback-Type abuse) → consent withdrawn and the address suppressed;
-  a campaign whose complaint rate passes BOUNCE_COMPLAINT_PAUSE_RATE is paused;
-* sender policy (5.7.x, RFC 3463 §3.8) → an OperatorAlert; the recipient is NOT suppressed.
+The reason word (bounces/reasons.py) decides, not the status class (table in docs/bounces.md, "Policy"):
+
+* suppress — the address is gone (userunknown, hostunknown, hasmoved, notaccept): suppressed at
+  once, the delivery marked `bounced`;
+* count — the mailbox's state or a transient failure: counted; BOUNCE_SOFT_LIMIT of them (distinct
+  messages) within BOUNCE_SOFT_DAYS days suppress the address;
+* alert — about us, the sender (blocked, spamdetected, policyviolation…): an OperatorAlert per
+  reason and receiving domain, the recipient is NOT suppressed; a domain that refuses all of a
+  campaign's mail (BOUNCE_DOMAIN_PAUSE_MIN) pauses the campaign;
+* complaint (RFC 5965) — consent withdrawn and the address suppressed; a campaign whose complaint
+  rate passes BOUNCE_COMPLAINT_PAUSE_RATE is paused;
+* ignore — an auto-reply (RFC 3834) is not recorded.
 
 Suppressions and withdrawals go through rundbrief.audience.actions, which write
 their consent-ledger events. Only bounces that carry one of our verified ids (VERP
@@ -23,18 +29,22 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from rundbrief.audience.actions import suppress_address, withdraw_consent
+from rundbrief.audience.actions import lift_suppression, suppress_address, withdraw_consent
 from rundbrief.audience.addresses import normalise_address, subject_hash
 from rundbrief.audience.models import Subscriber, Suppression
+from rundbrief.bounces import reasons
 from rundbrief.bounces.models import BounceEvent, OperatorAlert
 from rundbrief.bounces.parse import classify, reply_failure
+from rundbrief.bounces.queries import suppression_to_review
+from rundbrief.bounces.reasons import Policy, Reason
 from rundbrief.campaigns.actions import CampaignStateError, pause_campaign
-from rundbrief.campaigns.models import Campaign
+from rundbrief.campaigns.models import Campaign, CampaignEvent
 from rundbrief.delivery.models import Delivery
 from rundbrief.outbound import verp
 
 log = logging.getLogger(__name__)
 Kind, Source, Outcome = BounceEvent.Kind, BounceEvent.Source, BounceEvent.Outcome
+ACTIVE = [Campaign.State.SCHEDULED, Campaign.State.SENDING]
 
 
 def _address(recipient):
@@ -50,7 +60,7 @@ def _delivery(delivery_id):
     return Delivery.objects.select_related("subscriber", "campaign").filter(pk=delivery_id).first()
 
 
-def _create_event(kind, recipient, *, status, reason, delivery, campaign, source, raw):
+def _create_event(kind, recipient, *, status, reason, diagnosis, delivery, campaign, source, raw):
     address = _address(recipient)
     subscriber = delivery.subscriber if delivery is not None else None
     if subscriber is None and address:
@@ -65,7 +75,8 @@ def _create_event(kind, recipient, *, status, reason, delivery, campaign, source
         status=status or "",
         recipient_hash=subject_hash(address) if address else "",
         recipient=address or "",
-        reason=(reason or "")[:500],
+        reason=reason,
+        diagnosis=(diagnosis or "")[:500],
         source=source,
         raw_message=raw or b"",
     ), address
@@ -73,52 +84,66 @@ def _create_event(kind, recipient, *, status, reason, delivery, campaign, source
 
 def record_bounce(
     *,
-    kind,
+    reason,
+    diagnosis="",
     recipient=None,
     status="",
-    reason="",
     delivery=None,
     campaign=None,
     source=Source.API,
     raw=b"",
     verified=True,
-) -> BounceEvent:
-    """Record one hard, soft or sender-policy bounce and apply the policy (module docstring)."""
-    if kind == Kind.COMPLAINT:
+) -> BounceEvent | None:
+    """Record one failure and apply the policy of its reason word (module docstring); None for an auto-reply."""
+    rule = reasons.policy(reason)
+    if rule == Policy.IGNORE:
+        return None
+    if rule == Policy.COMPLAINT:
         return record_complaint(
             recipient=recipient,
             delivery=delivery,
             campaign=campaign,
             source=source,
-            reason=reason,
+            diagnosis=diagnosis,
             raw=raw,
             verified=verified,
         )
     with transaction.atomic():
         event, address = _create_event(
-            kind, recipient, status=status, reason=reason, delivery=delivery, campaign=campaign, source=source, raw=raw
+            reasons.kind(reason),
+            recipient,
+            status=status,
+            reason=reason,
+            diagnosis=diagnosis,
+            delivery=delivery,
+            campaign=campaign,
+            source=source,
+            raw=raw,
         )
+        domain = (address or "").rpartition("@")[2]
         if not verified:
             event.outcome = Outcome.UNVERIFIED
-        elif kind == Kind.SENDER_POLICY:
-            raise_operator_alert(status, reason, domain=(address or "").rpartition("@")[2])
+        elif rule == Policy.ALERT:
+            raise_operator_alert(status, reason, domain=domain, diagnosis=diagnosis)
             event.outcome = Outcome.ALERTED
-        elif kind == Kind.HARD and address:
-            suppress_address(address, reason=Suppression.Reason.BOUNCED, source=f"bounce:hard:{status}:{source}")
+        elif rule == Policy.SUPPRESS and address:
+            suppress_address(address, reason=Suppression.Reason.BOUNCED, source=f"bounce:{reason}:{status}:{source}")
             event.outcome = Outcome.SUPPRESSED
-        elif kind == Kind.SOFT and address:
+        elif rule == Policy.COUNT and address:
             if soft_bounce_count(event.recipient_hash) >= settings.BOUNCE_SOFT_LIMIT:
                 suppress_address(
                     address,
                     reason=Suppression.Reason.BOUNCED,
-                    source=f"bounce:soft×{settings.BOUNCE_SOFT_LIMIT}:{status}:{source}",
+                    source=f"bounce:{reason}×{settings.BOUNCE_SOFT_LIMIT}:{status}:{source}",
                 )
                 event.outcome = Outcome.SUPPRESSED
             else:
                 event.outcome = Outcome.COUNTED
         event.save(update_fields=["outcome"])
-        if kind == Kind.HARD and verified and delivery is not None:
+        if rule == Policy.SUPPRESS and verified and delivery is not None:
             _mark_bounced(delivery.pk)
+    if rule == Policy.ALERT and verified and event.campaign_id and domain:
+        pause_if_domain_refuses_campaign(event.campaign_id, domain)
     return event
 
 
@@ -138,7 +163,7 @@ def _mark_bounced(delivery_id):
 
 
 def record_complaint(
-    *, recipient=None, delivery=None, campaign=None, source=Source.API, reason="", raw=b"", verified=True
+    *, recipient=None, delivery=None, campaign=None, source=Source.API, diagnosis="", raw=b"", verified=True
 ) -> BounceEvent:
     """A spam complaint: withdraw consent (the reader said "I do not want this"), suppress, check the rate."""
     with transaction.atomic():
@@ -146,7 +171,8 @@ def record_complaint(
             Kind.COMPLAINT,
             recipient,
             status="",
-            reason=reason or "spam complaint",
+            reason=Reason.FEEDBACK,
+            diagnosis=diagnosis or "spam complaint",
             delivery=delivery,
             campaign=campaign,
             source=source,
@@ -169,9 +195,9 @@ def record_complaint(
 def record_smtp_rejection(delivery_id: int, reply_text: str) -> BounceEvent | None:
     """The hook for a synchronous 5xx reply the delivery worker gets (ops/worker.py calls it after the outcome is recorded).
 
-    Classifies the reply by its RFC 3463 enhanced code, else its basic code and words:
-    "550 5.1.1 user unknown" → hard, "552 5.2.2 mailbox full" → soft,
-    "550 5.7.515 …" → sender policy. Returns None when the delivery does not exist.
+    The same classifier as for DSNs gives the reason: "550 5.1.1 user unknown" → userunknown
+    (suppress), "552 5.2.2 mailbox full" → mailboxfull (count), "554 5.7.1 … blocked using
+    zen.spamhaus.org" → blocked (alert). Returns None when the delivery does not exist.
     """
     delivery = _delivery(delivery_id)
     if delivery is None:
@@ -179,10 +205,10 @@ def record_smtp_rejection(delivery_id: int, reply_text: str) -> BounceEvent | No
     failure = reply_failure(reply_text or "")
     recipient = delivery.subscriber.email if delivery.subscriber else None
     return record_bounce(
-        kind=failure.kind or Kind.SOFT,
+        reason=failure.reason,
+        diagnosis=failure.diagnosis,
         recipient=recipient,
         status=failure.status or "5.0.0",
-        reason=failure.diagnosis,
         delivery=delivery,
         source=Source.SMTP_SYNC,
     )
@@ -194,17 +220,21 @@ def record_message(raw: bytes, *, source, envelope_recipient=None) -> BounceEven
     if not result.is_bounce:
         return None
     delivery = _delivery(result.delivery_id)
-    recipient, keep_raw = result.recipient, raw
+    recipient, keep_raw, reason, status = result.recipient, raw, result.reason, result.status
     if delivery is not None:
         # VERP names the address we sent to; the report may name a forwarding target instead.
         recipient = delivery.subscriber.email if delivery.subscriber else None
         if delivery.subscriber is None:  # erased (GDPR Art. 17): keep no copy of the address
             keep_raw = b""
+        # A report about several recipients: act on the failure of the address we sent to, as named by VERP.
+        mine = [f for f in result.failures if recipient and (f.address or "").lower() == recipient.lower()]
+        if mine:
+            reason, status = mine[0].reason, mine[0].status
     return record_bounce(
-        kind=result.kind,
+        reason=reason or Reason.UNDEFINED,
+        diagnosis=result.diagnosis,
         recipient=recipient,
-        status=result.status or "",
-        reason=result.diagnosis or result.reason or "",
+        status=status or "",
         delivery=delivery,
         source=source,
         raw=keep_raw,
@@ -221,10 +251,11 @@ def unsubscribe_by_mail(address: str, *, source="mailto") -> bool:
     return True
 
 
-def raise_operator_alert(status, reason, *, domain=""):
-    """One alert per (status, recipient domain), counted; a repeat re-opens an acknowledged alert."""
-    key = f"{status or '5.7.0'}:{domain}"[:200]
-    message = (f"{domain}: " if domain else "") + (reason or "rejected for sender policy")
+def raise_operator_alert(status, reason, *, domain="", diagnosis=""):
+    """One alert per (reason, receiving domain), e.g. `blocked:gmail.com`, counted; a repeat re-opens an
+    acknowledged alert. The message names both, so the operator knows what to fix and where."""
+    key = f"{reason}:{domain}"[:200]
+    message = f"{reason} by {domain or 'unknown domain'} ({status or 'no code'}): {diagnosis or 'no text'}"
     now = timezone.now()
     with transaction.atomic():
         alert = OperatorAlert.objects.select_for_update().filter(key=key).first()
@@ -235,7 +266,8 @@ def raise_operator_alert(status, reason, *, domain=""):
             except IntegrityError:  # created by a concurrent receiver
                 alert = OperatorAlert.objects.select_for_update().get(key=key)
         alert.count += 1
-        alert.last_seen, alert.message, alert.acknowledged, alert.acknowledged_at = now, message, False, None
+        alert.last_seen, alert.status, alert.message = now, status or "", message
+        alert.acknowledged, alert.acknowledged_at = False, None
         alert.save()
         return alert
 
@@ -299,6 +331,50 @@ def pause_if_complaint_rate_too_high(campaign_id) -> bool:
         return False
     log.warning("campaign %s paused: %s", campaign_id, reason)
     return True
+
+
+def pause_if_domain_refuses_campaign(campaign_id, domain) -> bool:
+    """Pause a scheduled or sending campaign once one receiving domain has refused at least
+    BOUNCE_DOMAIN_PAUSE_MIN of its messages for a sender reason (blocked, spamdetected…) and accepted
+    none since the first of them (accepted: the server took it and no bounce came back for it).
+    Sending on would only deepen the blocklisting and waste the rest of the list at that domain;
+    the operator fixes the cause and resumes. Only refusals after the last resume count."""
+    campaign = Campaign.objects.filter(pk=campaign_id, state__in=ACTIVE).first()
+    if campaign is None:
+        return False
+    at_domain = f"@{domain}"
+    # kind as well as outcome: the (campaign, kind) index finds a campaign's refusals without a scan.
+    refusals = BounceEvent.objects.filter(
+        campaign_id=campaign_id, kind=Kind.SENDER_POLICY, outcome=Outcome.ALERTED, recipient__iendswith=at_domain
+    )
+    resumed = campaign.events.filter(action=CampaignEvent.Action.RESUMED).order_by("-occurred_at").first()
+    if resumed is not None:
+        refusals = refusals.filter(received_at__gt=resumed.occurred_at)
+    count = refusals.count()
+    if count < settings.BOUNCE_DOMAIN_PAUSE_MIN:
+        return False
+    first = refusals.order_by("received_at").values_list("received_at", flat=True).first()
+    accepted = Delivery.objects.filter(
+        campaign_id=campaign_id, sent_at__gte=first, subscriber__email__iendswith=at_domain, bounces=None
+    )
+    if accepted.exists():
+        return False
+    words = ", ".join(sorted(set(refusals.values_list("reason", flat=True))))
+    reason = f"{domain} refused {count} messages ({words}) and accepted none since {first:%Y-%m-%d %H:%M} UTC"
+    try:
+        pause_campaign(campaign, reason=reason, actor="bounces")
+    except CampaignStateError:  # finished or paused meanwhile
+        return False
+    log.warning("campaign %s paused: %s", campaign_id, reason)
+    return True
+
+
+def lift_bounce_suppression(address, *, actor) -> bool:
+    """Lift a suppression made by a bounce whose reason is not about the address (queries.suppressions_to_review);
+    False for any other suppression (a complaint, an erasure, a mailbox that is really gone)."""
+    if suppression_to_review(address) is None:
+        return False
+    return lift_suppression(address, reason=Suppression.Reason.BOUNCED, source=f"bounce-review:{actor}")
 
 
 def purge_raw_messages(days=None) -> int:

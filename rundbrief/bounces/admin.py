@@ -20,17 +20,49 @@ from rundbrief.delivery.models import Delivery
 
 @admin.register(BounceEvent)
 class BounceEventAdmin(admin.ModelAdmin):
-    list_display = ["received_at", "kind", "status", "recipient", "campaign", "outcome", "source", "short_reason"]
-    list_filter = ["kind", "outcome", "source", "campaign"]
-    search_fields = ["status", "reason"]
+    list_display = [
+        "received_at",
+        "reason",
+        "kind",
+        "status",
+        "recipient",
+        "campaign",
+        "outcome",
+        "source",
+        "short_diagnosis",
+    ]
+    list_filter = ["reason", "kind", "outcome", "source", "campaign"]
+    search_fields = ["status", "reason", "diagnosis"]
     date_hierarchy = "received_at"
     list_select_related = ["campaign"]
     readonly_fields = [f.name for f in BounceEvent._meta.fields if f.name != "raw_message"]
     exclude = ["raw_message"]
+    actions = ["lift_suppression"]
 
-    @admin.display(description=_("reason"))
-    def short_reason(self, event):
-        return event.reason[:100]
+    @admin.display(description=_("diagnosis"))
+    def short_diagnosis(self, event):
+        return event.diagnosis[:100]
+
+    @admin.action(description=_("Lift suppression"))
+    def lift_suppression(self, request, queryset):
+        """The same action as `rundbrief bounces review --lift`: only suppressions the review lists are lifted."""
+        addresses = {e.recipient for e in queryset if e.recipient}
+        lifted = sum(
+            actions.lift_bounce_suppression(a, actor=f"admin:{request.user.get_username()}") for a in addresses
+        )
+        self.message_user(request, ngettext("%d suppression lifted.", "%d suppressions lifted.", lifted) % lifted)
+        if len(addresses) > lifted:
+            skipped = len(addresses) - lifted
+            self.message_user(
+                request,
+                ngettext(
+                    "%d address left suppressed: its mailbox is gone, or it complained or was erased.",
+                    "%d addresses left suppressed: their mailbox is gone, or they complained or were erased.",
+                    skipped,
+                )
+                % skipped,
+                messages.WARNING,
+            )
 
     def has_add_permission(self, request):
         return False  # events come from mail and SMTP replies, not from typing
@@ -41,7 +73,7 @@ class BounceEventAdmin(admin.ModelAdmin):
 
 @admin.register(OperatorAlert)
 class OperatorAlertAdmin(admin.ModelAdmin):
-    list_display = ["last_seen", "status", "message", "count", "first_seen", "acknowledged"]
+    list_display = ["last_seen", "key", "status", "message", "count", "first_seen", "acknowledged"]
     list_filter = ["acknowledged", "status"]
     readonly_fields = ["status", "message", "first_seen", "last_seen", "count", "acknowledged", "acknowledged_at"]
     actions = ["acknowledge"]

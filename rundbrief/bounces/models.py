@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rundbrief.audience.models import Subscriber
+from rundbrief.bounces.reasons import Reason
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
 
@@ -44,7 +45,10 @@ class BounceEvent(models.Model):
     status = models.CharField(_("status code"), max_length=12, blank=True)
     recipient_hash = models.CharField(max_length=64, blank=True, db_index=True)
     recipient = models.CharField(_("recipient"), max_length=254, blank=True)
-    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    # The word of the field's vocabulary (bounces/reasons.py) that decides the policy; blank only on
+    # rows recorded before reasons existed and not yet backfilled (migration 0003).
+    reason = models.CharField(_("reason"), max_length=20, choices=[(r.value, r.value) for r in Reason], blank=True)
+    diagnosis = models.CharField(_("diagnosis"), max_length=500, blank=True)  # the server's own text
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
     outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices, blank=True)
     raw_message = models.BinaryField(blank=True, default=b"", editable=False)
@@ -61,7 +65,9 @@ class BounceEvent(models.Model):
 
 
 class OperatorAlert(models.Model):
-    """A rejection about the sender (RFC 3463 §3.8, 5.7.x): fix DNS/DKIM/DMARC, not the audience."""
+    """A rejection about the sender (blocklisted IP, spam filter, DMARC…): fix the sending side, not the audience.
+
+    One per (reason, receiving domain), e.g. key `blocked:gmail.com`."""
 
     key = models.CharField(max_length=200, unique=True, editable=False)
     status = models.CharField(_("status code"), max_length=12, blank=True)

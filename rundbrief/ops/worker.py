@@ -1,7 +1,7 @@
 """The delivery worker as `rundbrief deliver` and `rundbrief serve` run it: the engine wired to the
 database store, the SMTP messenger, and the hand-offs that belong to apps above delivery.
 
-- SMTP 5xx rejections go to bounce handling (suppress hard bounces, alert on 5.7.x; docs/bounces.md);
+- SMTP 5xx rejections go to bounce handling (the reason decides: suppress, count or alert; docs/bounces.md);
 - once a day, when idle, housekeeping: unconfirmed sign-ups past their deadline are purged and
   retention applied (storage limitation, GDPR Art. 5(1)(e); docs/operations.md, "Retention").
 

@@ -1,10 +1,12 @@
-"""`rundbrief bounces classify|receive|fetch|purge` (docs/cli.md, docs/bounces.md).
+"""`rundbrief bounces classify|receive|fetch|purge|review` (docs/cli.md, docs/bounces.md).
 
 classify --json FILE…  one JSON object per file, in order, always exit 0; a file that
                        cannot be read gives {"is_bounce": false, "reason": "cannot read file"}.
 receive --listen H:P   the SMTP (or --lmtp) receiver for the bounce domain, until SIGTERM/SIGINT.
 fetch --imap URL       poll an IMAP mailbox once; --move-to FOLDER instead of flagging \\Seen.
 purge                  delete raw bounce copies older than BOUNCE_RAW_RETENTION_DAYS.
+review [--json]        addresses suppressed by a bounce whose reason is not about the address;
+review --lift ADDR…    lift those suppressions (ledger event `unsuppressed`; consent untouched).
 """
 
 import json
@@ -13,7 +15,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from rundbrief.bounces import actions, classify_files
+from rundbrief.bounces import actions, classify_files, queries
 from rundbrief.bounces import imap as imap_module  # `imap` is the --imap option's name
 from rundbrief.bounces.receiver import ReceiverController, parse_listen
 
@@ -34,6 +36,11 @@ class Command(BaseCommand):
         fetch.add_argument("--move-to", metavar="FOLDER", help="move processed messages here instead of flagging them")
         purge = sub.add_parser("purge", help="Delete raw bounce messages older than BOUNCE_RAW_RETENTION_DAYS.")
         purge.add_argument("--days", type=int, default=None)
+        review = sub.add_parser(
+            "review", help="List (or lift) suppressions made by a bounce whose reason is not about the address."
+        )
+        review.add_argument("--json", action="store_true", help="one JSON object per line")
+        review.add_argument("--lift", nargs="+", metavar="ADDRESS", help="lift these addresses' suppressions")
 
     def handle(self, *args, subcommand, **options):
         getattr(self, "handle_" + subcommand)(**options)
@@ -72,3 +79,22 @@ class Command(BaseCommand):
 
     def handle_purge(self, days, **options):
         self.stdout.write(f"bounces: raw messages deleted={actions.purge_raw_messages(days)}")
+
+    def handle_review(self, lift, **options):
+        if lift:
+            lifted = [address for address in lift if actions.lift_bounce_suppression(address, actor="cli")]
+            for address in sorted(set(lift) - set(lifted)):
+                self.stderr.write(f"bounces: {address}: not a suppression to review, left as it is")
+            self.stdout.write(f"bounces: lifted={len(lifted)} skipped={len(lift) - len(lifted)}")
+            return
+        for event in queries.suppressions_to_review():
+            row = {
+                "address": event.recipient,
+                "reason": event.reason,
+                "status": event.status,
+                "suppressed_at": event.received_at.isoformat(),
+            }
+            if options["json"]:
+                self.stdout.write(json.dumps(row, ensure_ascii=False))
+            else:
+                self.stdout.write("\t".join(row.values()))
