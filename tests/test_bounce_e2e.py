@@ -11,7 +11,7 @@ from rundbrief.audience.queries import is_suppressed
 from rundbrief.bounces import actions
 from rundbrief.bounces.models import BounceEvent, OperatorAlert
 from rundbrief.delivery.models import Delivery
-from tests.support.bounces import dsn, mark_sent
+from tests.support.bounces import arf, dsn, mark_sent
 from tests.support.campaigns import make_audience, scheduled_campaign
 from tests.support.smtp import Faults, SmtpServer
 from tests.support.workers import run_worker
@@ -74,3 +74,17 @@ def test_an_inbound_dsn_with_a_blocklist_text_alerts_and_one_with_user_unknown_s
     assert (event.reason, event.outcome) == ("userunknown", "suppressed")
     assert is_suppressed(gone.subscriber.email)
     assert ConsentEvent.objects.get(pk__gt=0, kind="suppressed").source == "bounce:userunknown:5.1.1:inbound-smtp"
+
+
+def test_a_dmarc_failure_report_alerts_and_withdraws_nobody_while_an_abuse_report_withdraws(finance):
+    make_audience(finance, 2)
+    failed_auth, complained = mark_sent(scheduled_campaign([finance]))
+
+    event = actions.record_message(arf(failed_auth, feedback_type="auth-failure"), source="inbound-smtp")
+    assert (event.kind, event.reason, event.outcome) == ("sender_policy", "securityerror", "alerted")
+    assert not is_suppressed(failed_auth.subscriber.email)
+    assert not ConsentEvent.objects.filter(kind="withdrawn").exists()
+
+    event = actions.record_message(arf(complained), source="inbound-smtp")
+    assert (event.kind, event.reason, event.outcome) == ("complaint", "feedback", "withdrawn")
+    assert ConsentEvent.objects.filter(kind="withdrawn").count() == 1

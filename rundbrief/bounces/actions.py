@@ -230,6 +230,10 @@ def record_message(raw: bytes, *, source, envelope_recipient=None) -> BounceEven
         mine = [f for f in result.failures if recipient and (f.address or "").lower() == recipient.lower()]
         if mine:
             reason, status = mine[0].reason, mine[0].status
+    if reason == Reason.FEEDBACK and result.kind == reasons.SENDER_POLICY:
+        # A DMARC/SPF failure report (RFC 6591 auth-failure) is about our authentication, not a reader's
+        # complaint: alert the operator, never withdraw anyone's consent.
+        reason = Reason.SECURITYERROR
     return record_bounce(
         reason=reason or Reason.UNDEFINED,
         diagnosis=result.diagnosis,
