@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bounces.py [--messages 4000] [--files 600] [--runs 3]
 
-The messages are the real corpus in tests/bounce_corpus_real/ (435 bounces, complaints and
+The messages are the real corpus in tests/bounce_corpus_real/ (432 bounces, complaints and
 auto-replies written by real mail servers; no generated mail), repeated to N. Two figures, the
 median of --runs runs each:
 
