@@ -118,11 +118,11 @@ def test_the_admin_lifts_a_suppression_from_the_bounce_log(sent, admin_client):
     event = suppressed_the_old_way(sent[0], BLOCKLISTED)
     run_backfill()
     page = admin_client.get("/admin/bounces/bounceevent/?reason__exact=blocked").content.decode()
-    assert sent[0].subscriber.email in page and "Unterdrückung aufheben" in page
+    assert sent[0].subscriber.email in page and "Sperre aufheben" in page
     response = admin_client.post(
         "/admin/bounces/bounceevent/", {"action": "lift_suppression", "_selected_action": [event.pk]}, follow=True
     )
-    assert "1 Unterdrückung aufgehoben" in response.content.decode()
+    assert "1 Sperre aufgehoben" in response.content.decode()
     assert not is_suppressed(sent[0].subscriber.email)
     assert ConsentEvent.objects.get(kind="unsuppressed").source == "bounce-review:admin:admin"
 
