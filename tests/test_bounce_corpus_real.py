@@ -7,6 +7,7 @@ over the files the reference calls bounces, complaint recall over its feedback r
 """
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,26 @@ def test_a_reason_is_always_a_word_of_the_vocabulary_and_kind_follows_it(results
             assert got["kind"] == reasons.public_kind(got["reason"]) or got["reason"] == "feedback", got
             for each in got["recipients"]:
                 assert each["reason"] in set(reasons.Reason), got
+
+
+# Prints, for each file, the reason words Sisimai gives its records (written for this test).
+ORACLE = r"""
+use strict; use warnings; use Sisimai; use JSON::PP;
+local $SIG{__WARN__} = sub {};
+my $json = JSON::PP->new->canonical(1);
+for my $path (@ARGV) {
+    my $records = eval { Sisimai->make($path) } || [];
+    my @words = map { $_->reason } @$records;
+    print $json->encode({ file => (split m{/}, $path)[-1], reasons => \@words }), "\n";
+}
+"""
+
+
+def test_the_stored_labels_are_what_the_installed_reference_classifier_says():
+    """The oracle itself, run live (Debian's libsisimai-perl, installed by scripts/system-deps.sh): the
+    labels the floors are measured against must still be what Sisimai says about these files."""
+    files = [str(p) for folder in FOLDERS for p in sorted((CORPUS / folder).iterdir())]
+    done = subprocess.run(["perl", "-e", ORACLE, *files], capture_output=True, text=True, check=True, timeout=300)
+    live = {row["file"]: row["reasons"] for row in map(json.loads, done.stdout.splitlines())}
+    stored = {name: [r["reason"] for r in row["recipients"]] for name, row in labels().items()}
+    assert live == stored
