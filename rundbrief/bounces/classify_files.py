@@ -19,7 +19,7 @@ def classify_file(path: str) -> dict:
         with open(path, "rb") as fh:
             raw = fh.read()
     except OSError:
-        return Classification(False, note="cannot read file").as_json(name) | {"diagnosis": "cannot read file"}
+        return Classification(False, diagnosis="cannot read file").as_json(name)
     return classify(raw, references=False).as_json(name)
 
 

@@ -103,7 +103,7 @@ STATUS_REASONS = {
 def _compile(table):
     parts = []
     for phrase in table:
-        parts.append(phrase if any(c in phrase for c in "()?|[]\\") and phrase[0] != "[" else re.escape(phrase))
+        parts.append(phrase.pattern if isinstance(phrase, re.Pattern) else re.escape(phrase))
     return re.compile("|".join(parts))
 
 

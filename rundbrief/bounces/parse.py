@@ -97,6 +97,11 @@ class Failure:
     reason: str
     diagnosis: str = ""
 
+    @classmethod
+    def judged(cls, address, diagnosis, status, action="failed", command=""):
+        """The failure with its reason judged from the server's words, code, action and command."""
+        return cls(address, status, judge(diagnosis, status, action, command), diagnosis[:DIAGNOSIS_KEPT])
+
     @property
     def kind(self):
         return reasons.kind(self.reason)
@@ -137,9 +142,7 @@ class Classification:
             "is_bounce": self.is_bounce or vacation,
             "recipient": self.recipient,
             "recipients": [f.as_json() for f in self.failures]
-            or (
-                [{"recipient": self.recipient, "status": None, "kind": None, "reason": self.reason}] if vacation else []
-            ),
+            or ([Failure(self.recipient, None, self.reason).as_json()] if vacation else []),
             "kind": reasons.public_kind(self.reason) if self.is_bounce and self.reason else None,
             "status": self.status,
             "reason": self.reason,
@@ -148,10 +151,11 @@ class Classification:
 
 
 DIAGNOSIS_JSON = 200
+DIAGNOSIS_KEPT = 500  # BounceEvent.diagnosis's length
 
 
-def not_a_bounce(note, reason=None, **refs):
-    return Classification(False, reason=reason, note=note, **refs)
+def not_a_bounce(note, **refs):
+    return Classification(False, note=note, **refs)
 
 
 def bounce(failures, **refs):
@@ -170,7 +174,7 @@ def reply_failure(reply_text: str, command: str = "RCPT") -> Failure:
     """
     diagnosis = " ".join((reply_text or "").split())
     status = status_from_text(diagnosis, "5")
-    return Failure(None, status, judge(diagnosis, status, command=command), diagnosis[:500])
+    return Failure.judged(None, diagnosis, status, command=command)
 
 
 def classify(raw: bytes, envelope_recipient: str | None = None, *, references: bool = True) -> Classification:
@@ -183,7 +187,7 @@ def classify(raw: bytes, envelope_recipient: str | None = None, *, references: b
 
 
 def _no_references(extra):
-    return None, None
+    return {}
 
 
 def _classify(raw: bytes, envelope_recipient, references=True):
@@ -195,8 +199,9 @@ def _classify(raw: bytes, envelope_recipient, references=True):
     msg = mime.parse_bytes(raw)
 
     def find(extra):
-        """(delivery id, campaign id) of ours in the message; extra() gives the enclosed original's text."""
-        return mime.our_references(raw, extra(), envelope_recipient)
+        """{delivery_id, campaign_id} of ours in the message; extra() gives the enclosed original's text."""
+        delivery_id, campaign_id = mime.our_references(raw, extra(), envelope_recipient)
+        return {"delivery_id": delivery_id, "campaign_id": campaign_id}
 
     find = find if references else _no_references
     if not msg.keys():
@@ -267,8 +272,7 @@ def _from_dsn(msg, find):
     """RFC 3464: the per-recipient fields name the address (Final-Recipient), what happened (Action) and why."""
     text = "\n\n".join(mime.fields_text(part) for part in mime.parts_of_type(msg, *REPORT_FIELDS))
     recipients = [b for b in mime.field_blocks(text) if "final-recipient" in b or "original-recipient" in b]
-    delivery_id, campaign_id = find(lambda: _originals_text(msg))
-    refs = {"delivery_id": delivery_id, "campaign_id": campaign_id}
+    refs = find(lambda: _originals_text(msg))
     if not recipients:
         return None  # no per-recipient fields: let the text heuristics try
     failed = [b for b in recipients if _action(b).startswith(("failed", "delayed", "expired"))]
@@ -292,8 +296,7 @@ def _from_dsn(msg, find):
             command = command or _command(paragraph)
         if not status:
             status = status_from_text(diagnosis, "4" if _action(block).startswith("delayed") else "5")
-        reason = judge(diagnosis, status, _action(block), command)
-        failures.append(Failure(address, status, reason, diagnosis[:500]))
+        failures.append(Failure.judged(address, diagnosis, status, _action(block), command))
     return bounce(failures, **refs)
 
 
@@ -349,8 +352,7 @@ def _from_arf(msg, feedback, find):
     for part in feedback:
         for block in mime.field_blocks(mime.fields_text(part)):
             fields.update({k: v for k, v in block.items() if k not in fields})
-    delivery_id, campaign_id = find(lambda: _originals_text(msg))
-    refs = {"delivery_id": delivery_id, "campaign_id": campaign_id}
+    refs = find(lambda: _originals_text(msg))
     feedback_type = fields.get("feedback-type", "").strip().lower()
     if feedback_type in NOT_COMPLAINTS:
         return not_a_bounce(f"feedback report: {feedback_type}", **refs)
@@ -383,11 +385,8 @@ def _enclosed_recipient(msg, header="To"):
 def _from_hotmail_complaint(msg, find):
     """Outlook.com's JMRP without ARF: "complaint about message from <ip>", the original attached,
     the complaining recipient in its X-HmXmrOriginalRecipient header."""
-    delivery_id, campaign_id = find(lambda: _originals_text(msg))
     recipient = _enclosed_recipient(msg, "X-HmXmrOriginalRecipient") or _enclosed_recipient(msg)
-    return _complaint(
-        recipient, "complaint (Outlook.com JMRP)", {"delivery_id": delivery_id, "campaign_id": campaign_id}
-    )
+    return _complaint(recipient, "complaint (Outlook.com JMRP)", find(lambda: _originals_text(msg)))
 
 
 def _from_ses_json(msg, find):
@@ -405,7 +404,7 @@ def _from_ses_json(msg, find):
         except ValueError:
             return None
     kind = str(data.get("notificationType") or data.get("eventType") or "").lower()
-    refs = dict(zip(("delivery_id", "campaign_id"), find(lambda: ""), strict=True))
+    refs = find(lambda: "")
     if kind == "complaint":
         people = (data.get("complaint") or {}).get("complainedRecipients") or [{}]
         return _complaint(mime.address(str(people[0].get("emailAddress", ""))), "complaint (Amazon SES)", refs)
@@ -418,7 +417,7 @@ def _from_ses_json(msg, find):
         status = _status_field(str(person.get("status", ""))) or status_from_text(diagnosis, "5")
         action = "delayed" if str(info.get("bounceType", "")).lower() == "transient" else "failed"
         address = mime.address(str(person.get("emailAddress", "")))
-        failures.append(Failure(address, status, judge(diagnosis, status, action, _command(diagnosis)), diagnosis))
+        failures.append(Failure.judged(address, diagnosis, status, action, _command(diagnosis)))
     return bounce(failures, **refs) if failures else None
 
 
@@ -430,8 +429,7 @@ def _from_text(msg, find):
         for _, t in parts  # an HTML-only NDR: drop the tags
     ]
     body = mime.without_quoted_original("\n\n".join(plain).replace("\r\n", "\n"))
-    delivery_id, campaign_id = find(lambda: "")
-    refs = {"delivery_id": delivery_id, "campaign_id": campaign_id}
+    refs = find(lambda: "")
     found = []
     for pattern in (EXIM_FAILED, SENDMAIL_FATAL, EXCHANGE_LIST, ANGLE_PARAGRAPH, TRANSCRIPT, FOLLOWING):
         for match in pattern.finditer(body):
@@ -452,7 +450,7 @@ def _from_text(msg, find):
         diagnosis = " ".join(paragraph.split())[:500] or _paragraph_about(body, address)
         action = "delayed" if (status or "").startswith("4") or (temporary and not permanent) else "failed"
         command = _command(diagnosis) or body_command
-        failures.append(Failure(address, status, judge(diagnosis, status, action, command), diagnosis))
+        failures.append(Failure.judged(address, diagnosis, status, action, command))
     return bounce(failures, **refs)
 
 

@@ -1,8 +1,10 @@
 """What servers write, per reason: the phrase tables the classifier reads (bounces/judge.py).
 
 Each table is data: a reason and the lower-case phrases that name it. A phrase is
-a plain substring unless it contains regular-expression syntax, and is matched
-against the server's text with runs of white space folded to one blank. Adding a
+a plain substring; the few that need a pattern are written as `re.compile(…)`, so
+a parenthesis or a bracket in a wording ("(BL)", "[TSS04]") is never read as
+syntax by accident. Both are matched against the server's text with runs of
+white space folded to one blank. Adding a
 provider's new wording is one line here and one case in tests/test_bounce_reasons.py.
 
 Sources: RFC 3463 (enhanced status codes), RFC 3464 (DSN), RFC 5321 §4.2 (reply
@@ -12,6 +14,8 @@ error codes", GMX/WEB.DE's and T-Online's postmaster pages). The order of
 ORDER matters: the first reason whose phrase occurs wins, so the specific comes
 before the general ("blocked using spamhaus" is `blocked`, not `spamdetected`).
 """
+
+import re
 
 # The server says the mailbox or domain does not exist: the only reasons that suppress at once.
 USERUNKNOWN = (
@@ -188,11 +192,11 @@ MAILBOXFULL = (
     "mail quota",
     "full mailbox",
     "maildir over",
-    "postfach[^.]{0,40} voll",
+    re.compile(r"postfach[^.]{0,40} voll"),
     "speicherplatz",
-    "(mailbox|mailfolder|folder|inbox|postfach)( is)? full",
-    "(exceed|over)[a-z ]{0,20}quota",
-    "quota (violation|exceeded|full)",
+    re.compile(r"(mailbox|mailfolder|folder|inbox|postfach)( is)? full"),
+    re.compile(r"(exceed|over)[a-z ]{0,20}quota"),
+    re.compile(r"quota (violation|exceeded|full)"),
 )
 EXCEEDLIMIT = (
     "exceeds fixed maximum message size",
@@ -283,7 +287,7 @@ REJECTED = (
 )
 BLOCKED = (
     "ip name lookup failed",
-    "\\(bl\\)",  # T-Online's marker for a blocklisted sender
+    "(bl)",  # T-Online's marker for a blocklisted sender
     "mismatches client ip",
     "dmarc",  # Gmail, Microsoft and QQ refuse the sending domain: fix DNS, not the list
     "spf",
@@ -427,9 +431,9 @@ EXPIRED = (
     "gave up",
     "maximum time",
     "delivery attempts will continue",  # a delay warning: still trying
-    "delivery failed \\d+ attempts",
+    re.compile(r"delivery failed \d+ attempts"),
     "aborted after",
-    "after \\d+ attempt",
+    re.compile(r"after \d+ attempt"),
     "has been delayed",
     "delivery delayed",
     "will continue trying",
