@@ -226,6 +226,20 @@ def test_housekeeping_runs_once_when_the_worker_is_idle():
     assert chores == [1]
 
 
+def test_periodic_chores_run_while_sending_and_a_failing_chore_does_not_stop_delivery():
+    calls = []
+
+    def chore():
+        calls.append(1)
+        raise RuntimeError("a broken chore")
+
+    store = FakeStore(rows("a@example.org", "b@example.org"))
+    messenger = FakeMessenger()
+    Worker(store, messenger, fast(), chores=chore).run()
+    assert calls, "the chores were never run"
+    assert sorted(messenger.sent) == ["a@example.org", "b@example.org"]
+
+
 def test_a_paused_campaign_is_not_sent_and_its_rows_stay_queued():
     store = FakeStore(rows("a@example.org", "b@example.org"), campaigns={1: "paused"})
     messenger = FakeMessenger()

@@ -53,6 +53,7 @@ from rundbrief.delivery.safeguards import DomainCooldown, UnrecordedPermits
 
 log = logging.getLogger("rundbrief.delivery")
 HOUSEKEEPING_SECONDS = 24 * 3600
+CHORES_SECONDS = 10.0  # how often the periodic chores run (due digests, welcome mails), busy or idle
 DB_RETRY_FIRST, DB_RETRY_MAX = 0.5, 10.0
 FLUSH_SECONDS = 0.5
 RECORD_WHILE_BUILDING = 8  # messages built between looks at the senders' outcomes
@@ -96,6 +97,7 @@ class Worker:
         progress: Callable[[Outcome], None] | None = None,
         on_permanent_failures: Callable[[list[tuple[int, str]]], None] | None = None,
         housekeeping: Callable[[], None] | None = None,
+        chores: Callable[[], None] | None = None,
         clock=time.monotonic,
     ):
         self.store = store
@@ -105,6 +107,7 @@ class Worker:
         self.progress = progress
         self.on_permanent_failures = on_permanent_failures  # (delivery id, 5xx reply) pairs, after recording
         self.housekeeping = housekeeping  # daily chores, run when idle
+        self.chores = chores  # every CHORES_SECONDS, also while sending: work that other apps hand in
         self.clock = clock
         self.stop = threading.Event()  # stop claiming, finish what is in flight
         self.halt = threading.Event()  # senders: take no new transaction
@@ -125,6 +128,7 @@ class Worker:
         self._claimed: dict[int, Claimed] = {}
         self._first_pending = 0.0
         self._housekept_at = -HOUSEKEEPING_SECONDS  # the first idle moment runs it
+        self._chores_at = -CHORES_SECONDS  # the first turn runs them
         self._cooldown = DomainCooldown()
         self.flush_every = max(1, options.duplicate_bound - len(self.lanes))
         self._permits = UnrecordedPermits(options.duplicate_bound)  # the duplicate bound (safeguards.py)
@@ -178,6 +182,7 @@ class Worker:
             self.record(pending)
         if self.stop.is_set():
             return False
+        self._periodic_chores()
         if self._outstanding > self.capacity // 2:
             self._outstanding -= self._collect(pending, block=True)
             return True
@@ -408,6 +413,19 @@ class Worker:
             self.housekeeping()
         except Exception:  # never let a chore stop delivery; it is tried again tomorrow
             log.exception("daily housekeeping failed")
+
+    def _periodic_chores(self):
+        """Every CHORES_SECONDS: what the command handed in (ops/worker.py). Each chore is safe to run in
+        several workers at once (leased rows, unique keys), so no worker has to be the one that runs it."""
+        if self.chores is None or self.clock() - self._chores_at < CHORES_SECONDS:
+            return
+        self._chores_at = self.clock()
+        try:
+            self.chores()
+        except self.store.unavailable:
+            raise  # the loop's database back-off handles it
+        except Exception:  # a broken chore must not stop delivery; it runs again next time
+            log.exception("periodic chore failed")
 
     def _idle_wait(self):
         wake = self.store.next_wakeup()

@@ -29,6 +29,17 @@ def daily_housekeeping():
     apply_retention()  # storage limitation, GDPR Art. 5(1)(e)
 
 
+# Each is called every few seconds by every worker (delivery/engine.py CHORES_SECONDS) and must be
+# safe to run in several workers at once.
+CHORES = []
+
+
+def periodic_chores():
+    """The work other apps hand to the delivery worker, in order."""
+    for chore in CHORES:
+        chore()
+
+
 def build_worker(worker_id: str, options: Options, *, store=None, domain_buckets=None, progress=None) -> Worker:
     """A worker with `options.concurrency` SMTP connections over DELIVERY_SMTP_URLS (and, for tests
     that break the database on purpose, a store of their own)."""
@@ -40,4 +51,5 @@ def build_worker(worker_id: str, options: Options, *, store=None, domain_buckets
         progress=progress,
         on_permanent_failures=hand_over_rejections,
         housekeeping=daily_housekeeping,
+        chores=periodic_chores,
     )
