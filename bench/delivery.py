@@ -71,8 +71,9 @@ def setup(database_url, recipients, dkim, folder):
         name="Bench",
         subject="Marktbericht",
         from_email="newsletter@musterhaus.example",
-        state="scheduled",
+        state="sending",  # as start_campaign leaves it, with fixed content: the bench times sending only
         scheduled_at=now,
+        started_at=now,
         frozen_subject="Marktbericht: Gold im Fokus",
         frozen_html=html,
         frozen_text=text,

@@ -1,4 +1,4 @@
-"""Scheduling speed: schedule_campaign to N confirmed subscribers (the audience snapshot).
+"""Starting speed: start_campaign to N confirmed subscribers (the audience snapshot).
 
     .venv/bin/python bench/schedule.py --subscribers 1000000 [--runs 3] [--database-url URL]
 
@@ -6,7 +6,8 @@ Builds a fresh database (SQLite in a temporary folder by default; with --databas
 use a throw-away one, e.g. from `bash scripts/pg-cluster.sh start DIR`), fills it in
 bulk with N confirmed subscribers — each subscribed to "Finanznachrichten", every
 third also to "Sonderangebote", so the snapshot's de-duplication is exercised — and
-times `rundbrief.delivery.actions.schedule_campaign` for a campaign to both topics.
+times `rundbrief.delivery.actions.start_campaign` for a campaign to both topics (scheduled for now
+by `schedule_campaign`, untimed: the snapshot is taken when sending starts, docs/campaigns.md "Life cycle").
 Between runs the deliveries are deleted again (untimed: TRUNCATE, or DELETE + VACUUM on
 SQLite), so every run schedules the first campaign onto an empty delivery ledger. Prints one line last:
 
@@ -68,8 +69,9 @@ def fill(subscribers):
 
 
 def time_schedule(topics, run):
+    from rundbrief.campaigns.actions import schedule_campaign
     from rundbrief.campaigns.models import Campaign
-    from rundbrief.delivery.actions import schedule_campaign
+    from rundbrief.delivery.actions import start_campaign
 
     campaign = Campaign.objects.create(
         name=f"Bench {run}",
@@ -78,8 +80,9 @@ def time_schedule(topics, run):
         body="## Gold im Fokus\n\nDer Goldpreis hat sich in dieser Woche in einer engen Spanne bewegt.\n",
     )
     campaign.topics.set(topics)
+    schedule_campaign(campaign)
     started = time.perf_counter()
-    campaign = schedule_campaign(campaign)
+    campaign = start_campaign(campaign.pk)
     return time.perf_counter() - started, campaign.recipient_count
 
 

@@ -99,7 +99,9 @@ def test_preview_shows_html_in_a_sandboxed_iframe_and_the_text(admin_client, dra
 
 def test_preview_shows_render_warnings(admin_client, topics):
     empty_digest = create_campaign(name="KW", subject="Rückblick", topics=["sonderangebote"], body_format="digest")
-    assert "no new articles" in admin_client.get(f"{BASE}/{empty_digest.pk}/preview/").content.decode()
+    # In the admin's language, not the newsletter's: the German admin warns in German.
+    assert "keine neuen Artikel" in admin_client.get(f"{BASE}/{empty_digest.pk}/preview/").content.decode()
+    assert "no new articles" in admin_client.get(f"/en{BASE}/{empty_digest.pk}/preview/").content.decode()
 
 
 def test_test_message_goes_to_the_given_address(admin_client, draft, monkeypatch):
@@ -127,23 +129,95 @@ def test_test_message_needs_a_valid_address(admin_client, draft, monkeypatch):
     assert response.status_code == 200
 
 
-def test_send_now_button_schedules_the_campaign_for_its_confirmed_readers(admin_client, draft, readers):
-    response = admin_client.post(f"{BASE}/{draft.pk}/schedule/")
+def schedule_now(client, campaign):
+    return client.post(f"{BASE}/{campaign.pk}/schedule/", {"when": "now", "confirm": "1"})
+
+
+def test_send_now_asks_first_showing_subject_topics_recipients_and_time_zone(admin_client, draft, readers):
+    page = admin_client.get(f"{BASE}/{draft.pk}/schedule/?when=now").content.decode()
+    assert "Goldpreis im April" in page and "Finanznachrichten" in page
+    assert re.search(r'id="recipient-count"><strong>2</strong>', page)  # anna and ben; cem never confirmed
+    assert "Europe/Berlin" in page and re.search(r'value="now"[^>]*checked', page)
+    draft.refresh_from_db()
+    assert draft.state == "draft" and not draft.events.exists()  # looking changes nothing
+
+
+def test_confirmed_send_now_schedules_and_sending_freezes_content_and_audience(admin_client, draft, readers):
+    from rundbrief.delivery.actions import start_campaign
+
+    response = schedule_now(admin_client, draft)
     assert response.status_code == 302 and response["Location"].endswith(f"/{draft.pk}/progress/")
     draft.refresh_from_db()
-    assert draft.state == "scheduled" and draft.recipient_count == 2
+    # Scheduled, but nothing rendered and nobody chosen yet: that happens when sending starts.
+    assert draft.state == "scheduled" and draft.frozen_html == "" and not Delivery.objects.exists()
+    start_campaign(draft.pk)
+    draft.refresh_from_db()
+    assert draft.state == "sending" and draft.recipient_count == 2 == Delivery.objects.count()
     assert "Der Goldpreis steigt." in draft.frozen_html and UNSUBSCRIBE_PLACEHOLDER in draft.frozen_text
 
 
+def test_schedule_for_later_reads_the_time_in_the_site_time_zone(admin_client, draft, readers):
+    import zoneinfo
+
+    response = admin_client.post(f"{BASE}/{draft.pk}/schedule/", {"when": "later", "at": "2030-07-01T09:00"})
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    assert (
+        draft.state == "scheduled" and draft.scheduled_at.astimezone(berlin).isoformat() == "2030-07-01T09:00:00+02:00"
+    )
+
+
+@pytest.mark.parametrize(
+    "data, error",
+    [
+        ({"when": "later", "at": ""}, "Choose the date and time"),
+        ({"when": "later", "at": "2020-01-01T09:00"}, "in the past"),
+        # 02:30 on the night daylight saving starts does not exist in Berlin.
+        ({"when": "later", "at": "2030-03-31T02:30"}, "may not exist"),
+        ({"when": "sometime"}, "Select a valid choice"),
+    ],
+)
+def test_a_bad_schedule_time_is_refused_on_the_page_and_nothing_is_scheduled(admin_client, draft, data, error):
+    response = admin_client.post(f"/en{BASE}/{draft.pk}/schedule/", data)
+    assert response.status_code == 200 and error in html.unescape(response.content.decode())
+    draft.refresh_from_db()
+    assert draft.state == "draft" and draft.scheduled_at is None
+
+
+def test_unschedule_returns_a_scheduled_campaign_to_an_editable_draft(admin_client, draft, readers):
+    admin_client.post(f"{BASE}/{draft.pk}/schedule/", {"when": "later", "at": "2030-07-01T09:00"})
+    admin_client.post(f"{BASE}/{draft.pk}/unschedule/")
+    draft.refresh_from_db()
+    assert draft.state == "draft" and draft.scheduled_at is None
+    assert 'name="subject"' in admin_client.get(f"{BASE}/{draft.pk}/change/").content.decode()
+
+
+def test_duplicate_makes_an_editable_draft_with_the_same_content_and_topics(admin_client, draft, readers):
+    schedule_now(admin_client, draft)
+    response = admin_client.post(f"{BASE}/{draft.pk}/duplicate/")
+    copy = Campaign.objects.exclude(pk=draft.pk).get()
+    assert response["Location"].endswith(f"/{copy.pk}/change/")
+    assert (copy.state, copy.subject, copy.body) == ("draft", draft.subject, draft.body)
+    assert list(copy.topics.all()) == list(draft.topics.all()) and copy.name == "Kopie von April"
+
+
 def test_scheduled_campaign_is_read_only_and_cannot_be_deleted(admin_client, draft, readers):
-    admin_client.post(f"{BASE}/{draft.pk}/schedule/")
+    schedule_now(admin_client, draft)
     page = admin_client.get(f"{BASE}/{draft.pk}/change/").content.decode()
     assert 'name="subject"' not in page and "Goldpreis im April" in page
     assert admin_client.get(f"{BASE}/{draft.pk}/delete/").status_code == 403
 
 
+def test_a_scheduled_campaign_cannot_be_scheduled_again(admin_client, draft, readers):
+    schedule_now(admin_client, draft)
+    response = schedule_now(admin_client, draft)
+    assert response.status_code == 302
+    assert draft.events.filter(action="scheduled").count() == 1
+
+
 def test_pause_resume_and_cancel_buttons_change_the_state(admin_client, draft, readers):
-    admin_client.post(f"{BASE}/{draft.pk}/schedule/")
+    schedule_now(admin_client, draft)
     for verb, state in [("pause", "paused"), ("resume", "scheduled"), ("cancel", "cancelled")]:
         admin_client.post(f"{BASE}/{draft.pk}/{verb}/")
         draft.refresh_from_db()
@@ -158,12 +232,16 @@ def test_a_transition_in_the_wrong_state_shows_a_message(admin_client, draft):
 
 
 def test_transition_buttons_refuse_get(admin_client, draft):
-    assert admin_client.get(f"{BASE}/{draft.pk}/schedule/").status_code == 405
+    assert admin_client.get(f"{BASE}/{draft.pk}/cancel/").status_code == 405
+    assert admin_client.get(f"{BASE}/{draft.pk}/duplicate/").status_code == 405
     assert Campaign.objects.get().state == "draft"
 
 
 def test_progress_page_shows_counts_and_reloads_while_sending(admin_client, draft, readers):
-    admin_client.post(f"{BASE}/{draft.pk}/schedule/")
+    from rundbrief.delivery.actions import start_campaign
+
+    schedule_now(admin_client, draft)
+    start_campaign(draft.pk)
     Delivery.objects.filter(subscriber__email="anna@example.org").update(state="sent", sent_at=timezone.now())
     Delivery.objects.filter(subscriber__email="ben@example.org").update(state="skipped_withdrawn")
     page = admin_client.get(f"{BASE}/{draft.pk}/progress/").content.decode()
@@ -179,7 +257,7 @@ def test_progress_page_of_a_draft_does_not_reload(admin_client, draft):
 
 
 def test_list_action_pauses_selected_campaigns(admin_client, draft, readers):
-    admin_client.post(f"{BASE}/{draft.pk}/schedule/")
+    schedule_now(admin_client, draft)
     admin_client.post(f"{BASE}/", {"action": "pause_selected", "_selected_action": [draft.pk]})
     draft.refresh_from_db()
     assert draft.state == "paused"
@@ -213,6 +291,6 @@ def test_the_change_form_offers_send_now_for_a_draft(admin_client, topics):
 
     campaign = create_campaign(name="Wochenbericht", subject="Marktbericht", topics=["finanznachrichten"], body="Text")
     page = admin_client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
-    assert f'action="/admin/campaigns/campaign/{campaign.pk}/schedule/"' in page
-    assert page.index('value="Jetzt versenden"') > page.index("</form>")  # its own form, after the change form
+    assert f'href="/admin/campaigns/campaign/{campaign.pk}/schedule/?when=now">Jetzt versenden …</a>' in page
+    assert page.index("Jetzt versenden …") > page.index("</form>")  # after the change form
     assert 'value="Anhalten"' not in page  # a draft cannot be paused

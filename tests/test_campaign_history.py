@@ -6,9 +6,9 @@ from django.utils import timezone
 
 from rundbrief.audience.models import Subscriber, Subscription
 from rundbrief.campaigns import actions
+from rundbrief.campaigns.actions import schedule_campaign
 from rundbrief.campaigns.authoring import create_campaign
 from rundbrief.campaigns.models import CampaignEvent
-from rundbrief.delivery.actions import schedule_campaign
 
 pytestmark = pytest.mark.django_db
 BASE = "/admin/campaigns/campaign"
@@ -51,7 +51,7 @@ def test_the_event_is_rolled_back_with_its_state_change(draft):
 
 
 def test_the_admin_records_the_editor_and_shows_the_history_read_only(admin_client, admin_user, draft):
-    admin_client.post(f"{BASE}/{draft.pk}/schedule/")
+    admin_client.post(f"{BASE}/{draft.pk}/schedule/", {"when": "now"})
     admin_client.post(f"{BASE}/{draft.pk}/pause/")
     assert history(draft) == [("scheduled", admin_user.get_username()), ("paused", admin_user.get_username())]
     page = admin_client.get(f"{BASE}/{draft.pk}/change/").content.decode()

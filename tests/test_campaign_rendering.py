@@ -5,11 +5,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings
 from django.test import override_settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from rundbrief.campaigns.authoring import create_campaign
 from rundbrief.campaigns.models import Campaign
-from rundbrief.campaigns.rendering import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, render_campaign
+from rundbrief.campaigns.rendering import (
+    NO_NEW_ARTICLES,
+    PREFERENCES_PLACEHOLDER,
+    UNSUBSCRIBE_PLACEHOLDER,
+    render_campaign,
+)
 from rundbrief.newsroom.models import Article, SiteProfile
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -206,7 +211,9 @@ def test_digest_without_previous_digest_covers_the_last_seven_days(topics, profi
 
 def test_empty_digest_warns_no_new_articles(topics, profile):
     rendered = render_campaign(digest(["sonderangebote"]), now=timezone.now())
-    assert rendered.warnings == ["no new articles"]
+    assert rendered.empty and rendered.warnings == [NO_NEW_ARTICLES]
+    with translation.override("de"):
+        assert str(rendered.warnings[0]).startswith("keine neuen Artikel")
     assert "Keine neuen Artikel" in rendered.text
 
 

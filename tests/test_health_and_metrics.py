@@ -8,7 +8,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from rundbrief.audience import actions
 from rundbrief.audience.models import ConsentText
-from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
 from rundbrief.ops.models import DeliveryAggregate
 from tests.support.campaigns import make_audience, scheduled_campaign
@@ -65,7 +64,7 @@ def test_metrics_report_deliveries_queue_subscribers_and_consent_events(client, 
     c = str(campaign.pk)
     assert values[("rundbrief_deliveries", (("campaign", c), ("state", "sent")))] == 12
     assert values[("rundbrief_deliveries", (("campaign", c), ("state", "queued")))] == 3
-    assert values[("rundbrief_delivery_queue_depth", ())] == 0  # scheduled, not yet sending
+    assert values[("rundbrief_delivery_queue_depth", ())] == 3  # the sending campaign's queued rows
     assert values[("rundbrief_delivery_last_reply", (("reply_class", "2xx"),))] == 2
     assert values[("rundbrief_subscribers", (("status", "confirmed"),))] == 5
     assert values[("rundbrief_subscribers", (("status", "pending"),))] == 1
@@ -81,8 +80,7 @@ def test_metrics_report_deliveries_queue_subscribers_and_consent_events(client, 
 @pytest.mark.django_db
 def test_metrics_report_the_job_queues_due_leased_and_given_up_rows(client, finance):
     make_audience(finance, 6)
-    campaign = scheduled_campaign([finance])
-    Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.SENDING)
+    scheduled_campaign([finance])
     now = timezone.now()
     rows = list(Delivery.objects.order_by("pk").values_list("pk", flat=True))
     Delivery.objects.filter(pk=rows[0]).update(state="sending", worker="w", lease_until=now + dt.timedelta(minutes=1))

@@ -1,15 +1,19 @@
-"""Campaign state changes of a campaign's lifecycle: pause, resume, cancel. The admin, the CLI and
-the API all call these.
+"""A campaign's lifecycle as the editor drives it: schedule, unschedule, pause, resume, cancel,
+duplicate. The admin, the CLI and the API all call these.
 
-Scheduling (freeze the content and snapshot the audience into the delivery ledger, in one
-transaction) is a delivery action: delivery/actions.py `schedule_campaign`, since campaigns sit
-below delivery (docs/architecture.md). Every state change records who made it (a CampaignEvent)
-in its own transaction, as the consent actions write their ledger event.
+Scheduling only sets the time: nothing is rendered and nobody is chosen yet. The content is frozen
+and the audience snapshotted when sending starts (delivery/actions.py `start_campaign`, run by a
+worker once the time has come), so a digest scheduled for Monday 09:00 carries the articles published
+until then and reaches the people who subscribed until then. Every state change records who made it
+(a CampaignEvent) in its own transaction, as the consent actions write their ledger event.
 """
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext, ngettext
 
+from rundbrief.campaigns.audience import audience_count
 from rundbrief.campaigns.models import Campaign, CampaignEvent
 
 State = Campaign.State
@@ -33,6 +37,60 @@ def require_state(campaign, *states):
 def record_campaign_event(campaign, action, actor, detail=""):
     """Append who changed the campaign's state, in the caller's transaction (campaign admin: history)."""
     return CampaignEvent.objects.create(campaign=campaign, action=action, actor=actor[:150], detail=detail[:300])
+
+
+def schedule_campaign(campaign, *, at=None, actor=""):
+    """draft → scheduled, to be sent at `at` (default: now). Unschedule it again until sending starts."""
+    with transaction.atomic():
+        campaign = lock_campaign(campaign)
+        require_state(campaign, State.DRAFT)
+        if not campaign.topics.exists():
+            raise CampaignStateError(f"campaign {campaign.pk} has no topics, so it has no audience")
+        campaign.scheduled_at = at or timezone.now()
+        campaign.state = State.SCHEDULED
+        campaign.pause_reason = ""
+        campaign.save(update_fields=["scheduled_at", "state", "pause_reason", "updated_at"])
+        count = audience_count(campaign)
+        # Written in the actor's language (the admin's, or LANGUAGE_CODE for commands), as a log line is.
+        detail = ngettext(
+            "%(count)d recipient, sending from %(at)s",
+            "%(count)d recipients, sending from %(at)s",
+            count,
+        ) % {"count": count, "at": date_format(timezone.localtime(campaign.scheduled_at), "SHORT_DATETIME_FORMAT")}
+        record_campaign_event(campaign, CampaignEvent.Action.SCHEDULED, actor, detail)
+    return campaign
+
+
+def unschedule_campaign(campaign, *, actor=""):
+    """scheduled → draft, editable again; only until a worker has started sending it."""
+    with transaction.atomic():
+        campaign = lock_campaign(campaign)
+        require_state(campaign, State.SCHEDULED)
+        campaign.state = State.DRAFT
+        campaign.scheduled_at = None
+        campaign.save(update_fields=["state", "scheduled_at", "updated_at"])
+        record_campaign_event(campaign, CampaignEvent.Action.UNSCHEDULED, actor)
+    return campaign
+
+
+def duplicate_campaign(campaign, *, actor=""):
+    """A new draft with the same content, sender and topics, in any state of the original."""
+    fields = [
+        "subject",
+        "preheader",
+        "from_name",
+        "from_email",
+        "reply_to",
+        "body_format",
+        "body",
+    ]
+    with transaction.atomic():
+        copy = Campaign(**{f: getattr(campaign, f) for f in fields})
+        copy.name = (gettext("Copy of %(name)s") % {"name": campaign.name})[:200]
+        copy.save()
+        copy.topics.set(campaign.topics.all())
+        record_campaign_event(copy, CampaignEvent.Action.DUPLICATED, actor, f"#{campaign.pk}")
+    return copy
 
 
 def pause_campaign(campaign, *, reason="", actor=""):

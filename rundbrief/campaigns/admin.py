@@ -1,9 +1,10 @@
-"""Campaigns in the admin: compose, preview, pause/resume/cancel.
+"""Campaigns in the admin: compose, preview, schedule (through a confirmation page), unschedule,
+pause/resume/cancel, duplicate.
 
 The views are thin: every state change goes through the same functions as the CLI and the API
-(campaigns/actions.py). Sending — schedule, test mail, live progress — is added by
-delivery/admin.py, which subclasses this admin and registers itself in its place: campaigns sit
-below delivery and do not import it (docs/architecture.md).
+(campaigns/actions.py). The test mail and live progress are added by delivery/admin.py, which
+subclasses this admin and registers itself in its place: campaigns sit below delivery and do not
+import it (docs/architecture.md).
 """
 
 from django import forms
@@ -13,16 +14,25 @@ from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, re_path, reverse
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from rundbrief.campaigns.actions import cancel_campaign, pause_campaign, resume_campaign
+from rundbrief.campaigns.actions import (
+    cancel_campaign,
+    duplicate_campaign,
+    pause_campaign,
+    resume_campaign,
+    unschedule_campaign,
+)
+from rundbrief.campaigns.audience import audience_count
 from rundbrief.campaigns.authoring import CampaignError, check_header_text, check_subject
 from rundbrief.campaigns.models import Campaign
 from rundbrief.campaigns.rendering import Rendered, render_campaign, with_example_links
+from rundbrief.campaigns.scheduling import ScheduleForm, schedule_from_form
 
 State = Campaign.State
 
@@ -74,13 +84,25 @@ class CampaignAdmin(admin.ModelAdmin):
     ]
     actions = ["pause_selected", "resume_selected", "cancel_selected"]
     # Which state change each button may ask for: verb → (the states from which it makes sense to offer it,
-    # the action). In the order the buttons show; delivery/admin.py puts "schedule" first.
+    # the action). In the order the buttons show. Scheduling is not among them: it goes through its
+    # confirmation page (schedule_view), never one click.
     transitions = {
+        "unschedule": ({State.SCHEDULED}, unschedule_campaign),
         "pause": ({State.SCHEDULED, State.SENDING}, pause_campaign),
         "resume": ({State.PAUSED}, resume_campaign),
         "cancel": ({State.SCHEDULED, State.SENDING, State.PAUSED}, cancel_campaign),
     }
-    status_fields = ["state", "pause_reason", "recipient_count", "started_at", "finished_at", "history"]
+    # scheduled_at too: a time is set only on the confirmation page, so saving a time cannot look
+    # like scheduling while the campaign stays a draft.
+    status_fields = [
+        "scheduled_at",
+        "state",
+        "pause_reason",
+        "recipient_count",
+        "started_at",
+        "finished_at",
+        "history",
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not obj.is_editable:
@@ -139,6 +161,8 @@ class CampaignAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("<int:pk>/preview/", view(self.preview_view), name="campaigns_campaign_preview"),
+            path("<int:pk>/schedule/", view(self.schedule_view), name="campaigns_campaign_schedule"),
+            path("<int:pk>/duplicate/", view(self.duplicate_view), name="campaigns_campaign_duplicate"),
             # Spelled out: a catch-all "<pk>/<verb>/" would swallow the admin's own "<pk>/change/".
             re_path(
                 rf"^(?P<pk>\d+)/(?P<verb>{'|'.join(self.transitions)})/$",
@@ -197,6 +221,48 @@ class CampaignAdmin(admin.ModelAdmin):
             rendered=with_example_links(rendered),
             **self.preview_context(request, campaign),
         )
+
+    def schedule_view(self, request, pk):
+        """The confirmation page of "Schedule" and "Send now": what goes out, to how many, when."""
+        campaign = self._campaign(request, pk, change=True)
+        if campaign.state != State.DRAFT:
+            messages.error(
+                request,
+                gettext("Only a draft can be scheduled; this campaign is %(state)s.")
+                % {"state": campaign.get_state_display()},
+            )
+            return redirect(self.after_transition_url(campaign))
+        form = ScheduleForm(request.POST or None, initial={"when": request.GET.get("when", "later")})
+        if request.method == "POST" and form.is_valid():
+            try:
+                campaign = schedule_from_form(campaign, form, request.user.get_username())
+            except ValueError as exc:  # CampaignStateError: scheduled meanwhile, or no topics
+                messages.error(request, f"{campaign}: {exc}")
+            else:
+                messages.success(request, f"{campaign}: {campaign.get_state_display()}")
+                return redirect(self.after_transition_url(campaign))
+        rendered = render_campaign(campaign)
+        return self._page(
+            request,
+            campaign,
+            "schedule.html",
+            gettext("Schedule: %(name)s") % {"name": campaign.name},
+            form=form,
+            rendered=rendered,
+            recipients=audience_count(campaign),
+            topics=list(campaign.topics.all()),
+            time_zone=timezone.get_current_timezone_name(),
+        )
+
+    def duplicate_view(self, request, pk):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        campaign = self._campaign(request, pk)
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        copy = duplicate_campaign(campaign, actor=request.user.get_username())
+        messages.success(request, gettext("Copied into a new draft: %(name)s") % {"name": copy.name})
+        return redirect("admin:campaigns_campaign_change", copy.pk)
 
     def transition_view(self, request, pk, verb):
         if request.method != "POST":

@@ -1,12 +1,12 @@
 """A campaign: one newsletter, its audience (topics) and its life cycle.
 
-draft ──schedule──► scheduled ──(worker picks it up)──► sending ──► finished
-                        │                                  │  ▲
-                        └──────────── cancel ◄─────────────┤  └─ resume ─┐
-                                                           └─► paused ───┘
-Content is frozen when the campaign is scheduled (`frozen_*`): every worker on
-every host sends exactly the same newsletter, even if an editor changes the draft
-or a digest's articles change afterwards.
+draft ──schedule──► scheduled ──(its time has come: a worker starts it)──► sending ──► finished
+  ▲                   │  │                                                  │  ▲
+  └──unschedule───────┘  └──────────────── cancel ◄─────────────────────────┤  └─ resume ─┐
+                                                                            └─► paused ───┘
+Content is frozen (`frozen_*`) and the audience snapshotted when sending starts, not when the
+editor schedules: a digest for Monday 09:00 carries the articles published until then. From then on
+every worker on every host sends exactly the same newsletter, even if the articles change.
 """
 
 from django.conf import settings
@@ -69,7 +69,7 @@ class Campaign(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    # Frozen at scheduling time by schedule_campaign(); workers only read these.
+    # Frozen when sending starts, by delivery/actions.py start_campaign(); workers only read these.
     frozen_subject = models.CharField(max_length=200, blank=True, editable=False)
     frozen_html = models.TextField(blank=True, editable=False)
     frozen_text = models.TextField(blank=True, editable=False)
@@ -96,6 +96,10 @@ class CampaignEvent(models.Model):
 
     class Action(models.TextChoices):
         SCHEDULED = "scheduled", _("scheduled")
+        UNSCHEDULED = "unscheduled", _("unscheduled")
+        STARTED = "started", _("sending started")
+        SKIPPED = "skipped", _("skipped")
+        DUPLICATED = "duplicated", _("copied")
         PAUSED = "paused", _("paused")
         RESUMED = "resumed", _("resumed")
         CANCELLED = "cancelled", _("cancelled")

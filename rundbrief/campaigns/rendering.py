@@ -4,7 +4,7 @@
 (the unsubscribe and preferences links) stays as the literal placeholders
 `%%RB:unsubscribe_url%%` and `%%RB:preferences_url%%` (rundbrief/outbound/message.py),
 which the delivery engine substitutes when it builds each message (one render per campaign,
-a substitution per recipient: docs/delivery.md, "The message"). `schedule_campaign()` freezes the result.
+a substitution per recipient: docs/delivery.md, "The message"). `start_campaign()` freezes the result when sending starts.
 
 Both parts come from one source (RFC 2046 §5.1.4: alternatives carry the same
 content): the Markdown text, the sanitised HTML, or the digest's article list.
@@ -21,6 +21,8 @@ import nh3
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from rundbrief.audience.links import recipient_links
 from rundbrief.campaigns.models import Campaign
@@ -114,7 +116,16 @@ class Rendered:
     subject: str
     html: str
     text: str
-    warnings: list[str] = field(default_factory=list)
+    # Lazy translations: shown later in the reader's language (admin, CLI), not in the mail's.
+    warnings: list = field(default_factory=list)
+
+    @property
+    def empty(self):
+        """A digest without a single new article: nothing worth a mail (start_campaign skips it)."""
+        return NO_NEW_ARTICLES in self.warnings
+
+
+NO_NEW_ARTICLES = _("no new articles: the digest would be empty and is not sent")
 
 
 def with_example_links(rendered: Rendered) -> Rendered:
@@ -147,10 +158,14 @@ def render_campaign(campaign: Campaign, *, now: dt.datetime | None = None, langu
         html = css_inline.inline(html, keep_at_rules=True, load_remote_stylesheets=False)
     except css_inline.InlineError as exc:
         # Still sendable: clients that honour <style> render it as designed, the rest plainly.
-        warnings.append(f"CSS could not be inlined: {exc}")
+        warnings.append(format_lazy(_("CSS could not be inlined: {error}"), error=exc))
     size = len(html.encode("utf-8"))
     if size > HTML_SIZE_WARNING_BYTES:
-        warnings.append(f"HTML is {size // 1024} KB; Gmail clips messages above about 102 KB, footer included")
+        warnings.append(
+            format_lazy(
+                _("HTML is {size} KB; Gmail clips messages above about 102 KB, footer included"), size=size // 1024
+            )
+        )
     return Rendered(subject=campaign.subject.strip(), html=html, text=_normalise_text(text), warnings=warnings)
 
 
@@ -229,7 +244,7 @@ def _digest(campaign, now, warnings):
         for a in digest_articles(campaign, now)
     ]
     if not articles:
-        warnings.append("no new articles")
+        warnings.append(NO_NEW_ARTICLES)
     context = {
         "articles": articles,
         "intro_html": sanitise_html(render_markdown(campaign.body)) if campaign.body.strip() else "",

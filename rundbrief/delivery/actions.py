@@ -1,22 +1,23 @@
-"""Delivery actions outside the worker loop: scheduling a campaign (its audience becomes Delivery
-rows) and test sends.
+"""Delivery actions outside the worker loop: starting a campaign whose time has come (its content
+frozen, its audience becoming Delivery rows) and test sends.
 
-schedule_campaign freezes the content and snapshots the audience in one transaction: either the
-campaign is scheduled with its complete audience, or nothing happened. It lives here, not in
+start_campaign freezes the content and snapshots the audience in one transaction: either the
+campaign is sending with its complete audience, or nothing happened. It lives here, not in
 campaigns/actions.py, because the snapshot writes the delivery ledger and campaigns sit below
-delivery (docs/architecture.md); pause, resume and cancel stay campaign actions.
+delivery (docs/architecture.md); schedule, unschedule, pause, resume and cancel stay campaign actions.
 """
 
+import logging
+
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import ngettext
 
 from rundbrief.audience.addresses import normalise_address
-from rundbrief.campaigns.actions import CampaignStateError, lock_campaign, record_campaign_event, require_state
+from rundbrief.campaigns.actions import record_campaign_event
 from rundbrief.campaigns.models import Campaign, CampaignEvent
-from rundbrief.campaigns.rendering import render_campaign
+from rundbrief.campaigns.rendering import NO_NEW_ARTICLES, render_campaign
 from rundbrief.delivery.compose import compile_campaign
 from rundbrief.delivery.protocols import Claimed
 from rundbrief.delivery.snapshot import snapshot_audience
@@ -24,35 +25,55 @@ from rundbrief.outbound.smtp import SmtpConnection
 from rundbrief.outbound.transport import parse_transport
 
 State = Campaign.State
+log = logging.getLogger("rundbrief.delivery")
 
 
-def schedule_campaign(campaign, *, at=None, actor=""):
-    """Render and freeze the content, snapshot the audience, and hand it to the delivery workers."""
+def due_campaign_ids(now=None) -> list[int]:
+    """Scheduled campaigns whose time has come, oldest first."""
+    now = now or timezone.now()
+    due = Campaign.objects.filter(state=State.SCHEDULED, scheduled_at__lte=now) | Campaign.objects.filter(
+        state=State.SCHEDULED, scheduled_at__isnull=True
+    )
+    return list(due.order_by("scheduled_at", "pk").values_list("pk", flat=True))
+
+
+def start_campaign(campaign_id, *, now=None, actor="worker") -> Campaign | None:
+    """scheduled → sending: render and freeze the content as it is now, snapshot the audience as it is
+    now. A digest without a new article is not sent (cancelled, "skipped" in its history).
+
+    Returns the campaign, or None when it is no longer due or another worker holds it: workers on
+    several hosts call this for the same due campaign, and exactly one starts it.
+    """
+    now = now or timezone.now()
     with transaction.atomic():
-        campaign = lock_campaign(campaign)
-        require_state(campaign, State.DRAFT)
-        if not campaign.topics.exists():
-            raise CampaignStateError(f"campaign {campaign.pk} has no topics, so it has no audience")
-        rendered = render_campaign(campaign)
+        rows = Campaign.objects.filter(pk=campaign_id, state=State.SCHEDULED)
+        if connection.features.has_select_for_update_skip_locked:
+            # Another worker is snapshotting it (seconds for a million rows): do not queue behind it.
+            rows = rows.select_for_update(skip_locked=True)
+        campaign = rows.first()  # SQLite: BEGIN IMMEDIATE already serialises writers
+        if campaign is None or (campaign.scheduled_at and campaign.scheduled_at > now):
+            return None
+        rendered = render_campaign(campaign, now=now)
+        if rendered.empty:
+            campaign.state = State.CANCELLED
+            campaign.finished_at = now
+            campaign.pause_reason = str(NO_NEW_ARTICLES)[:300]
+            campaign.save(update_fields=["state", "finished_at", "pause_reason", "updated_at"])
+            record_campaign_event(campaign, CampaignEvent.Action.SKIPPED, actor, str(NO_NEW_ARTICLES))
+            log.info("campaign %s skipped: a digest without new articles", campaign.pk)
+            return campaign
         campaign.frozen_subject = rendered.subject
         campaign.frozen_html = rendered.html
         campaign.frozen_text = rendered.text
-        campaign.scheduled_at = at or campaign.scheduled_at or timezone.now()
-        campaign.state = State.SCHEDULED
-        campaign.pause_reason = ""
-        campaign.save()
+        campaign.state = State.SENDING
+        campaign.started_at = now
         campaign.recipient_count = snapshot_audience(campaign)
-        campaign.save(update_fields=["recipient_count"])
-        # Written in the actor's language (the admin's, or LANGUAGE_CODE for commands), as a log line is.
-        detail = ngettext(
-            "%(count)d recipient, sending from %(at)s",
-            "%(count)d recipients, sending from %(at)s",
-            campaign.recipient_count,
-        ) % {
-            "count": campaign.recipient_count,
-            "at": date_format(timezone.localtime(campaign.scheduled_at), "SHORT_DATETIME_FORMAT"),
+        campaign.save()
+        detail = ngettext("%(count)d recipient", "%(count)d recipients", campaign.recipient_count) % {
+            "count": campaign.recipient_count
         }
-        record_campaign_event(campaign, CampaignEvent.Action.SCHEDULED, actor, detail)
+        record_campaign_event(campaign, CampaignEvent.Action.STARTED, actor, detail)
+    log.info("campaign %s started: %s recipients", campaign.pk, campaign.recipient_count)
     return campaign
 
 

@@ -1,4 +1,4 @@
-"""Sending campaigns in the admin: "send now", a test mail, and live progress.
+"""Sending campaigns in the admin: a test mail and live progress.
 
 The campaign admin (campaigns/admin.py) composes, previews and pauses; this subclass adds what
 needs the delivery ledger and registers itself in the campaign admin's place. Delivery sits above
@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from rundbrief.campaigns.admin import CampaignAdmin
 from rundbrief.campaigns.models import Campaign
-from rundbrief.delivery.actions import TestSendError, schedule_campaign, send_test_message
+from rundbrief.delivery.actions import TestSendError, send_test_message
 from rundbrief.delivery.progress import campaign_progress
 
 State = Campaign.State
@@ -32,9 +32,6 @@ class TestMessageForm(forms.Form):
 
 
 class SendingCampaignAdmin(CampaignAdmin):
-    actions = ["schedule_selected", *CampaignAdmin.actions]
-    transitions = {"schedule": ({State.DRAFT}, schedule_campaign), **CampaignAdmin.transitions}
-
     @admin.display(description=_("links"))
     def links(self, obj):
         return format_html(
@@ -91,10 +88,6 @@ class SendingCampaignAdmin(CampaignAdmin):
             skipped=skipped,
             refresh_seconds=PROGRESS_REFRESH_SECONDS if campaign.state in LIVE_STATES else None,
         )
-
-    @admin.action(description=_("Schedule selected campaigns now"), permissions=["change"])
-    def schedule_selected(self, request, queryset):
-        self._bulk(request, queryset, "schedule")
 
 
 admin.site.unregister(Campaign)

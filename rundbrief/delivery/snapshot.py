@@ -37,7 +37,7 @@ def snapshot_audience(campaign: Campaign) -> int:
     # NOT EXISTS keeps a repeated snapshot idempotent. It replaced ON CONFLICT DO NOTHING, which
     # PostgreSQL implements as a speculative insertion — an extra WAL record and a confirm per row:
     # 14.6 s against 9.1 s for a million rows (docs/benchmarks.md). Two snapshots of one campaign
-    # never race: schedule_campaign holds the campaign row locked, and the unique constraint
+    # never race: start_campaign holds the campaign row locked, and the unique constraint
     # would still refuse a second row. ORDER BY s.id appends to every index of the ledger in key
     # order, which keeps their maintenance sequential.
     sql = f"""

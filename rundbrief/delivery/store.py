@@ -18,6 +18,7 @@ from rundbrief.audience.models import Subscriber, Subscription, Suppression
 from rundbrief.campaigns.models import Campaign
 from rundbrief.db.bulk import marks
 from rundbrief.db.queue import JobQueue, Partition
+from rundbrief.delivery.actions import due_campaign_ids, start_campaign
 from rundbrief.delivery.models import Delivery
 from rundbrief.delivery.protocols import Claimed, Disposition, Outcome, Verdict
 
@@ -61,10 +62,10 @@ class DjangoRecipientStore:
 
     # -- campaigns ---------------------------------------------------------
     def start_due_campaigns(self):
+        """Each scheduled campaign whose time has come: content frozen, audience snapshotted, sending."""
         now = timezone.now()
-        Campaign.objects.filter(state=Campaign.State.SCHEDULED).filter(
-            Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now)
-        ).update(state=Campaign.State.SENDING, started_at=now)
+        for campaign_id in due_campaign_ids(now):
+            start_campaign(campaign_id, now=now, actor=f"worker:{self.worker_id}")
 
     def finish_done_campaigns(self):
         """A sending campaign with no queued or sending rows left is finished."""

@@ -1,4 +1,7 @@
-"""Builders for delivery tests: a confirmed audience and a scheduled campaign, created in bulk."""
+"""Builders for delivery tests: a confirmed audience and a started campaign, created in bulk.
+
+`scheduled_campaign` builds a campaign as start_campaign leaves it (content frozen, audience
+snapshotted, state sending) from fixed HTML, without rendering, so delivery tests control every byte."""
 
 from django.utils import timezone
 
@@ -30,8 +33,9 @@ def scheduled_campaign(topics, *, subject="Marktbericht KW 48", html=HTML, text=
         subject=subject,
         from_name="Musterhaus Edelmetalle",
         from_email="newsletter@musterhaus.example",
-        state=Campaign.State.SCHEDULED,
+        state=Campaign.State.SENDING,
         scheduled_at=timezone.now(),
+        started_at=timezone.now(),
         frozen_subject=subject,
         frozen_html=html,
         frozen_text=text,
