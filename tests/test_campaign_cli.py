@@ -247,7 +247,9 @@ def test_send_twice_fails_because_only_a_draft_can_be_scheduled(topics, readers,
 def test_an_empty_digest_warns_when_scheduled_and_is_skipped_when_it_starts(topics, readers):
     _code, campaign_id, _err = run("create", "--subject", "Rückblick", "--topics", "finanznachrichten", "--digest")
     code, _out, err = run("send", campaign_id.strip())
-    assert code == 0 and err == "warning: no new articles: the digest would be empty and is not sent\n"
+    assert (
+        code == 0 and err == "warning: no new articles so far: a digest still empty when sending starts is not sent\n"
+    )
     campaign = start_campaign(int(campaign_id))
     assert campaign.state == "cancelled" and not Delivery.objects.exists()
     assert campaign.events.last().action == "skipped"

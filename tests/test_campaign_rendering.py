@@ -213,7 +213,7 @@ def test_empty_digest_warns_no_new_articles(topics, profile):
     rendered = render_campaign(digest(["sonderangebote"]), now=timezone.now())
     assert rendered.empty and rendered.warnings == [NO_NEW_ARTICLES]
     with translation.override("de"):
-        assert str(rendered.warnings[0]).startswith("keine neuen Artikel")
+        assert str(rendered.warnings[0]).startswith("bisher keine neuen Artikel")
     assert "Keine neuen Artikel" in rendered.text
 
 

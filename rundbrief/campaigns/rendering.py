@@ -125,7 +125,7 @@ class Rendered:
         return NO_NEW_ARTICLES in self.warnings
 
 
-NO_NEW_ARTICLES = _("no new articles: the digest would be empty and is not sent")
+NO_NEW_ARTICLES = _("no new articles so far: a digest still empty when sending starts is not sent")
 
 
 def with_example_links(rendered: Rendered) -> Rendered:

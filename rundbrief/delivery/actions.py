@@ -12,12 +12,12 @@ import logging
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from rundbrief.audience.addresses import normalise_address
 from rundbrief.campaigns.actions import record_campaign_event
 from rundbrief.campaigns.models import Campaign, CampaignEvent
-from rundbrief.campaigns.rendering import NO_NEW_ARTICLES, render_campaign
+from rundbrief.campaigns.rendering import render_campaign
 from rundbrief.delivery.compose import compile_campaign
 from rundbrief.delivery.protocols import Claimed
 from rundbrief.delivery.snapshot import snapshot_audience
@@ -57,9 +57,10 @@ def start_campaign(campaign_id, *, now=None, actor="worker") -> Campaign | None:
         if rendered.empty:
             campaign.state = State.CANCELLED
             campaign.finished_at = now
-            campaign.pause_reason = str(NO_NEW_ARTICLES)[:300]
+            reason = gettext("not sent: the digest had no new articles when sending was due")
+            campaign.pause_reason = reason
             campaign.save(update_fields=["state", "finished_at", "pause_reason", "updated_at"])
-            record_campaign_event(campaign, CampaignEvent.Action.SKIPPED, actor, str(NO_NEW_ARTICLES))
+            record_campaign_event(campaign, CampaignEvent.Action.SKIPPED, actor, reason)
             log.info("campaign %s skipped: a digest without new articles", campaign.pk)
             return campaign
         campaign.frozen_subject = rendered.subject
