@@ -80,6 +80,9 @@ def test_editor_schedules_through_the_confirmation_page_unschedules_and_the_dige
         assert campaign.state == "scheduled"
         assert campaign.scheduled_at.astimezone(BERLIN) == dt.datetime(2030, 6, 3, 9, 0, tzinfo=BERLIN)
 
+        page.screenshot(path=str(screenshot_path("campaign-progress-scheduled")), full_page=True)
+        note = page.locator("#campaign-scheduled").inner_text()
+        assert "3. Juni 2030 09:00" in note and "2 Empfänger" in note
         # Unschedule from the progress page: an editable draft again.
         page.get_by_role("button", name="Planung aufheben (zurück zum Entwurf)").click()
         page.wait_for_load_state()

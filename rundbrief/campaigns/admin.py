@@ -239,7 +239,10 @@ class CampaignAdmin(admin.ModelAdmin):
             except ValueError as exc:  # CampaignStateError: scheduled meanwhile, or no topics
                 messages.error(request, f"{campaign}: {exc}")
             else:
-                messages.success(request, f"{campaign}: {campaign.get_state_display()}")
+                when = date_format(localtime(campaign.scheduled_at), "SHORT_DATETIME_FORMAT")
+                messages.success(
+                    request, gettext("%(name)s: scheduled for %(when)s") % {"name": campaign.name, "when": when}
+                )
                 return redirect(self.after_transition_url(campaign))
         rendered = render_campaign(campaign)
         return self._page(

@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from rundbrief.campaigns.admin import CampaignAdmin
+from rundbrief.campaigns.audience import audience_count
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.actions import TestSendError, send_test_message
 from rundbrief.delivery.progress import campaign_progress
@@ -87,6 +88,7 @@ class SendingCampaignAdmin(CampaignAdmin):
             progress=progress,
             skipped=skipped,
             refresh_seconds=PROGRESS_REFRESH_SECONDS if campaign.state in LIVE_STATES else None,
+            audience_now=audience_count(campaign) if not campaign.started_at else None,
         )
 
 
