@@ -20,9 +20,11 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from rundbrief.campaigns.actions import cancel_campaign, pause_campaign, resume_campaign
+from rundbrief.campaigns.archive import set_shown_in_archive
 from rundbrief.campaigns.authoring import CampaignError, check_header_text, check_subject
 from rundbrief.campaigns.models import Campaign
 from rundbrief.campaigns.rendering import Rendered, render_campaign, with_example_links
+from rundbrief.campaigns.webversion import web_version_url
 
 State = Campaign.State
 
@@ -49,6 +51,8 @@ class CampaignForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if "body" not in self.fields:
+            return cleaned  # a sent campaign: its content is read-only, only the archive switch is left
         if cleaned.get("body_format") != Campaign.BodyFormat.DIGEST and not (cleaned.get("body") or "").strip():
             self.add_error("body", _("A Markdown or HTML newsletter needs a body."))
         return cleaned
@@ -70,6 +74,7 @@ class CampaignAdmin(admin.ModelAdmin):
             _("Sending"),
             {"fields": ["scheduled_at", "state", "pause_reason", "recipient_count", "started_at", "finished_at"]},
         ),
+        (_("Web version and archive"), {"fields": ["show_in_archive", "web_version"]}),
         (_("History"), {"fields": ["history"]}),
     ]
     actions = ["pause_selected", "resume_selected", "cancel_selected"]
@@ -80,13 +85,34 @@ class CampaignAdmin(admin.ModelAdmin):
         "resume": ({State.PAUSED}, resume_campaign),
         "cancel": ({State.SCHEDULED, State.SENDING, State.PAUSED}, cancel_campaign),
     }
-    status_fields = ["state", "pause_reason", "recipient_count", "started_at", "finished_at", "history"]
+    status_fields = ["state", "pause_reason", "recipient_count", "started_at", "finished_at", "web_version", "history"]
+    # Not content: an editor may keep a sent newsletter out of the public archive at any time.
+    always_editable = {"show_in_archive"}
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not obj.is_editable:
             # Content is frozen once scheduled: what the workers send must not change under them.
-            return [f for _name, opts in self.fieldsets for f in opts["fields"]]
+            return [f for _name, opts in self.fieldsets for f in opts["fields"] if f not in self.always_editable]
         return self.status_fields
+
+    def save_model(self, request, obj, form, change):
+        if change and not obj.is_editable:
+            # Only the archive switch is left to edit; it goes through its action, which notes who.
+            set_shown_in_archive(obj, form.cleaned_data["show_in_archive"], actor=request.user.get_username())
+            return
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        if change and not form.instance.is_editable:
+            return  # nothing else is editable; the topics are frozen with the content
+        super().save_related(request, form, formsets, change)
+
+    @admin.display(description=_("web version"))
+    def web_version(self, obj):
+        if obj is None or not obj.pk:
+            return "–"
+        url = web_version_url(obj)
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
 
     def has_delete_permission(self, request, obj=None):
         # Only drafts: a sent campaign's delivery ledger is the record of who got what.

@@ -1,5 +1,5 @@
 """Delivery actions outside the worker loop: scheduling a campaign (its audience becomes Delivery
-rows) and test sends.
+rows). Test sends are in delivery/testsend.py.
 
 schedule_campaign freezes the content and snapshots the audience in one transaction: either the
 campaign is scheduled with its complete audience, or nothing happened. It lives here, not in
@@ -7,21 +7,15 @@ campaigns/actions.py, because the snapshot writes the delivery ledger and campai
 delivery (docs/architecture.md); pause, resume and cancel stay campaign actions.
 """
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import ngettext
 
-from rundbrief.audience.addresses import normalise_address
 from rundbrief.campaigns.actions import CampaignStateError, lock_campaign, record_campaign_event, require_state
 from rundbrief.campaigns.models import Campaign, CampaignEvent
 from rundbrief.campaigns.rendering import render_campaign
-from rundbrief.delivery.compose import compile_campaign
-from rundbrief.delivery.protocols import Claimed
 from rundbrief.delivery.snapshot import snapshot_audience
-from rundbrief.outbound.smtp import SmtpConnection
-from rundbrief.outbound.transport import parse_transport
 
 State = Campaign.State
 
@@ -54,34 +48,3 @@ def schedule_campaign(campaign, *, at=None, actor=""):
         }
         record_campaign_event(campaign, CampaignEvent.Action.SCHEDULED, actor, detail)
     return campaign
-
-
-class TestSendError(RuntimeError):
-    pass
-
-
-def send_test_message(campaign, address, *, actor="") -> str:
-    """Send the campaign as it stands to one address, exactly as subscribers will get it. Returns the Message-ID.
-
-    The links carry a token for no subscriber, so they open the "unknown link" page.
-    Nothing is recorded in the delivery ledger; the campaign's history notes who sent a test and
-    its Message-ID, not the address (an audit line is kept longer than the address may be).
-    """
-    address = normalise_address(address)  # ValidationError for a bad address
-    if campaign.frozen_html:
-        message = compile_campaign(campaign)
-    else:
-        rendered = render_campaign(campaign)
-        message = compile_campaign(campaign, html=rendered.html, text=rendered.text, subject=rendered.subject)
-    built = message.build(
-        Claimed(delivery_id=0, campaign_id=campaign.pk, subscriber_id=None, email=address, public_id="test-send")
-    )
-    conn = SmtpConnection(parse_transport(settings.DELIVERY_SMTP_URLS[0]))
-    try:
-        reply = conn.send(built.envelope_from, built.recipient, built.data)
-    finally:
-        conn.close()
-    if reply.kind != "sent":
-        raise TestSendError(f"the SMTP server answered: {reply}")
-    record_campaign_event(campaign, CampaignEvent.Action.TEST_SENT, actor, built.message_id)
-    return built.message_id
