@@ -22,6 +22,7 @@ from rundbrief.campaigns.rendering import Rendered, as_test_send, render_campaig
 from rundbrief.delivery.compose import compile_campaign
 from rundbrief.delivery.models import TestAddressList
 from rundbrief.delivery.protocols import Claimed
+from rundbrief.outbound.message import new_message_id
 from rundbrief.outbound.smtp import SmtpConnection
 from rundbrief.outbound.transport import parse_transport
 
@@ -76,11 +77,12 @@ def send_test_messages(campaign, addresses, *, actor="") -> list[str]:
     sent = []
     try:
         for address in addresses:
-            built = message.build(
-                Claimed(
-                    delivery_id=0, campaign_id=campaign.pk, subscriber_id=None, email=address, public_id=TEST_PUBLIC_ID
-                )
+            claimed = Claimed(
+                delivery_id=0, campaign_id=campaign.pk, subscriber_id=None, email=address, public_id=TEST_PUBLIC_ID
             )
+            # A fresh Message-ID per copy: mailbox providers drop a message whose Message-ID they have
+            # already seen (RFC 5322 §3.6.4), and the second test to the same address would vanish.
+            built = message.build(claimed, message_id=new_message_id(message.mid_domain))
             reply = conn.send(built.envelope_from, built.recipient, built.data)
             if reply.kind != "sent":
                 raise TestSendError(_("the SMTP server answered: %(reply)s") % {"reply": reply})
