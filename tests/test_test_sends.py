@@ -9,6 +9,7 @@ from rundbrief.campaigns.authoring import create_campaign
 from rundbrief.campaigns.models import CampaignEvent
 from rundbrief.delivery import testsend
 from rundbrief.delivery.actions import schedule_campaign
+from rundbrief.delivery.models import Delivery
 from tests.support.smtp import SmtpServer, path_of
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +51,7 @@ def test_each_address_gets_one_copy_marked_as_a_test(admin_client, draft, server
     events = list(draft.events.filter(action=CampaignEvent.Action.TEST_SENT).values_list("detail", flat=True))
     assert sorted(events) == sorted(m["Message-ID"] for m in server.mails)
     assert not any("example.org" in detail.split("@")[0] for detail in events)
+    assert not Delivery.objects.exists()  # a test is not a delivery
 
 
 def test_a_scheduled_campaigns_test_shows_its_frozen_content_with_the_banner(draft, server, topics):

@@ -106,6 +106,7 @@ def test_an_unsent_campaigns_web_version_is_for_editors_only(client, admin_clien
     assert client.get(web_path(campaign)).status_code == 404
     response = admin_client.get(web_path(campaign))
     assert response.status_code == 200 and "Der Goldpreis steigt." in response.content.decode()
+    assert "Vorschau für die Redaktion" in response.content.decode()
     assert response["X-Robots-Tag"] == "noindex"
     assert client.get("/newsletter/web/keinsolchestoken12345/").status_code == 404
 
@@ -201,3 +202,22 @@ def test_the_site_links_to_the_archive_in_the_footer_and_the_newsletter_box(clie
     article = client.get("/artikel/gold/").content.decode()
     assert 'class="newsletter-archive-link"><a href="/newsletter/archiv/">' in article
     assert '<a href="/en/newsletter/archive/">Newsletter archive</a>' in client.get("/en/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_each_existing_campaign_a_token_of_its_own():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("campaigns", "0003_campaign_event_test_sent")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        OldCampaign = executor.loader.project_state(before).apps.get_model("campaigns", "Campaign")
+        for i in range(3):
+            OldCampaign.objects.create(name=f"Alt {i}", subject=f"Alt {i}", from_email="n@musterhaus.example")
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    tokens = list(Campaign.objects.values_list("web_token", flat=True))
+    assert len(tokens) == 3 and len(set(tokens)) == 3 and all(len(t) == 22 for t in tokens)
