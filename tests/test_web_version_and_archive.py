@@ -74,7 +74,10 @@ def test_every_delivered_copy_links_to_the_web_version_which_shows_it_without_pe
         html_part = mail.get_body(preferencelist=("html",)).get_content()
         text_part = mail.get_body(preferencelist=("plain",)).get_content()
         assert "Im Browser ansehen" in html_part and "Im Browser ansehen" in text_part
-        links |= set(WEB_LINK.findall(html_part)) | set(WEB_LINK.findall(text_part))
+        for part in (html_part, text_part):  # the link in each part, not just somewhere
+            found = WEB_LINK.findall(part)
+            assert found, part[:300]
+            links |= set(found)
     (link,) = links  # one address per campaign, the same in every copy: it names no recipient
     assert link == f"{SITE}{web_path(campaign)}"
 
