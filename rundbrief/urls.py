@@ -21,6 +21,8 @@ urlpatterns += i18n_patterns(
     path("admin/", admin.site.urls),
     # /u/<token> works without a prefix (German, the default) and under /en/.
     path("", include("rundbrief.audience.urls")),
+    # The newsletter archive and web versions; before the newsroom, whose last route takes any page slug.
+    path("", include("rundbrief.campaigns.urls")),
     path("", include("rundbrief.newsroom.urls")),
     prefix_default_language=False,
 )

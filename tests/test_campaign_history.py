@@ -60,12 +60,12 @@ def test_the_admin_records_the_editor_and_shows_the_history_read_only(admin_clie
 
 
 def test_a_test_mail_is_in_the_history_with_its_sender_and_message_id_not_the_address(draft, settings):
-    from rundbrief.delivery.actions import send_test_message
+    from rundbrief.delivery import testsend
     from tests.support.smtp import SmtpServer
 
     with SmtpServer() as server:
         settings.DELIVERY_SMTP_URLS = [server.url]
-        message_id = send_test_message(draft, "redaktion@example.org", actor="erika")
+        (message_id,) = testsend.send_test_messages(draft, ["redaktion@example.org"], actor="erika")
         assert len(server.messages) == 1
     event = draft.events.get(action="test_sent")
     assert (event.actor, event.detail) == ("erika", message_id)

@@ -28,11 +28,13 @@ from rundbrief.campaigns.actions import (
     resume_campaign,
     unschedule_campaign,
 )
+from rundbrief.campaigns.archive import set_shown_in_archive
 from rundbrief.campaigns.audience import audience_count
 from rundbrief.campaigns.authoring import CampaignError, check_header_text, check_subject
 from rundbrief.campaigns.models import Campaign
 from rundbrief.campaigns.rendering import Rendered, render_campaign, with_example_links
 from rundbrief.campaigns.scheduling import ScheduleForm, schedule_from_form
+from rundbrief.campaigns.webversion import web_version_url
 
 State = Campaign.State
 
@@ -59,6 +61,8 @@ class CampaignForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if "body" not in self.fields:
+            return cleaned  # a sent campaign: its content is read-only, only the archive switch is left
         if cleaned.get("body_format") != Campaign.BodyFormat.DIGEST and not (cleaned.get("body") or "").strip():
             self.add_error("body", _("A Markdown or HTML newsletter needs a body."))
         return cleaned
@@ -80,6 +84,7 @@ class CampaignAdmin(admin.ModelAdmin):
             _("Sending"),
             {"fields": ["scheduled_at", "state", "pause_reason", "recipient_count", "started_at", "finished_at"]},
         ),
+        (_("Web version and archive"), {"fields": ["show_in_archive", "web_version"]}),
         (_("History"), {"fields": ["history"]}),
     ]
     actions = ["pause_selected", "resume_selected", "cancel_selected"]
@@ -101,14 +106,36 @@ class CampaignAdmin(admin.ModelAdmin):
         "recipient_count",
         "started_at",
         "finished_at",
+        "web_version",
         "history",
     ]
+    # Not content: an editor may keep a sent newsletter out of the public archive at any time.
+    always_editable = {"show_in_archive"}
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not obj.is_editable:
             # Content is frozen once scheduled: what the workers send must not change under them.
-            return [f for _name, opts in self.fieldsets for f in opts["fields"]]
+            return [f for _name, opts in self.fieldsets for f in opts["fields"] if f not in self.always_editable]
         return self.status_fields
+
+    def save_model(self, request, obj, form, change):
+        if change and not obj.is_editable:
+            # Only the archive switch is left to edit; it goes through its action, which notes who.
+            set_shown_in_archive(obj, form.cleaned_data["show_in_archive"], actor=request.user.get_username())
+            return
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        if change and not form.instance.is_editable:
+            return  # nothing else is editable; the topics are frozen with the content
+        super().save_related(request, form, formsets, change)
+
+    @admin.display(description=_("web version"))
+    def web_version(self, obj):
+        if obj is None or not obj.pk:
+            return "–"
+        url = web_version_url(obj)
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
 
     def has_delete_permission(self, request, obj=None):
         # Only drafts: a sent campaign's delivery ledger is the record of who got what.

@@ -9,12 +9,19 @@ editor schedules: a digest for Monday 09:00 carries the articles published until
 every worker on every host sends exactly the same newsletter, even if the articles change.
 """
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rundbrief.newsroom.models import Topic
+
+
+def new_web_token():
+    """The web version's URL part: 128 random bits, so nobody finds a campaign that is not public by counting."""
+    return secrets.token_urlsafe(16)
 
 
 def default_from_email():
@@ -75,6 +82,14 @@ class Campaign(models.Model):
     frozen_text = models.TextField(blank=True, editable=False)
     recipient_count = models.PositiveIntegerField(_("recipients"), default=0, editable=False)
 
+    # The web version and the archive (docs/campaigns.md, "Web version and archive").
+    web_token = models.CharField(max_length=32, unique=True, default=new_web_token, editable=False)
+    show_in_archive = models.BooleanField(
+        _("show in archive"),
+        default=True,
+        help_text=_("Once it has been sent, the newsletter is listed in the public newsletter archive."),
+    )
+
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name = _("campaign")
@@ -86,6 +101,16 @@ class Campaign(models.Model):
     @property
     def is_editable(self):
         return self.state == self.State.DRAFT
+
+    @property
+    def web_version_is_public(self):
+        """Anyone with the link may read it once sending has started: its recipients hold the link."""
+        return self.started_at is not None and bool(self.frozen_html)
+
+    @property
+    def is_archived(self):
+        """Listed in the public archive: finished (a paused or cancelled one may never have reached everyone)."""
+        return self.state == self.State.FINISHED and self.show_in_archive and self.web_version_is_public
 
 
 class CampaignEvent(models.Model):
@@ -104,6 +129,8 @@ class CampaignEvent(models.Model):
         RESUMED = "resumed", _("resumed")
         CANCELLED = "cancelled", _("cancelled")
         TEST_SENT = "test_sent", _("test sent")
+        SHOWN_IN_ARCHIVE = "archive_shown", _("shown in the archive")
+        HIDDEN_FROM_ARCHIVE = "archive_hidden", _("kept out of the archive")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="events", verbose_name=_("campaign"))
     action = models.CharField(_("action"), max_length=20, choices=Action.choices)

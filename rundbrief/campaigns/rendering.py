@@ -22,11 +22,13 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from rundbrief.audience.links import recipient_links
 from rundbrief.campaigns.models import Campaign
 from rundbrief.campaigns.plaintext import html_to_text
+from rundbrief.campaigns.webversion import web_version_url
 from rundbrief.newsroom.markdown import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, URL_SCHEMES, render_markdown
 from rundbrief.newsroom.models import Article, SiteProfile
 from rundbrief.outbound.message import (
@@ -40,6 +42,9 @@ from rundbrief.outbound.message import (
 # footer with the unsubscribe link included; warn with a little room to spare.
 HTML_SIZE_WARNING_BYTES = 100 * 1024
 DIGEST_DEFAULT_DAYS = 7
+# A test send's subject starts with this, in every language: the team filters on it.
+TEST_SUBJECT_PREFIX = "[Test] "
+BODY_OPEN = re.compile(r"<body[^>]*>", re.IGNORECASE)
 # "[text](/path" in Markdown: a link target a mail client could not resolve.
 MARKDOWN_RELATIVE_TARGET = re.compile(r"\]\((/(?!/)[^)\s]*)")
 
@@ -141,6 +146,20 @@ def with_example_links(rendered: Rendered) -> Rendered:
         return text
 
     return Rendered(rendered.subject, fill(rendered.html), fill(rendered.text), rendered.warnings)
+
+
+def as_test_send(rendered: Rendered, *, language: str | None = None) -> Rendered:
+    """`rendered` marked as a test: "[Test] " before the subject and a banner above everything else,
+    so nobody mistakes it for the real newsletter. Works on frozen content too: the banner goes in
+    after the <body> tag, the content itself is not rendered again."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        banner_html = render_to_string("campaigns/email/_test_banner.html").strip()
+        banner_text = gettext("Test send – this e-mail went only to the editorial team.")
+    html, found = BODY_OPEN.subn(lambda m: m.group(0) + "\n" + banner_html, rendered.html, count=1)
+    if not found:
+        html = banner_html + "\n" + rendered.html
+    text = f"*** {banner_text} ***\n\n{rendered.text}"
+    return Rendered(TEST_SUBJECT_PREFIX + rendered.subject, html, text, rendered.warnings)
 
 
 def render_campaign(campaign: Campaign, *, now: dt.datetime | None = None, language: str | None = None) -> Rendered:
@@ -266,6 +285,8 @@ def _layout_context(campaign, content_html, content_text):
         "topic_names": topic_names,
         "content_html": content_html,
         "content_text": content_text,
+        # The same in every copy: the campaign's public web version (campaigns/webversion.py).
+        "web_version_url": web_version_url(campaign),
         UNSUBSCRIBE_URL: UNSUBSCRIBE_PLACEHOLDER,
         PREFERENCES_URL: PREFERENCES_PLACEHOLDER,
     }

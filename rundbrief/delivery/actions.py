@@ -1,5 +1,5 @@
 """Delivery actions outside the worker loop: starting a campaign whose time has come (its content
-frozen, its audience becoming Delivery rows) and test sends.
+frozen, its audience becoming Delivery rows). Test sends are in delivery/testsend.py.
 
 start_campaign freezes the content and snapshots the audience in one transaction: either the
 campaign is sending with its complete audience, or nothing happened. It lives here, not in
@@ -9,20 +9,14 @@ delivery (docs/architecture.md); schedule, unschedule, pause, resume and cancel 
 
 import logging
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
-from rundbrief.audience.addresses import normalise_address
 from rundbrief.campaigns.actions import record_campaign_event
 from rundbrief.campaigns.models import Campaign, CampaignEvent
 from rundbrief.campaigns.rendering import render_campaign
-from rundbrief.delivery.compose import compile_campaign
-from rundbrief.delivery.protocols import Claimed
 from rundbrief.delivery.snapshot import snapshot_audience
-from rundbrief.outbound.smtp import SmtpConnection
-from rundbrief.outbound.transport import parse_transport
 
 State = Campaign.State
 log = logging.getLogger("rundbrief.delivery")
@@ -76,34 +70,3 @@ def start_campaign(campaign_id, *, now=None, actor="worker") -> Campaign | None:
         record_campaign_event(campaign, CampaignEvent.Action.STARTED, actor, detail)
     log.info("campaign %s started: %s recipients", campaign.pk, campaign.recipient_count)
     return campaign
-
-
-class TestSendError(RuntimeError):
-    pass
-
-
-def send_test_message(campaign, address, *, actor="") -> str:
-    """Send the campaign as it stands to one address, exactly as subscribers will get it. Returns the Message-ID.
-
-    The links carry a token for no subscriber, so they open the "unknown link" page.
-    Nothing is recorded in the delivery ledger; the campaign's history notes who sent a test and
-    its Message-ID, not the address (an audit line is kept longer than the address may be).
-    """
-    address = normalise_address(address)  # ValidationError for a bad address
-    if campaign.frozen_html:
-        message = compile_campaign(campaign)
-    else:
-        rendered = render_campaign(campaign)
-        message = compile_campaign(campaign, html=rendered.html, text=rendered.text, subject=rendered.subject)
-    built = message.build(
-        Claimed(delivery_id=0, campaign_id=campaign.pk, subscriber_id=None, email=address, public_id="test-send")
-    )
-    conn = SmtpConnection(parse_transport(settings.DELIVERY_SMTP_URLS[0]))
-    try:
-        reply = conn.send(built.envelope_from, built.recipient, built.data)
-    finally:
-        conn.close()
-    if reply.kind != "sent":
-        raise TestSendError(f"the SMTP server answered: {reply}")
-    record_campaign_event(campaign, CampaignEvent.Action.TEST_SENT, actor, built.message_id)
-    return built.message_id

@@ -8,7 +8,6 @@ its admin module loads second (docs/architecture.md).
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import path, reverse
@@ -19,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from rundbrief.campaigns.admin import CampaignAdmin
 from rundbrief.campaigns.audience import audience_count
 from rundbrief.campaigns.models import Campaign
-from rundbrief.delivery.actions import TestSendError, send_test_message
+from rundbrief.delivery import testsend
 from rundbrief.delivery.progress import campaign_progress
 
 State = Campaign.State
@@ -29,7 +28,15 @@ PROGRESS_REFRESH_SECONDS = 5
 
 
 class TestMessageForm(forms.Form):
-    address = forms.EmailField(label=_("Send a test to"))
+    addresses = forms.CharField(
+        label=_("Send a test to"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 50}),
+        help_text=_("One or more addresses of the editorial team, separated by commas or lines."),
+    )
+
+    def clean_addresses(self):
+        return testsend.parse_addresses(self.cleaned_data["addresses"])
 
 
 class SendingCampaignAdmin(CampaignAdmin):
@@ -54,26 +61,31 @@ class SendingCampaignAdmin(CampaignAdmin):
         return reverse("admin:campaigns_campaign_progress", args=[campaign.pk])
 
     def preview_context(self, request, campaign):
-        return {"test_form": TestMessageForm()}
+        saved = testsend.saved_test_addresses(request.user)
+        return {"test_form": TestMessageForm(initial={"addresses": "\n".join(saved)})}
 
     def test_message_view(self, request, pk):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         campaign = self._campaign(request, pk, change=True)
         form = TestMessageForm(request.POST)
-        if form.is_valid():
-            address = form.cleaned_data["address"]
-            try:
-                message_id = send_test_message(campaign, address, actor=request.user.get_username())
-            # Bad address, refused by the SMTP server, or no connection at all.
-            except (ValidationError, TestSendError, OSError) as exc:
-                messages.error(request, gettext("The test was not sent: %(error)s") % {"error": exc})
-            else:
-                messages.success(
-                    request, gettext("Test sent to %(address)s (%(id)s).") % {"address": address, "id": message_id}
-                )
+        if not form.is_valid():
+            # Nothing is sent when one address is wrong: the editor fixes the list and sends again.
+            messages.error(request, " ".join(form.errors.get("addresses", [])))
+            return redirect("admin:campaigns_campaign_preview", pk=campaign.pk)
+        addresses = form.cleaned_data["addresses"]
+        testsend.save_test_addresses(request.user, addresses)
+        try:
+            message_ids = testsend.send_test_messages(campaign, addresses, actor=request.user.get_username())
+        # Refused by the SMTP server, or no connection at all.
+        except (testsend.TestSendError, OSError) as exc:
+            messages.error(request, gettext("The test was not sent: %(error)s") % {"error": exc})
         else:
-            messages.error(request, " ".join(form.errors.get("address", [])))
+            messages.success(
+                request,
+                gettext("Test sent to %(addresses)s (%(ids)s).")
+                % {"addresses": ", ".join(addresses), "ids": ", ".join(message_ids)},
+            )
         return redirect("admin:campaigns_campaign_preview", pk=campaign.pk)
 
     def progress_view(self, request, pk):

@@ -33,14 +33,15 @@ class CampaignMessage:
         self.bounce_domain = verp.bounce_domain(compiled.from_email)
         self.mid_domain = compiled.from_email.rpartition("@")[2]
 
-    def build(self, claimed, now=None) -> OutgoingMessage:
+    def build(self, claimed, now=None, message_id=None) -> OutgoingMessage:
+        """`message_id`: instead of the one derived from (campaign, delivery); test sends have no delivery row."""
         delivery_id = claimed.delivery_id
         unsubscribe_url, preferences_url = self.links(claimed.public_id)
         unsubscribe_mailto = verp.unsubscribe_mailbox(delivery_id, self.bounce_domain)
         return self.compiled.build(
             claimed.email,
             {UNSUBSCRIBE_URL: unsubscribe_url, PREFERENCES_URL: preferences_url},
-            message_id=verp.message_id(self.campaign_id, delivery_id, self.mid_domain),
+            message_id=message_id or verp.message_id(self.campaign_id, delivery_id, self.mid_domain),
             envelope_from=verp.return_path(delivery_id, self.bounce_domain),
             headers=[("List-Unsubscribe", f"<{unsubscribe_url}>, <mailto:{unsubscribe_mailto}?subject=unsubscribe>")],
             now=now,

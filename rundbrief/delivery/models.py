@@ -6,6 +6,7 @@ Message-ID is fixed when the row is created, so a copy resent after a crash is
 the same message to the recipient's mail system (RFC 5322 §3.6.4).
 """
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -62,3 +63,25 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"{self.campaign_id}/{self.subscriber_id}: {self.state}"
+
+
+class TestAddressList(models.Model):
+    """The addresses an editor sent the last test to, offered again on the next preview (delivery/testsend.py).
+
+    One row per admin user; the addresses are the editorial team's, never subscribers'."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="test_addresses", verbose_name=_("editor")
+    )
+    addresses = models.TextField(_("test addresses"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("test address list")
+        verbose_name_plural = _("test address lists")
+
+    def __str__(self):
+        return str(self.user)
+
+    def as_list(self):
+        return self.addresses.split()
