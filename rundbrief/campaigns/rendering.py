@@ -23,7 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from rundbrief.audience.links import recipient_links
-from rundbrief.campaigns.models import Campaign
+from rundbrief.campaigns.models import Campaign, WelcomeMail
 from rundbrief.campaigns.plaintext import html_to_text
 from rundbrief.newsroom.markdown import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, URL_SCHEMES, render_markdown
 from rundbrief.newsroom.models import Article, SiteProfile
@@ -138,9 +138,24 @@ def render_campaign(campaign: Campaign, *, now: dt.datetime | None = None, langu
     warnings: list[str] = []
     with translation.override(language or settings.LANGUAGE_CODE):
         content_html, content_text = _content(campaign, now, warnings)
-        context = _layout_context(campaign, content_html, content_text)
-        html = render_to_string("campaigns/email/newsletter.html", context)
-        text = render_to_string("campaigns/email/newsletter.txt", context)
+        topic_names = [topic.name for topic in campaign.topics.all()] if campaign.pk else []
+        return _in_layout(campaign.subject, campaign.preheader, topic_names, content_html, content_text, warnings)
+
+
+def render_welcome(welcome: WelcomeMail, *, language: str, topic_names: list[str]) -> Rendered:
+    """The welcome mail in the newsletter layout, the layout in `language` (the subscriber's), the
+    footer naming her `topic_names`; the per-recipient links stay placeholders, as in a campaign."""
+    with translation.override(language):
+        content_html = sanitise_html(render_markdown(welcome.body))
+        return _in_layout(welcome.subject, welcome.preheader, topic_names, content_html, markdown_text(welcome.body))
+
+
+def _in_layout(subject, preheader, topic_names, content_html, content_text, warnings=None) -> Rendered:
+    """Content in the newsletter layout (in the active language), CSS inlined."""
+    warnings = [] if warnings is None else warnings
+    context = _layout_context(subject, preheader, topic_names, content_html, content_text)
+    html = render_to_string("campaigns/email/newsletter.html", context)
+    text = render_to_string("campaigns/email/newsletter.txt", context)
     # keep_at_rules keeps the @media block for narrow screens (it cannot be
     # inlined); nothing is fetched from the network while rendering.
     try:
@@ -151,7 +166,7 @@ def render_campaign(campaign: Campaign, *, now: dt.datetime | None = None, langu
     size = len(html.encode("utf-8"))
     if size > HTML_SIZE_WARNING_BYTES:
         warnings.append(f"HTML is {size // 1024} KB; Gmail clips messages above about 102 KB, footer included")
-    return Rendered(subject=campaign.subject.strip(), html=html, text=_normalise_text(text), warnings=warnings)
+    return Rendered(subject=subject.strip(), html=html, text=_normalise_text(text), warnings=warnings)
 
 
 def _content(campaign, now, warnings):
@@ -240,14 +255,13 @@ def _digest(campaign, now, warnings):
     return html, text.strip()
 
 
-def _layout_context(campaign, content_html, content_text):
+def _layout_context(subject, preheader, topic_names, content_html, content_text):
     profile = SiteProfile.load()
-    topic_names = [topic.name for topic in campaign.topics.all()] if campaign.pk else []
     return {
         **profile.mail_links(),
         "footer_text": profile.footer_text.strip(),
-        "subject": campaign.subject.strip(),
-        "preheader": campaign.preheader.strip(),
+        "subject": subject.strip(),
+        "preheader": preheader.strip(),
         "topic_names": topic_names,
         "content_html": content_html,
         "content_text": content_text,
