@@ -99,9 +99,10 @@ def test_the_one_click_unsubscribe_of_a_welcome_mail_withdraws_her_consent(welco
     assert erika.status == Subscriber.Status.WITHDRAWN
 
 
-def test_running_the_chore_again_sends_no_second_welcome(welcome_inbox):
+def test_running_the_chore_again_sends_no_second_welcome_even_after_its_lease_ran_out(welcome_inbox):
     reader("erika@example.de")
     assert send_welcome_mails() == 1
+    WelcomeDelivery.objects.update(lease_until=timezone.now())  # as if the claim were long over
     assert send_welcome_mails() == 0
     periodic_chores()
     assert len(welcomes(welcome_inbox)) == 1
@@ -240,3 +241,41 @@ def test_erasure_removes_her_welcome_row(welcome_inbox):
     send_welcome_mails()
     actions.erase_subscriber(erika, source="test")
     assert not WelcomeDelivery.objects.exists()
+
+
+def test_the_demo_has_a_german_and_an_english_welcome_mail_switched_on_and_keeps_an_editors_text(db):
+    out = io.StringIO()
+    call_command("load-demo", stdout=out)
+    assert "welcome mails added: de, en" in out.getvalue()
+    texts = {w.language: w for w in WelcomeMail.objects.all()}
+    assert sorted(texts) == ["de", "en"] and all(w.enabled for w in texts.values())
+    assert "Musterhaus Edelmetalle" in texts["de"].subject and "Welcome" in texts["en"].subject
+    WelcomeMail.objects.filter(language="de").update(subject="Hallo!", enabled=False)
+    call_command("load-demo", stdout=io.StringIO())
+    assert WelcomeMail.objects.filter(language="de", subject="Hallo!", enabled=False).exists()
+
+
+def test_the_admin_edits_previews_and_switches_off_a_welcome_text_and_shows_when_she_got_hers(
+    welcome_inbox, admin_client
+):
+    german = WelcomeMail.objects.get(language="de")
+    page = admin_client.get(f"/admin/campaigns/welcomemail/{german.pk}/preview/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Schön, dass Sie da sind." in html and "Newsletter abbestellen" in html and "%%RB:" not in html
+    response = admin_client.post(
+        f"/admin/campaigns/welcomemail/{german.pk}/change/",
+        {"language": "de", "subject": "Herzlich willkommen", "preheader": "", "body": "Neu hier?"},
+    )
+    assert response.status_code == 302
+    german.refresh_from_db()
+    assert (german.subject, german.enabled) == ("Herzlich willkommen", False)  # unchecked box: switched off
+
+    WelcomeMail.objects.filter(pk=german.pk).update(enabled=True)
+    erika = reader("erika@example.de")
+    listing = admin_client.get("/admin/audience/subscriber/").content.decode()
+    assert "Willkommensmail gesendet" in listing and "wartet" in listing
+    send_welcome_mails()
+    sent_at = timezone.localtime(WelcomeDelivery.objects.get(subscriber=erika).sent_at)
+    detail = admin_client.get(f"/admin/audience/subscriber/{erika.pk}/change/").content.decode()
+    assert sent_at.strftime("%d.%m.%Y %H:%M") in detail
