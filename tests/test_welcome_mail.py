@@ -17,7 +17,9 @@ from django.utils import timezone
 
 from rundbrief.audience import actions, tokens
 from rundbrief.audience.models import ConsentText, Subscriber
+from rundbrief.audience.queries import export_subscriber
 from rundbrief.campaigns.models import WelcomeMail
+from rundbrief.delivery import welcome
 from rundbrief.delivery.models import WelcomeDelivery
 from rundbrief.delivery.welcome import send_welcome_mails
 from rundbrief.ops.worker import CHORES, periodic_chores
@@ -67,6 +69,7 @@ def test_a_confirmed_reader_gets_one_welcome_mail_in_her_language_with_the_foote
     assert welcomes(welcome_inbox) == []  # nothing leaves in the confirming request
     assert periodic_chores() is None and send_welcome_mails in CHORES  # the worker's chore sends it
 
+    assert [m.mail_from for m in welcome_inbox.messages] == ["newsletter@musterhaus.example"] * 2  # no VERP
     mails = {m["To"]: m for m in welcomes(welcome_inbox)}
     assert sorted(mails) == ["erika@example.de", "jane@example.org"]
     german, english = mails["erika@example.de"], mails["jane@example.org"]
@@ -84,6 +87,7 @@ def test_a_confirmed_reader_gets_one_welcome_mail_in_her_language_with_the_foote
         assert unsubscribe.strip("<>") in mail.get_body(("plain",)).get_content()  # the footer's link is hers
         assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert mail["List-Id"] and mail["Message-ID"].startswith("<rb.welcome.")
+        assert mail["From"] == "Musterhaus Edelmetalle <newsletter@musterhaus.example>"  # CAMPAIGN_FROM_*
         row = WelcomeDelivery.objects.get(subscriber=subscriber)
         assert (row.state, row.message_id) == (State.SENT, mail["Message-ID"]) and row.sent_at is not None
 
@@ -155,8 +159,6 @@ def test_a_reader_suppressed_before_the_welcome_leaves_gets_none(welcome_inbox):
 def test_consent_is_read_again_right_before_the_smtp_transaction(welcome_inbox, monkeypatch):
     """Withdrawn after the worker claimed and built the mail, before MAIL FROM: nothing leaves."""
     erika = reader("erika@example.de")
-    from rundbrief.delivery import welcome
-
     built = welcome.WelcomeSender._compiled
 
     def compiled_then_withdrawn(sender, subscriber):
@@ -279,3 +281,10 @@ def test_the_admin_edits_previews_and_switches_off_a_welcome_text_and_shows_when
     sent_at = timezone.localtime(WelcomeDelivery.objects.get(subscriber=erika).sent_at)
     detail = admin_client.get(f"/admin/audience/subscriber/{erika.pk}/change/").content.decode()
     assert sent_at.strftime("%d.%m.%Y %H:%M") in detail
+
+
+def test_her_data_export_names_her_welcome_mail(welcome_inbox):
+    erika = reader("erika@example.de")
+    send_welcome_mails()
+    row = WelcomeDelivery.objects.get(subscriber=erika)
+    assert export_subscriber(erika)["welcome_mail"] == {"state": "sent", "sent_at": row.sent_at.isoformat()}
