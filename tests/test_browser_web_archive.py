@@ -11,9 +11,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from rundbrief.audience.models import Subscriber
+from rundbrief.campaigns.actions import schedule_campaign
 from rundbrief.campaigns.authoring import create_campaign
 from rundbrief.campaigns.models import Campaign
-from rundbrief.delivery.actions import schedule_campaign
 from tests.support.browser import chromium_page
 from tests.support.campaigns import make_audience
 from tests.support.smtp import SmtpServer

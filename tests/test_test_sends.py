@@ -5,10 +5,11 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from rundbrief.audience.models import Subscriber, Subscription
+from rundbrief.campaigns.actions import schedule_campaign
 from rundbrief.campaigns.authoring import create_campaign
 from rundbrief.campaigns.models import CampaignEvent
 from rundbrief.delivery import testsend
-from rundbrief.delivery.actions import schedule_campaign
+from rundbrief.delivery.actions import start_campaign
 from rundbrief.delivery.models import Delivery
 from tests.support.smtp import SmtpServer, path_of
 
@@ -57,7 +58,7 @@ def test_each_address_gets_one_copy_marked_as_a_test(admin_client, draft, server
 def test_a_scheduled_campaigns_test_shows_its_frozen_content_with_the_banner(draft, server, topics):
     reader = Subscriber.objects.create(email="anna@example.org", status="confirmed", confirmed_at=timezone.now())
     Subscription.objects.create(subscriber=reader, topic=topics["finanznachrichten"])
-    campaign = schedule_campaign(draft)
+    campaign = start_campaign(schedule_campaign(draft).pk)
     campaign.frozen_html = campaign.frozen_html.replace("Der Goldpreis steigt.", "Eingefroren.")
     campaign.save(update_fields=["frozen_html"])
     testsend.send_test_messages(campaign, ["redaktion@example.org"], actor="erika")

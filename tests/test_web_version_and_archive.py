@@ -8,11 +8,11 @@ import pytest
 from django.utils import timezone
 
 from rundbrief.audience.models import Subscriber
+from rundbrief.campaigns.actions import schedule_campaign
 from rundbrief.campaigns.archive import archived_campaigns, set_shown_in_archive
 from rundbrief.campaigns.authoring import create_campaign
 from rundbrief.campaigns.models import Campaign, CampaignEvent
 from rundbrief.campaigns.rendering import render_campaign
-from rundbrief.delivery.actions import schedule_campaign
 from tests.support.campaigns import make_audience
 from tests.support.smtp import SmtpServer, path_of
 from tests.support.workers import run_worker

@@ -31,6 +31,17 @@ from rundbrief.newsroom.models import Topic
 log = logging.getLogger(__name__)
 Kind = ConsentEvent.Kind
 
+# Called with the subscriber inside the transaction that confirms her, in registration order. Apps
+# above the audience register theirs from AppConfig.ready() (delivery: the welcome mail is queued),
+# so what they write commits or rolls back with the confirmation itself and the audience imports none of them.
+_on_confirmed = []
+
+
+def register_on_confirmed(fn):
+    """Run `fn(subscriber)` in every confirmation's transaction (once per function, however often registered)."""
+    if fn not in _on_confirmed:
+        _on_confirmed.append(fn)
+
 
 def prepare_subscription_request(email, *, consent_text, topics=(), source="", ip="", user_agent="", language="de"):
     """Check a sign-up; ValidationError for a bad address. Reads and writes nothing, so the sign-up
@@ -81,6 +92,8 @@ def confirm_subscription(token, *, source="", ip="", user_agent=""):
             ip=ip,
             user_agent=user_agent,
         )
+        for fn in _on_confirmed:
+            fn(subscriber)
     return subscriber
 
 

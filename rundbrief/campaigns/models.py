@@ -145,3 +145,34 @@ class CampaignEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} ({self.actor or '–'})"
+
+
+class WelcomeMail(models.Model):
+    """The one mail a subscriber gets after she confirms, one text per language (docs/campaigns.md, "Welcome mail").
+
+    A subscriber gets the text of her language, or else the default language's; an editor switches
+    a language's mail off with `enabled`."""
+
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, unique=True)
+    enabled = models.BooleanField(
+        _("enabled"), default=True, help_text=_("Sent to readers who confirm their subscription from now on.")
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    preheader = models.CharField(_("preheader"), max_length=200, blank=True)
+    body = models.TextField(_("body"), help_text=_("Markdown. The footer with the unsubscribe link is added."))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["language"]
+        verbose_name = _("welcome mail")
+        verbose_name_plural = _("welcome mails")
+
+    def __str__(self):
+        return f"{self.get_language_display()}: {self.subject}"
+
+    @classmethod
+    def for_language(cls, language):
+        """The text a subscriber of `language` gets: hers, else the default language's; None if neither exists.
+        Whether it is `enabled` is the caller's question: a text switched off is not replaced by another."""
+        texts = {w.language: w for w in cls.objects.filter(language__in={language, settings.LANGUAGE_CODE})}
+        return texts.get(language) or texts.get(settings.LANGUAGE_CODE)

@@ -26,7 +26,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from rundbrief.audience.links import recipient_links
-from rundbrief.campaigns.models import Campaign
+from rundbrief.campaigns.models import Campaign, WelcomeMail
 from rundbrief.campaigns.plaintext import html_to_text
 from rundbrief.campaigns.webversion import web_version_url
 from rundbrief.newsroom.markdown import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, URL_SCHEMES, render_markdown
@@ -168,9 +168,33 @@ def render_campaign(campaign: Campaign, *, now: dt.datetime | None = None, langu
     warnings: list[str] = []
     with translation.override(language or settings.LANGUAGE_CODE):
         content_html, content_text = _content(campaign, now, warnings)
-        context = _layout_context(campaign, content_html, content_text)
-        html = render_to_string("campaigns/email/newsletter.html", context)
-        text = render_to_string("campaigns/email/newsletter.txt", context)
+        topic_names = [topic.name for topic in campaign.topics.all()] if campaign.pk else []
+        return _in_layout(
+            campaign.subject,
+            campaign.preheader,
+            topic_names,
+            content_html,
+            content_text,
+            warnings,
+            web_url=web_version_url(campaign),
+        )
+
+
+def render_welcome(welcome: WelcomeMail, *, language: str, topic_names: list[str]) -> Rendered:
+    """The welcome mail in the newsletter layout, the layout in `language` (the subscriber's), the
+    footer naming her `topic_names`; the per-recipient links stay placeholders, as in a campaign."""
+    with translation.override(language):
+        content_html = sanitise_html(render_markdown(welcome.body))
+        return _in_layout(welcome.subject, welcome.preheader, topic_names, content_html, markdown_text(welcome.body))
+
+
+def _in_layout(subject, preheader, topic_names, content_html, content_text, warnings=None, web_url="") -> Rendered:
+    """Content in the newsletter layout (in the active language), CSS inlined. `web_url`: the campaign's
+    public web version, linked at the top (a welcome mail has none)."""
+    warnings = [] if warnings is None else warnings
+    context = _layout_context(subject, preheader, topic_names, content_html, content_text, web_url)
+    html = render_to_string("campaigns/email/newsletter.html", context)
+    text = render_to_string("campaigns/email/newsletter.txt", context)
     # keep_at_rules keeps the @media block for narrow screens (it cannot be
     # inlined); nothing is fetched from the network while rendering.
     try:
@@ -185,7 +209,7 @@ def render_campaign(campaign: Campaign, *, now: dt.datetime | None = None, langu
                 _("HTML is {size} KB; Gmail clips messages above about 102 KB, footer included"), size=size // 1024
             )
         )
-    return Rendered(subject=campaign.subject.strip(), html=html, text=_normalise_text(text), warnings=warnings)
+    return Rendered(subject=subject.strip(), html=html, text=_normalise_text(text), warnings=warnings)
 
 
 def _content(campaign, now, warnings):
@@ -274,19 +298,18 @@ def _digest(campaign, now, warnings):
     return html, text.strip()
 
 
-def _layout_context(campaign, content_html, content_text):
+def _layout_context(subject, preheader, topic_names, content_html, content_text, web_url):
     profile = SiteProfile.load()
-    topic_names = [topic.name for topic in campaign.topics.all()] if campaign.pk else []
     return {
         **profile.mail_links(),
         "footer_text": profile.footer_text.strip(),
-        "subject": campaign.subject.strip(),
-        "preheader": campaign.preheader.strip(),
+        "subject": subject.strip(),
+        "preheader": preheader.strip(),
         "topic_names": topic_names,
         "content_html": content_html,
         "content_text": content_text,
         # The same in every copy: the campaign's public web version (campaigns/webversion.py).
-        "web_version_url": web_version_url(campaign),
+        "web_version_url": web_url,
         UNSUBSCRIBE_URL: UNSUBSCRIBE_PLACEHOLDER,
         PREFERENCES_URL: PREFERENCES_PLACEHOLDER,
     }

@@ -1,4 +1,4 @@
-"""Sending campaigns in the admin: a test mail and live progress.
+"""Sending campaigns in the admin: a test mail and live progress; the welcome mail on the subscriber's page.
 
 The campaign admin (campaigns/admin.py) composes, previews and pauses; this subclass adds what
 needs the delivery ledger and registers itself in the campaign admin's place. Delivery sits above
@@ -11,10 +11,14 @@ from django.contrib import admin, messages
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from rundbrief.audience.admin import SubscriberAdmin
+from rundbrief.audience.models import Subscriber
 from rundbrief.campaigns.admin import CampaignAdmin
 from rundbrief.campaigns.audience import audience_count
 from rundbrief.campaigns.models import Campaign
@@ -106,3 +110,28 @@ class SendingCampaignAdmin(CampaignAdmin):
 
 admin.site.unregister(Campaign)
 admin.site.register(Campaign, SendingCampaignAdmin)
+
+
+class WelcomeSubscriberAdmin(SubscriberAdmin):
+    """The subscriber admin with her welcome mail: when it was sent, or why not. The welcome queue is
+    delivery's (delivery/welcome.py), so the column is added here, as sending is to campaigns."""
+
+    list_display = [*SubscriberAdmin.list_display[:-1], "welcome_sent", SubscriberAdmin.list_display[-1]]
+    readonly_fields = [*SubscriberAdmin.readonly_fields, "welcome_sent"]
+    fields = readonly_fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("welcome_delivery")
+
+    @admin.display(description=_("welcome sent at"))
+    def welcome_sent(self, obj):
+        row = getattr(obj, "welcome_delivery", None)
+        if row is None:
+            return "–"
+        if row.sent_at:
+            return date_format(localtime(row.sent_at), "SHORT_DATETIME_FORMAT")
+        return row.get_state_display()
+
+
+admin.site.unregister(Subscriber)
+admin.site.register(Subscriber, WelcomeSubscriberAdmin)

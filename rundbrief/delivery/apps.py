@@ -7,8 +7,13 @@ class DeliveryConfig(AppConfig):
     verbose_name = _("Delivery")
 
     def ready(self):
+        from rundbrief.audience.actions import register_on_confirmed
         from rundbrief.audience.queries import register_export_section
-        from rundbrief.delivery.queries import deliveries_for_export
+        from rundbrief.delivery.queries import deliveries_for_export, welcome_for_export
+        from rundbrief.delivery.welcome import queue_welcome
 
         # GDPR Art. 15: what was sent to whom belongs in the subscriber's export.
         register_export_section("deliveries", deliveries_for_export)
+        register_export_section("welcome_mail", welcome_for_export)
+        # The welcome mail is owed in the same transaction that confirms her (delivery/welcome.py).
+        register_on_confirmed(queue_welcome)

@@ -48,14 +48,15 @@ class CampaignMessage:
         )
 
 
-def campaign_headers(campaign_id, from_email, list_name="", reply_to=""):
-    """The headers every copy of a campaign carries besides From, Subject and the MIME ones."""
+def campaign_headers(campaign_id, from_email, list_name="", reply_to="", *, feedback_id=None):
+    """The headers every copy of a campaign carries besides From, Subject and the MIME ones (and the
+    welcome mail's, with its own `feedback_id`)."""
     no_line_breaks(reply_to)
     list_id = settings.LIST_ID or f"newsletter.{from_email.rpartition('@')[2]}"
     headers = [
         ("List-Id", f"{header_value(list_name)} <{list_id}>" if list_name else f"<{list_id}>"),
         # Gmail's Feedback Loop groups complaints by these fields (campaign:type:sender).
-        ("Feedback-ID", f"c{campaign_id}:newsletter:rundbrief"),
+        ("Feedback-ID", feedback_id or f"c{campaign_id}:newsletter:rundbrief"),
         # RFC 8058 §3.1: one-click unsubscription by POST to the List-Unsubscribe https URI.
         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
     ]

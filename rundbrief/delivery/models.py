@@ -85,3 +85,41 @@ class TestAddressList(models.Model):
 
     def as_list(self):
         return self.addresses.split()
+
+
+class WelcomeDelivery(models.Model):
+    """The welcome mail owed to one subscriber (delivery/welcome.py): a leased job queue, one row per
+    subscriber ever, so nobody is welcomed twice, whatever happens to her consent afterwards.
+
+    Written in the transaction that confirms her: a crash after the confirmation loses no welcome.
+    Kept after sending, for the admin's "welcome sent at"; erasure deletes it with the subscriber."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", _("waiting")
+        SENT = "sent", _("sent")
+        SKIPPED = "skipped", _("skipped")
+        FAILED = "failed", _("failed")
+
+    subscriber = models.OneToOneField(
+        Subscriber, on_delete=models.CASCADE, related_name="welcome_delivery", verbose_name=_("subscriber")
+    )
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.WAITING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # The end of a sender's lease, or the time of the next attempt; due when past (db/queue.py).
+    lease_until = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(_("queued at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("welcome sent at"), null=True, blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=200, blank=True)
+    last_reply = models.CharField(_("last reply"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("welcome mail sent")
+        verbose_name_plural = _("welcome mails sent")
+        indexes = [
+            # has_due and the claim: waiting rows whose time has come, without reading the sent ones.
+            models.Index(fields=["state", "lease_until"], name="welcome_due"),
+        ]
+
+    def __str__(self):
+        return f"{self.subscriber_id}: {self.state}"

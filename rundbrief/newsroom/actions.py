@@ -6,6 +6,21 @@ from django.utils.text import slugify
 from rundbrief.newsroom.importer import ArticleFile
 from rundbrief.newsroom.models import Article, Topic
 
+# The parts of the demo that belong to apps above the newsroom (campaigns: the welcome mail texts),
+# registered from their AppConfig.ready(); `load-demo` runs them after its own, in its transaction.
+_demo_contents = []
+
+
+def register_demo_content(fn):
+    """Have `load-demo` call `fn()` too; it returns a short line on what it added ("" for nothing)."""
+    if fn not in _demo_contents:
+        _demo_contents.append(fn)
+
+
+def load_demo_contents() -> list[str]:
+    """Run the registered demo parts; their lines, for `load-demo` to print."""
+    return [line for line in (fn() for fn in _demo_contents) if line]
+
 
 def ensure_topic(name: str) -> Topic:
     """The topic with this name (or slug), created when it does not exist yet."""

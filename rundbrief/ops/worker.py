@@ -14,6 +14,7 @@ from rundbrief.bounces.actions import record_smtp_rejection
 from rundbrief.delivery.engine import Options, Worker
 from rundbrief.delivery.messenger import SmtpMessenger
 from rundbrief.delivery.store import DjangoRecipientStore
+from rundbrief.delivery.welcome import send_welcome_mails
 from rundbrief.ops.retention import apply_retention
 
 
@@ -31,7 +32,7 @@ def daily_housekeeping():
 
 # Each is called every few seconds by every worker (delivery/engine.py CHORES_SECONDS) and must be
 # safe to run in several workers at once.
-CHORES = []
+CHORES = [send_welcome_mails]
 
 
 def periodic_chores():

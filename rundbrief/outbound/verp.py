@@ -70,3 +70,9 @@ def parse_return_path(address: str, prefix: str = "bounces") -> int | None:
 
 def message_id(campaign_id: int, delivery_id: int, domain: str) -> str:
     return f"<rb.{campaign_id}.{delivery_id}.{_mac('mid', f'{campaign_id}.{delivery_id}')}@{domain}>"
+
+
+def welcome_message_id(welcome_id: int, domain: str) -> str:
+    """The Message-ID of a welcome mail, fixed by its queue row: a copy resent after a crash is the same
+    message. Its own shape, so bounce matching by campaign Message-IDs (`rb.<campaign>.<delivery>`) never takes it."""
+    return f"<rb.welcome.{welcome_id}.{_mac('mid-welcome', str(welcome_id))}@{domain}>"

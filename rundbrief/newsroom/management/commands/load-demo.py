@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from rundbrief.newsroom.actions import ensure_topic, import_article
+from rundbrief.newsroom.actions import ensure_topic, import_article, load_demo_contents
 from rundbrief.newsroom.importer import read_article_file
 from rundbrief.newsroom.models import Article, Page, SiteProfile
 
@@ -31,7 +31,8 @@ DEMO_PROFILE = {
 
 class Command(BaseCommand):
     help = (
-        "Load the demo site (Musterhaus Edelmetalle): profile, three topics, articles, legal pages. Safe to run again."
+        "Load the demo site (Musterhaus Edelmetalle): profile, three topics, articles, legal pages, "
+        "welcome mails in German and English. Safe to run again."
     )
 
     @transaction.atomic
@@ -62,3 +63,5 @@ class Command(BaseCommand):
             )
             pages += made
         self.stdout.write(f"demo content: {created} article(s), {pages} page(s) added")
+        for line in load_demo_contents():  # the other apps' parts: the welcome mail texts
+            self.stdout.write(line)
