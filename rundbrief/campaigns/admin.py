@@ -74,7 +74,7 @@ class CampaignAdmin(admin.ModelAdmin):
     change_form_template = "admin/campaigns/campaign/change_form.html"
     fieldsets = [
         (None, {"fields": ["name", "subject", "preheader", "topics"]}),
-        (_("Content"), {"fields": ["body_format", "body", "digest_since"]}),
+        (_("Content"), {"fields": ["body_format", "body", "digest_since", "digest_until"]}),
         (_("Sender"), {"fields": ["from_name", "from_email", "reply_to"]}),
         (
             _("Sending"),

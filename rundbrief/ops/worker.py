@@ -11,6 +11,7 @@ protocols (delivery/protocols.py).
 
 from rundbrief.audience.actions import purge_unconfirmed
 from rundbrief.bounces.actions import record_smtp_rejection
+from rundbrief.campaigns.digests import issue_due_digests
 from rundbrief.delivery.engine import Options, Worker
 from rundbrief.delivery.messenger import SmtpMessenger
 from rundbrief.delivery.store import DjangoRecipientStore
@@ -31,7 +32,9 @@ def daily_housekeeping():
 
 # Each is called every few seconds by every worker (delivery/engine.py CHORES_SECONDS) and must be
 # safe to run in several workers at once.
-CHORES = []
+CHORES = [
+    issue_due_digests,  # recurring digests whose time has come (campaigns/digests.py)
+]
 
 
 def periodic_chores():
