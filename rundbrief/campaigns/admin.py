@@ -294,3 +294,7 @@ class CampaignAdmin(admin.ModelAdmin):
     @admin.action(description=_("Cancel selected campaigns"), permissions=["change"])
     def cancel_selected(self, request, queryset):
         self._bulk(request, queryset, "cancel")
+
+
+# The recurring digests' admin registers itself on import (a module of its own, for length).
+from rundbrief.campaigns import digest_admin  # noqa: E402, F401

@@ -204,4 +204,4 @@ class DigestIssue(models.Model):
         constraints = [models.UniqueConstraint(fields=["digest", "due_at"], name="one_issue_per_due_time")]
 
     def __str__(self):
-        return f"{self.digest} {self.due_at:%Y-%m-%d %H:%M}"
+        return f"{self.digest} · {timezone.localtime(self.due_at):%Y-%m-%d %H:%M}"
