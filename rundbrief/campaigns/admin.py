@@ -79,7 +79,7 @@ class CampaignAdmin(admin.ModelAdmin):
     change_form_template = "admin/campaigns/campaign/change_form.html"
     fieldsets = [
         (None, {"fields": ["name", "subject", "preheader", "topics"]}),
-        (_("Content"), {"fields": ["body_format", "body", "digest_since"]}),
+        (_("Content"), {"fields": ["body_format", "body", "digest_since", "digest_until"]}),
         (_("Sender"), {"fields": ["from_name", "from_email", "reply_to"]}),
         (
             _("Sending"),
@@ -376,3 +376,7 @@ class WelcomeMailAdmin(admin.ModelAdmin):
                 "rendered": with_example_links(rendered),
             },
         )
+
+
+# The recurring digests' admin registers itself on import (a module of its own, for length).
+from rundbrief.campaigns import digest_admin  # noqa: E402, F401

@@ -67,6 +67,7 @@ def create_campaign(
     from_email=None,
     reply_to="",
     digest_since=None,
+    digest_until=None,
     scheduled_at=None,
 ) -> Campaign:
     """Create a draft campaign after checking everything that would make it unsendable."""
@@ -105,6 +106,7 @@ def create_campaign(
             body=body or "",
             body_format=body_format,
             digest_since=digest_since,
+            digest_until=digest_until,
             scheduled_at=scheduled_at,
             **fields,
         )

@@ -16,6 +16,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from rundbrief.campaigns.recurrence import Schedule
 from rundbrief.newsroom.models import Topic
 
 
@@ -67,6 +68,12 @@ class Campaign(models.Model):
         null=True,
         blank=True,
         help_text=_("Empty: since the previous digest was sent."),
+    )
+    digest_until = models.DateTimeField(
+        _("digest: articles until"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: until sending starts. Set by recurring digests: each issue covers its own period."),
     )
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT, db_index=True)
     scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
@@ -176,3 +183,83 @@ class WelcomeMail(models.Model):
         Whether it is `enabled` is the caller's question: a text switched off is not replaced by another."""
         texts = {w.language: w for w in cls.objects.filter(language__in={language, settings.LANGUAGE_CODE})}
         return texts.get(language) or texts.get(settings.LANGUAGE_CODE)
+
+
+class Digest(models.Model):
+    """A recurring digest: at each due time a worker issues a digest campaign of the topics' new
+    articles, or records that there were none (campaigns/digests.py, docs/campaigns.md)."""
+
+    class Rule(models.TextChoices):
+        DAILY = "daily", _("daily")
+        WEEKLY = "weekly", _("weekly")
+        MONTHLY = "monthly", _("monthly")
+
+    class Weekday(models.IntegerChoices):
+        # date.weekday(): 0 is Monday
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    name = models.CharField(_("name"), max_length=200)
+    subject = models.CharField(
+        _("subject"),
+        max_length=200,
+        help_text=_("May contain {week} (ISO week number), {year}, {month} and {date} of the issue."),
+    )
+    topics = models.ManyToManyField(Topic, related_name="digests", verbose_name=_("topics"))
+    rule = models.CharField(_("repeats"), max_length=10, choices=Rule.choices, default=Rule.WEEKLY)
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices, null=True, blank=True)
+    day_of_month = models.PositiveSmallIntegerField(
+        _("day of the month"), null=True, blank=True, help_text=_("1 to 28: every month has these days.")
+    )
+    local_time = models.TimeField(_("time"), help_text=_("In the site's time zone."))
+    active = models.BooleanField(_("active"), default=True)
+    next_due_at = models.DateTimeField(_("next issue"), db_index=True)
+    # The articles of the next issue are those published from here on: the end of the last issue
+    # that was sent (a skipped issue leaves it), or one period before the first issue.
+    period_start = models.DateTimeField(_("new articles since"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        verbose_name = _("recurring digest")
+        verbose_name_plural = _("recurring digests")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(self.rule, self.local_time, self.weekday, self.day_of_month)
+
+
+class DigestIssue(models.Model):
+    """One due time of a digest and what came of it: a campaign, or skipped with the reason.
+
+    Unique per (digest, due time): two workers that see the same due digest cannot both issue it."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", _("campaign created")
+        SKIPPED = "skipped", _("skipped")
+
+    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="issues", verbose_name=_("digest"))
+    due_at = models.DateTimeField(_("due at"))
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("campaign")
+    )
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("issued at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-due_at", "-pk"]
+        verbose_name = _("issue")
+        verbose_name_plural = _("issues")
+        constraints = [models.UniqueConstraint(fields=["digest", "due_at"], name="one_issue_per_due_time")]
+
+    def __str__(self):
+        return f"{self.digest} · {timezone.localtime(self.due_at):%Y-%m-%d %H:%M}"

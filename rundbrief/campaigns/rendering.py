@@ -276,7 +276,11 @@ def digest_since(campaign: Campaign, now: dt.datetime) -> tuple[dt.datetime, boo
 def digest_articles(campaign: Campaign, now: dt.datetime):
     since, inclusive = digest_since(campaign, now)
     lookup = "published_at__gte" if inclusive else "published_at__gt"
-    ids = Article.objects.published(now=now).filter(topics__in=campaign.topics.all(), **{lookup: since}).values("pk")
+    articles = Article.objects.published(now=now).filter(topics__in=campaign.topics.all(), **{lookup: since})
+    if campaign.digest_until:
+        # A recurring digest's issue covers its period; the next issue starts where it ends.
+        articles = articles.filter(published_at__lt=campaign.digest_until)
+    ids = articles.values("pk")
     # The id subquery instead of distinct(): an article in two topics appears once.
     return Article.objects.filter(pk__in=ids).order_by("-published_at", "-pk")
 

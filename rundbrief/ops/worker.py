@@ -11,6 +11,7 @@ protocols (delivery/protocols.py).
 
 from rundbrief.audience.actions import purge_unconfirmed
 from rundbrief.bounces.actions import record_smtp_rejection
+from rundbrief.campaigns.digests import issue_due_digests
 from rundbrief.delivery.engine import Options, Worker
 from rundbrief.delivery.messenger import SmtpMessenger
 from rundbrief.delivery.store import DjangoRecipientStore
@@ -32,7 +33,10 @@ def daily_housekeeping():
 
 # Each is called every few seconds by every worker (delivery/engine.py CHORES_SECONDS) and must be
 # safe to run in several workers at once.
-CHORES = [send_welcome_mails]
+CHORES = [
+    send_welcome_mails,  # welcome mails owed to readers who confirmed (delivery/welcome.py)
+    issue_due_digests,  # recurring digests whose time has come (campaigns/digests.py)
+]
 
 
 def periodic_chores():
