@@ -128,16 +128,31 @@ def test_the_curve_walks_back_from_todays_counts_through_each_days_changes(topic
         confirmed_at=old + dt.timedelta(hours=1),
         withdrawn_at=ten_days_ago,
     )
+    Subscriber.objects.create(
+        email="nie@example.de",
+        status="withdrawn",
+        requested_at=timezone.now() - dt.timedelta(days=6),
+        withdrawn_at=timezone.now() - dt.timedelta(days=3),
+    )
     Subscriber.objects.create(email="neu@example.de", status="pending")
 
     dates, series = figures.growth(today, 30)
     assert dates[-1] == today and len(dates) == 30
     # Day i is today - 29 + i. Until 21 days ago nobody; from 20 days ago (i = 9) two confirmed; from 10
-    # days ago (i = 19) one of them withdrawn; today one pending more.
+    # days ago (i = 19) one of them withdrawn; 6 to 4 days ago (i = 23..25) one pending, who withdrew
+    # unconfirmed 3 days ago; today one pending more.
     assert series["confirmed"][:9] == [0] * 9 and series["confirmed"][9:19] == [2] * 10
     assert series["confirmed"][19:] == [1] * 11
-    assert series["withdrawn"][:19] == [0] * 19 and series["withdrawn"][19:] == [1] * 11
-    assert series["pending"][:-1] == [0] * 29 and series["pending"][-1] == 1
+    assert series["withdrawn"][:19] == [0] * 19 and series["withdrawn"][19:26] == [1] * 7
+    assert series["withdrawn"][26:] == [2] * 4
+    assert series["pending"] == [0] * 23 + [1] * 3 + [0] * 3 + [1]
+
+
+def test_a_date_in_the_future_counts_as_today_so_yesterday_does_not_show_that_person(topics):
+    later = timezone.now() + dt.timedelta(days=2)  # e.g. an imported confirmation date from a clock ahead
+    Subscriber.objects.create(email="zukunft@example.de", status="confirmed", requested_at=later, confirmed_at=later)
+    _dates, series = figures.growth(timezone.localdate(), 3)
+    assert series["confirmed"] == [0, 0, 1]
 
 
 def test_per_topic_counts_show_confirmed_subscribers_on_the_dashboard_and_in_the_topic_list(editor_client, topics):

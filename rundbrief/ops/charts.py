@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 16, 36
+LEFT, RIGHT, TOP, BOTTOM = 56, 24, 16, 36
 COLOURS = ["#2b6cb0", "#c05621", "#718096", "#2f855a", "#9b2c2c", "#6b46c1"]
 # Threshold lines: amber where a rate earns a warning, red where it stops a campaign.
 WARN_COLOUR, STOP_COLOUR = "#b7791f", "#c53030"
@@ -132,14 +132,16 @@ def line_chart(labels, series: dict, title, fmt=count):
     return _frame(parts, y_max, fmt, title)
 
 
-def bar_chart(bars, title, fmt=count, limits=()):
+def bar_chart(bars, title, fmt=count, limits=(), top_at_least=0):
     """Bars (label, value) with optional horizontal limit lines (value, label, colour), lowest first, e.g.
     the complaint rate's warning (WARN_COLOUR) and pause (STOP_COLOUR) lines. A bar above a limit takes
-    the colour of the highest limit it passes, so the one campaign over the line stands out."""
+    the colour of the highest limit it passes, so the one campaign over the line stands out. The y axis
+    reaches at least `top_at_least`, so a rate of 0 everywhere is not drawn on a 0-100 % axis."""
     if not bars:
         return mark_safe(f"<p>{escape(title)}: —</p>")
     values = [v for _label, v in bars]
-    y_max = _scale(max(values + [v * 1.2 for v, _l, _c in limits]), whole_numbers=_whole(values) and not limits)
+    highest = max(values + [v * 1.2 for v, _l, _c in limits] + [top_at_least])
+    y_max = _scale(highest, whole_numbers=_whole(values) and not limits)
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = inner_w / len(bars)
 

@@ -105,12 +105,13 @@ def complaint_limits():
 
 
 def rate_charts(campaigns, rates):
-    """Complaint rate (with its thresholds) and bounce rate per campaign, over accepted messages."""
+    """(title, chart): complaint rate with its thresholds, and bounce rate, per campaign over accepted messages."""
     complaints = [(f"#{c.pk}", rates[c.pk].complaint_rate) for c in campaigns]
     bounces = [(f"#{c.pk}", rates[c.pk].bounce_rate) for c in campaigns]
+    complaint_title, bounce_title = _("Complaint rate per campaign"), _("Bounce rate per campaign")
     return [
-        charts.bar_chart(complaints, _("Complaint rate per campaign"), fmt=charts.percent, limits=complaint_limits()),
-        charts.bar_chart(bounces, _("Bounce rate per campaign"), fmt=charts.percent),
+        (complaint_title, charts.bar_chart(complaints, complaint_title, charts.percent, complaint_limits())),
+        (bounce_title, charts.bar_chart(bounces, bounce_title, charts.percent, top_at_least=0.01)),
     ]
 
 
@@ -122,29 +123,25 @@ def tone(rate):
 
 
 def headline(today, now, last, rates):
-    """The big figures at the top, formatted for the active language."""
+    """The big figures at the top, formatted for the active language: the audience, then the last campaign."""
     week, month = figures.recent_movement(today, 7), figures.recent_movement(today, 30)
-    cards = [
+    audience = [
         {"label": _("Confirmed subscribers"), "value": charts.count(now[Subscriber.Status.CONFIRMED])},
         {"label": _("New in the last 7 days"), "value": charts.count(week["confirmed"])},
         {"label": _("New in the last 30 days"), "value": charts.count(month["confirmed"])},
         {"label": _("Withdrawals in the last 30 days"), "value": charts.count(month["withdrawn"])},
     ]
-    if last is not None:
-        rate = rates[last.pk]
-        when = date_format(timezone.localtime(last.started_at), "SHORT_DATETIME_FORMAT")
-        note = _("Last campaign: %(name)s, %(when)s") % {"name": last.name, "when": when}
-        cards += [
-            {"label": _("Delivered"), "value": charts.count(rate.sent), "note": note},
-            {"label": _("Bounce rate"), "value": charts.percent(rate.bounce_rate), "note": note},
-            {
-                "label": _("Complaint rate"),
-                "value": charts.percent(rate.complaint_rate),
-                "note": note,
-                "tone": tone(rate.complaint_rate),
-            },
-        ]
-    return cards
+    if last is None:
+        return [(_("Subscribers"), audience)]
+    rate = rates[last.pk]
+    when = date_format(timezone.localtime(last.started_at), "SHORT_DATETIME_FORMAT")
+    campaign = [
+        {"label": _("Delivered"), "value": charts.count(rate.sent)},
+        {"label": _("Bounce rate"), "value": charts.percent(rate.bounce_rate)},
+        {"label": _("Complaint rate"), "value": charts.percent(rate.complaint_rate), "tone": tone(rate.complaint_rate)},
+    ]
+    title = _("Last campaign: %(name)s, %(when)s") % {"name": last.name, "when": when}
+    return [(_("Subscribers"), audience), (title, campaign)]
 
 
 def dashboard(request):

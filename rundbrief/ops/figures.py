@@ -81,7 +81,7 @@ def growth(today, days):
     start = today - dt.timedelta(days=days - 1)
     changes = _daily_changes(start_of(start), today)
     now = queries.status_counts()
-    level = {status: now[status] for status in (PENDING, CONFIRMED, WITHDRAWN)}
+    level = {status: now[status] for status in (CONFIRMED, PENDING, WITHDRAWN)}
     series = {status: [] for status in level}
     for offset in range(days):
         day = today - dt.timedelta(days=offset)
