@@ -3,6 +3,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -136,7 +137,7 @@ class TopicWithSubscribersAdmin(TopicAdmin):
 
     @admin.display(description=_("confirmed subscribers"), ordering="confirmed_subscribers")
     def confirmed_subscribers(self, topic):
-        return topic.confirmed_subscribers
+        return number_format(topic.confirmed_subscribers, force_grouping=True)  # German 90.000, English 90,000
 
 
 admin.site.unregister(Topic)
