@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from rundbrief.api.api import api
 from rundbrief.newsroom.sitemaps import sitemaps
+from rundbrief.ops.urls import admin_urlpatterns as dashboard_urlpatterns
 
 urlpatterns = [
     path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
@@ -18,6 +19,7 @@ urlpatterns = [
 
 # German pages have no prefix, English ones live under /en/.
 urlpatterns += i18n_patterns(
+    path("", include(dashboard_urlpatterns)),  # /admin/dashboard/, before the admin's catch-all
     path("admin/", admin.site.urls),
     # /u/<token> works without a prefix (German, the default) and under /en/.
     path("", include("rundbrief.audience.urls")),

@@ -3,12 +3,15 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from rundbrief.audience import actions, listexport
+from rundbrief.audience import actions, listexport, queries
 from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Suppression
 from rundbrief.audience.proof import proof_for_address
+from rundbrief.newsroom.admin import TopicAdmin
+from rundbrief.newsroom.models import Topic
 
 
 @admin.register(ConsentText)
@@ -121,3 +124,21 @@ class ConsentEventAdmin(ReadOnlyAdmin):
 class SuppressionAdmin(ReadOnlyAdmin):
     list_display = ["address_hash", "reason", "created_at"]
     list_filter = ["reason"]
+
+
+class TopicWithSubscribersAdmin(TopicAdmin):
+    """The newsroom's topic admin with each topic's confirmed subscribers: the newsroom sits below the
+    audience (docs/architecture.md, "Which way imports go"), so the audience extends it here."""
+
+    list_display = [*TopicAdmin.list_display, "confirmed_subscribers"]
+
+    def get_queryset(self, request):
+        return queries.topics_with_confirmed_counts(super().get_queryset(request))
+
+    @admin.display(description=_("confirmed subscribers"), ordering="confirmed_subscribers")
+    def confirmed_subscribers(self, topic):
+        return number_format(topic.confirmed_subscribers, force_grouping=True)  # German 90.000, English 90,000
+
+
+admin.site.unregister(Topic)
+admin.site.register(Topic, TopicWithSubscribersAdmin)

@@ -8,9 +8,12 @@ AppConfig.ready(), so the audience needs to import none of them.
 
 import hmac
 
+from django.db.models import Count, Q
+
 from rundbrief.audience import tokens
 from rundbrief.audience.addresses import normalise_address, subject_hash
 from rundbrief.audience.models import ConsentEvent, Subscriber, Suppression
+from rundbrief.newsroom.models import Topic
 
 # name → function(subscriber) → JSON-ready data; in registration order (INSTALLED_APPS order).
 _export_sections = {}
@@ -25,6 +28,20 @@ def register_export_section(name, fn):
 
 def subscribed_topics(subscriber):
     return sorted(subscriber.subscriptions.values_list("topic__slug", flat=True))
+
+
+def status_counts():
+    """Subscribers per status, every status present (0 if none): one GROUP BY, the numbers /metrics reports."""
+    counts = dict(Subscriber.objects.values_list("status").annotate(n=Count("id")).order_by())
+    return {status: counts.get(status, 0) for status in Subscriber.Status.values}
+
+
+def topics_with_confirmed_counts(topics=None):
+    """Topics annotated with `confirmed_subscribers`: people subscribed to the topic whose consent is
+    confirmed now, the ones a campaign to the topic would reach (suppression aside). One aggregate query."""
+    topics = Topic.objects.all() if topics is None else topics
+    confirmed = Q(subscriptions__subscriber__status=Subscriber.Status.CONFIRMED)
+    return topics.annotate(confirmed_subscribers=Count("subscriptions", filter=confirmed))
 
 
 def is_suppressed(email):

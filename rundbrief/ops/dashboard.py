@@ -1,6 +1,7 @@
-"""The admin dashboard (/admin/dashboard/): audience and delivery at a glance, as server-side SVG.
+"""The admin dashboard (/admin/dashboard/): headline figures, the audience and delivery at a glance.
 
-Every figure comes from a few aggregate queries; nothing is computed per subscriber or per message.
+Every figure comes from a few aggregate queries (ops/figures.py); nothing is computed per subscriber
+or per message. What each figure means is in docs/operations.md, "Dashboard".
 """
 
 import datetime as dt
@@ -11,13 +12,12 @@ from django.db.models import Count, F
 from django.db.models.functions import TruncDate, TruncMinute
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from rundbrief.audience.models import ConsentEvent, Subscriber
-from rundbrief.bounces.models import BounceEvent
-from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
-from rundbrief.ops import charts
+from rundbrief.ops import charts, figures
 from rundbrief.ops.models import DeliveryAggregate
 
 DAYS = 90
@@ -26,37 +26,17 @@ WITHDRAWAL_WINDOW = dt.timedelta(days=7)
 Kind = ConsentEvent.Kind
 
 
-def _percent(value):
-    return f"{value:.2%}".replace(".00", "")
+def short_date(day):
+    # Translated as a date format: German "05.03.", English "Mar 5".
+    return date_format(day, _("M j"))
 
 
 def subscribers_over_time(today):
-    """Confirmed, pending and withdrawn per day, rebuilt from the consent ledger's daily counts."""
-    start = today - dt.timedelta(days=DAYS - 1)
-    before = start - dt.timedelta(days=1)  # everything older is summed into the day before the chart
-    daily = {}
-    rows = (
-        ConsentEvent.objects.annotate(day=TruncDate("occurred_at"))
-        .values_list("day", "kind")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for day, kind, n in rows:
-        bucket = daily.setdefault(max(day, before), {})
-        bucket[kind] = bucket.get(kind, 0) + n
-    kinds = [Kind.REQUESTED, Kind.CONFIRMED, Kind.IMPORTED, Kind.WITHDRAWN, Kind.EXPIRED]
-    totals = {kind: daily.get(before, {}).get(kind, 0) for kind in kinds}
-    labels, series = [], {_("confirmed"): [], _("pending"): [], _("withdrawn"): []}
-    for offset in range(DAYS):
-        day = start + dt.timedelta(days=offset)
-        for kind in totals:
-            totals[kind] += daily.get(day, {}).get(kind, 0)
-        confirmed = totals[Kind.CONFIRMED] + totals[Kind.IMPORTED] - totals[Kind.WITHDRAWN]
-        labels.append(day.strftime("%d.%m."))
-        series[_("confirmed")].append(max(0, confirmed))
-        series[_("pending")].append(max(0, totals[Kind.REQUESTED] - totals[Kind.CONFIRMED] - totals[Kind.EXPIRED]))
-        series[_("withdrawn")].append(totals[Kind.WITHDRAWN])
-    return charts.line_chart(labels, series, _("Subscribers over the last %(days)d days") % {"days": DAYS})
+    """Confirmed, pending and withdrawn at the end of each day, ending at today's counts (figures.growth)."""
+    dates, series = figures.growth(today, DAYS)
+    named = {Subscriber.Status(status).label: values for status, values in series.items()}
+    title = _("Subscribers over the last %(days)d days") % {"days": DAYS}
+    return charts.line_chart([short_date(day) for day in dates], named, title)
 
 
 def conversion(today):
@@ -74,14 +54,10 @@ def conversion(today):
         week = day - dt.timedelta(days=day.weekday())
         weeks.setdefault(week, {Kind.REQUESTED: 0, Kind.CONFIRMED: 0})[kind] += n
     bars = [
-        (f"{week:%d.%m.}", counts[Kind.CONFIRMED] / counts[Kind.REQUESTED] if counts[Kind.REQUESTED] else 0.0)
+        (short_date(week), counts[Kind.CONFIRMED] / counts[Kind.REQUESTED] if counts[Kind.REQUESTED] else 0.0)
         for week, counts in sorted(weeks.items())
     ]
-    return charts.bar_chart(bars, _("Sign-up → confirmation, per week"), fmt=_percent)
-
-
-def recent_campaigns():
-    return list(Campaign.objects.filter(started_at__isnull=False).order_by("-started_at")[:CAMPAIGNS][::-1])
+    return charts.bar_chart(bars, _("Sign-up → confirmation, per week"), fmt=charts.percent)
 
 
 def withdrawals_per_campaign(campaigns):
@@ -114,53 +90,91 @@ def delivery_curve(campaign):
         aggregate = DeliveryAggregate.objects.filter(campaign=campaign, state=Delivery.State.SENT).first()
         curve = {int(k): n for k, n in (aggregate.per_minute if aggregate else {}).items()}
     length = max(curve, default=-1) + 1
-    labels = [f"+{m} min" for m in range(length)]
+    labels = [_("+%(minutes)s min") % {"minutes": m} for m in range(length)]
     title = _("Delivery curve of #%(id)s %(name)s (messages per minute)") % {"id": campaign.pk, "name": campaign.name}
     return charts.line_chart(labels, {_("sent"): [curve.get(m, 0) for m in range(length)]}, title)
 
 
-def bounce_rates(campaigns):
-    """Hard bounces and complaints per accepted message, against Gmail's 0.1 % and 0.3 % lines."""
-    sent = dict(
-        Delivery.objects.filter(campaign__in=campaigns, state=Delivery.State.SENT)
-        .values_list("campaign_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for campaign_id, n in DeliveryAggregate.objects.filter(campaign__in=campaigns, state="sent").values_list(
-        "campaign_id", "count"
-    ):
-        sent[campaign_id] = sent.get(campaign_id, 0) + n
-    events = (
-        BounceEvent.objects.filter(campaign__in=campaigns)
-        .values_list("campaign_id", "kind")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    counts = {(c, k): n for c, k, n in events}
-    limits = [(settings.BOUNCE_COMPLAINT_WARN_RATE, "0.1 %"), (settings.BOUNCE_COMPLAINT_PAUSE_RATE, "0.3 %")]
-    result = []
-    for kind, title in (("complaint", _("Complaint rate per campaign")), ("hard", _("Hard-bounce rate per campaign"))):
-        bars = [(f"#{c.pk}", counts.get((c.pk, kind), 0) / sent[c.pk] if sent.get(c.pk) else 0.0) for c in campaigns]
-        result.append(charts.bar_chart(bars, title, fmt=_percent, limits=limits if kind == "complaint" else ()))
-    return result
+def complaint_limits():
+    """The complaint chart's lines: amber where the bounces admin warns, red where a campaign pauses."""
+    warn, pause = settings.BOUNCE_COMPLAINT_WARN_RATE, settings.BOUNCE_COMPLAINT_PAUSE_RATE
+    return [
+        (warn, _("warning %(rate)s") % {"rate": charts.percent(warn)}, charts.WARN_COLOUR),
+        (pause, _("pause %(rate)s") % {"rate": charts.percent(pause)}, charts.STOP_COLOUR),
+    ]
+
+
+def rate_charts(campaigns, rates):
+    """(title, chart): complaint rate with its thresholds, and bounce rate, per campaign over accepted messages."""
+    complaints = [(f"#{c.pk}", rates[c.pk].complaint_rate) for c in campaigns]
+    bounces = [(f"#{c.pk}", rates[c.pk].bounce_rate) for c in campaigns]
+    complaint_title, bounce_title = _("Complaint rate per campaign"), _("Bounce rate per campaign")
+    return [
+        (complaint_title, charts.bar_chart(complaints, complaint_title, charts.percent, complaint_limits())),
+        (bounce_title, charts.bar_chart(bounces, bounce_title, charts.percent, top_at_least=0.01)),
+    ]
+
+
+def tone(rate):
+    """The colour class of a complaint rate: above the warning or above the pause threshold."""
+    if rate > settings.BOUNCE_COMPLAINT_PAUSE_RATE:
+        return "stop"
+    return "warn" if rate > settings.BOUNCE_COMPLAINT_WARN_RATE else ""
+
+
+def headline(today, now, last, rates):
+    """The big figures at the top, formatted for the active language: the audience, then the last campaign."""
+    week, month = figures.recent_movement(today, 7), figures.recent_movement(today, 30)
+    audience = [
+        {"label": _("Confirmed subscribers"), "value": charts.count(now[Subscriber.Status.CONFIRMED])},
+        {"label": _("New in the last 7 days"), "value": charts.count(week["confirmed"])},
+        {"label": _("New in the last 30 days"), "value": charts.count(month["confirmed"])},
+        {"label": _("Withdrawals in the last 30 days"), "value": charts.count(month["withdrawn"])},
+    ]
+    if last is None:
+        return [(_("Subscribers"), audience)]
+    rate = rates[last.pk]
+    when = date_format(timezone.localtime(last.started_at), "SHORT_DATETIME_FORMAT")
+    campaign = [
+        {"label": _("Delivered"), "value": charts.count(rate.sent)},
+        {"label": _("Bounce rate"), "value": charts.percent(rate.bounce_rate)},
+        {"label": _("Complaint rate"), "value": charts.percent(rate.complaint_rate), "tone": tone(rate.complaint_rate)},
+    ]
+    title = _("Last campaign: %(name)s, %(when)s") % {"name": last.name, "when": when}
+    return [(_("Subscribers"), audience), (title, campaign)]
 
 
 def dashboard(request):
     today = timezone.localdate()
-    campaigns = recent_campaigns()
-    chosen = next(
-        (c for c in campaigns if str(c.pk) == request.GET.get("campaign")), campaigns[-1] if campaigns else None
-    )
+    campaigns = figures.recent_campaigns(CAMPAIGNS)
+    rates = figures.campaign_rates(campaigns)
+    last = campaigns[-1] if campaigns else None
+    chosen = next((c for c in campaigns if str(c.pk) == request.GET.get("campaign")), last)
+    now = figures.audience_now()
+    Status = Subscriber.Status
     context = {
         **site.each_context(request),
         "title": _("Dashboard"),
+        "headline": headline(today, now, last, rates),
+        "audience": [
+            (Status.CONFIRMED.label, charts.count(now[Status.CONFIRMED]), _("may be mailed")),
+            (Status.PENDING.label, charts.count(now[Status.PENDING]), _("signed up or imported, not yet confirmed")),
+            (Status.WITHDRAWN.label, charts.count(now[Status.WITHDRAWN]), _("unsubscribed; kept as proof")),
+            (
+                _("suppressed"),
+                charts.count(now["suppressed"]),
+                _("addresses never mailed again (bounce, complaint, erasure)"),
+            ),
+        ],
+        "topics": [(t.name, charts.count(t.confirmed_subscribers)) for t in figures.topics()],
         "subscribers": subscribers_over_time(today),
         "conversion": conversion(today),
         "withdrawals": withdrawals_per_campaign(campaigns),
         "campaigns": campaigns,
         "chosen": chosen,
         "curve": delivery_curve(chosen) if chosen else None,
-        "rates": bounce_rates(campaigns),
+        "rates": rate_charts(campaigns, rates),
+        "warn_rate": charts.percent(settings.BOUNCE_COMPLAINT_WARN_RATE),
+        "pause_rate": charts.percent(settings.BOUNCE_COMPLAINT_PAUSE_RATE),
     }
     return render(request, "ops/dashboard.html", context)
