@@ -83,9 +83,10 @@ def test_a_confirmed_reader_gets_one_welcome_mail_in_her_language_with_the_foote
     assert '<html lang="en">' in english.get_body(("html",)).get_content()
     # A welcome mail has no web version: no empty "view in the browser" link at its top.
     assert "Im Browser ansehen" not in german_text + german.get_body(("html",)).get_content()
-    for mail, subscriber in ((german, erika), (english, jane)):
+    for mail, subscriber, prefix in ((german, erika, ""), (english, jane, "/en")):
         unsubscribe = mail["List-Unsubscribe"]
-        assert unsubscribe.startswith("<http://news.musterhaus.example/u/") and "mailto:" not in unsubscribe
+        # Under her language's prefix: the page it opens speaks her language.
+        assert unsubscribe.startswith(f"<http://news.musterhaus.example{prefix}/u/") and "mailto:" not in unsubscribe
         assert unsubscribe.strip("<>") in mail.get_body(("plain",)).get_content()  # the footer's link is hers
         assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert mail["List-Id"] and mail["Message-ID"].startswith("<rb.welcome.")

@@ -5,9 +5,9 @@ Each is SITE_URL + reverse() of the audience URL with the subscriber's signed to
 stand-in token that is then replaced: the delivery engine makes two links per
 message, and resolving a URL costs more than the token.
 
-Unsubscribe and preference links have no language prefix (German, the default
-language's form, which also answers under /en/): they go into List-Unsubscribe
-headers (RFC 2369, RFC 8058) and stay short.
+Every link is under the subscriber's language prefix (German unprefixed, English under /en/),
+so the page it opens speaks her language; the unsubscribe link also goes into the
+List-Unsubscribe header (RFC 2369, RFC 8058), where the three extra characters do no harm.
 """
 
 import functools
@@ -20,6 +20,7 @@ from django.utils import translation
 from rundbrief.audience import tokens
 
 _TOKEN = "rb-token-placeholder"  # the shape the URL's token converter accepts
+LANGUAGES = {code for code, _name in settings.LANGUAGES}
 
 
 @functools.lru_cache(maxsize=64)
@@ -31,7 +32,9 @@ def _around_token(name: str, language: str, site_url: str) -> tuple[str, str]:
 
 
 def _link(name, token, language=None):
-    before, after = _around_token(name, language or settings.LANGUAGE_CODE, settings.SITE_URL)
+    if language not in LANGUAGES:
+        language = settings.LANGUAGE_CODE  # a stored language the site no longer offers: the default
+    before, after = _around_token(name, language, settings.SITE_URL)
     return f"{before}{token}{after}"
 
 
@@ -43,18 +46,19 @@ def _forget_urls(*, setting, **kwargs):
 setting_changed.connect(_forget_urls)
 
 
-def unsubscribe_url(public_id: str) -> str:
-    return _link("unsubscribe", tokens.make_token(tokens.UNSUBSCRIBE, public_id))
+def unsubscribe_url(public_id: str, language: str | None = None) -> str:
+    return _link("unsubscribe", tokens.make_token(tokens.UNSUBSCRIBE, public_id), language)
 
 
-def preferences_url(public_id: str) -> str:
-    return _link("preferences", tokens.make_token(tokens.PREFERENCES, public_id))
+def preferences_url(public_id: str, language: str | None = None) -> str:
+    return _link("preferences", tokens.make_token(tokens.PREFERENCES, public_id), language)
 
 
-def recipient_links(public_id: str) -> tuple[str, str]:
-    """(unsubscribe URL, preference-centre URL) of the subscriber `public_id`: what replaces the
-    placeholders in every campaign message, and, for a made-up id, in the admin's preview."""
-    return unsubscribe_url(public_id), preferences_url(public_id)
+def recipient_links(public_id: str, language: str | None = None) -> tuple[str, str]:
+    """(unsubscribe URL, preference-centre URL) of the subscriber `public_id` in her `language`
+    (default LANGUAGE_CODE): what replaces the placeholders in every campaign message, and, for a
+    made-up id, in the admin's preview."""
+    return unsubscribe_url(public_id, language), preferences_url(public_id, language)
 
 
 def confirm_url(public_id: str, nonce: str, language: str) -> str:

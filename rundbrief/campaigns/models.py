@@ -87,6 +87,9 @@ class Campaign(models.Model):
     frozen_subject = models.CharField(max_length=200, blank=True, editable=False)
     frozen_html = models.TextField(blank=True, editable=False)
     frozen_text = models.TextField(blank=True, editable=False)
+    # The same newsletter with the layout (header, footer, link texts, topic names) in each other
+    # language of the site, for subscribers who signed up in it: {"en": {"subject", "html", "text"}}.
+    frozen_translations = models.JSONField(default=dict, blank=True, editable=False)
     recipient_count = models.PositiveIntegerField(_("recipients"), default=0, editable=False)
 
     # The web version and the archive (docs/campaigns.md, "Web version and archive").

@@ -9,6 +9,7 @@ delivery (docs/architecture.md); schedule, unschedule, pause, resume and cancel 
 
 import logging
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -20,6 +21,10 @@ from rundbrief.delivery.snapshot import snapshot_audience
 
 State = Campaign.State
 log = logging.getLogger("rundbrief.delivery")
+
+
+def vars_of(rendered):
+    return {"subject": rendered.subject, "html": rendered.html, "text": rendered.text}
 
 
 def due_campaign_ids(now=None) -> list[int]:
@@ -60,6 +65,12 @@ def start_campaign(campaign_id, *, now=None, actor="worker") -> Campaign | None:
         campaign.frozen_subject = rendered.subject
         campaign.frozen_html = rendered.html
         campaign.frozen_text = rendered.text
+        # The editor's text as written; around it each reader's language (docs/campaigns.md, "Languages").
+        campaign.frozen_translations = {
+            language: vars_of(render_campaign(campaign, now=now, language=language))
+            for language, _name in settings.LANGUAGES
+            if language != settings.LANGUAGE_CODE
+        }
         campaign.state = State.SENDING
         campaign.started_at = now
         campaign.recipient_count = snapshot_audience(campaign)

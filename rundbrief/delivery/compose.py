@@ -25,10 +25,12 @@ from rundbrief.outbound.message import (
 class CampaignMessage:
     """A compiled campaign that builds messages for claimed delivery rows (protocols.Claimed)."""
 
-    def __init__(self, compiled: CompiledMessage, campaign_id: int, links=recipient_links):
+    def __init__(self, compiled: CompiledMessage, campaign_id: int, links=recipient_links, translations=None):
         self.compiled = compiled
         self.campaign_id = campaign_id
-        self.links = links  # public id → (unsubscribe URL, preference-centre URL)
+        self.links = links  # (public id, language) → (unsubscribe URL, preference-centre URL)
+        # language → the same campaign compiled with its layout in that language; others get `compiled`
+        self.translations = translations or {}
         self.from_domain = compiled.from_domain
         self.bounce_domain = verp.bounce_domain(compiled.from_email)
         self.mid_domain = compiled.from_email.rpartition("@")[2]
@@ -36,9 +38,10 @@ class CampaignMessage:
     def build(self, claimed, now=None, message_id=None) -> OutgoingMessage:
         """`message_id`: instead of the one derived from (campaign, delivery); test sends have no delivery row."""
         delivery_id = claimed.delivery_id
-        unsubscribe_url, preferences_url = self.links(claimed.public_id)
+        language = claimed.language if claimed.language in self.translations else ""
+        unsubscribe_url, preferences_url = self.links(claimed.public_id, language or None)
         unsubscribe_mailto = verp.unsubscribe_mailbox(delivery_id, self.bounce_domain)
-        return self.compiled.build(
+        return self.translations.get(language, self.compiled).build(
             claimed.email,
             {UNSUBSCRIBE_URL: unsubscribe_url, PREFERENCES_URL: preferences_url},
             message_id=message_id or verp.message_id(self.campaign_id, delivery_id, self.mid_domain),
@@ -66,17 +69,29 @@ def campaign_headers(campaign_id, from_email, list_name="", reply_to="", *, feed
 
 
 def compile_campaign(campaign, *, html=None, text=None, subject=None) -> CampaignMessage:
-    """Compile a scheduled campaign's frozen content (or the given draft content, for test sends)."""
-    compiled = CompiledMessage(
-        subject=subject if subject is not None else campaign.frozen_subject,
-        html_body=html if html is not None else campaign.frozen_html,
-        text_body=text if text is not None else campaign.frozen_text,
-        from_name=campaign.from_name,
-        from_email=campaign.from_email,
-        headers=campaign_headers(
-            campaign.pk, campaign.from_email, SiteProfile.load().site_name, reply_to=campaign.reply_to
-        ),
-        placeholders=(UNSUBSCRIBE_URL, PREFERENCES_URL),
-        signing_keys=signing_keys(campaign.from_email),
+    """Compile a started campaign's frozen content, in each language it was frozen in (or the given
+    draft content, for test sends: the default language only)."""
+    headers = campaign_headers(
+        campaign.pk, campaign.from_email, SiteProfile.load().site_name, reply_to=campaign.reply_to
     )
-    return CampaignMessage(compiled, campaign.pk)
+
+    def compiled(subject, html, text):
+        return CompiledMessage(
+            subject=subject,
+            html_body=html,
+            text_body=text,
+            from_name=campaign.from_name,
+            from_email=campaign.from_email,
+            headers=headers,
+            placeholders=(UNSUBSCRIBE_URL, PREFERENCES_URL),
+            signing_keys=signing_keys(campaign.from_email),
+        )
+
+    if html is not None:
+        return CampaignMessage(compiled(subject, html, text), campaign.pk)
+    translations = {
+        language: compiled(variant["subject"], variant["html"], variant["text"])
+        for language, variant in (campaign.frozen_translations or {}).items()
+    }
+    default = compiled(campaign.frozen_subject, campaign.frozen_html, campaign.frozen_text)
+    return CampaignMessage(default, campaign.pk, translations=translations)

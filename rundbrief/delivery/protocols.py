@@ -63,6 +63,7 @@ class Claimed:
     public_id: str
     attempts: int = 0
     address_hash: str = ""  # subject_hash(email), computed once at claim time; the guard re-checks often
+    language: str = ""  # the subscriber's: the copy's layout, footer and links are in it ("" = the default)
 
 
 @dataclass(frozen=True)

@@ -111,13 +111,13 @@ class DjangoRecipientStore:
         if subscriber_ids:
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"SELECT id, email, public_id FROM {SUBSCRIBER} WHERE id IN ({marks(len(subscriber_ids))})",
+                    f"SELECT id, email, public_id, language FROM {SUBSCRIBER} WHERE id IN ({marks(len(subscriber_ids))})",
                     subscriber_ids,
                 )
-                people = {i: (e, p) for i, e, p in cursor.fetchall()}
+                people = {i: (e, p, lang) for i, e, p, lang in cursor.fetchall()}
         claimed = []
         for delivery_id, campaign_id, subscriber_id, attempts in rows:
-            email, public_id = people.get(subscriber_id, ("", ""))
+            email, public_id, language = people.get(subscriber_id, ("", "", ""))
             claimed.append(
                 Claimed(
                     delivery_id,
@@ -127,6 +127,7 @@ class DjangoRecipientStore:
                     public_id or "",
                     attempts,
                     subject_hash(email) if email else "",
+                    language or "",
                 )
             )
         return claimed

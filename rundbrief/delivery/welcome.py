@@ -125,7 +125,7 @@ class WelcomeSender:
             return
         subscriber = row.subscriber
         compiled = self._compiled(subscriber)
-        unsubscribe_url, preferences_url = recipient_links(subscriber.public_id)
+        unsubscribe_url, preferences_url = recipient_links(subscriber.public_id, subscriber.language)
         built = compiled.build(
             subscriber.email,
             {UNSUBSCRIBE_URL: unsubscribe_url, PREFERENCES_URL: preferences_url},
