@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
@@ -64,6 +65,10 @@ class SubscriberAdmin(admin.ModelAdmin):
 
     def proof_view(self, request, pk):
         subscriber = get_object_or_404(Subscriber, pk=pk)
+        # The proof shows the address, its history, IP prefixes and user agents: only for those who may
+        # see subscribers (audience.view_subscriber), not for every staff user (a newsroom editor).
+        if not self.has_view_permission(request, subscriber):
+            raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
             "subscriber": subscriber,

@@ -121,6 +121,34 @@ class ChainReport:
         return self.broken_event_id is None
 
 
+def verify_events(event_ids) -> ChainReport:
+    """Check only the given events: each one's hash over its content, its evidence commitment, and its
+    links to the events right before and after it in the chain.
+
+    What a proof needs, in a few indexed reads instead of a pass over the whole ledger (seconds at
+    100,000 events: a proof page must not be a cheap way to tie up the server). Changing one of these
+    events breaks its hash or, if the hash was recomputed, the next event's `prev_hash`; removing one
+    breaks the link between its neighbours. `rundbrief consent verify` still walks the whole chain.
+    """
+    events = ConsentEvent.objects.filter(pk__in=list(event_ids)).select_related("evidence").order_by("pk")
+    count = 0
+    for event in events:
+        count += 1
+        if chain_hash(event.prev_hash, chained_payload(event)) != event.hash:
+            return ChainReport(count, event.pk, "hash does not match the event's content")
+        evidence = getattr(event, "evidence", None)  # None once erased
+        if evidence is not None:
+            if evidence_commitment(evidence.ip, evidence.user_agent, evidence.salt) != event.evidence_commitment:
+                return ChainReport(count, event.pk, "IP or user agent differ from what the event committed to")
+        before = ConsentEvent.objects.filter(pk__lt=event.pk).order_by("-pk").values_list("hash", flat=True).first()
+        if event.prev_hash != (before or GENESIS):
+            return ChainReport(count, event.pk, "prev_hash does not match the previous event (missing or reordered)")
+        after = ConsentEvent.objects.filter(pk__gt=event.pk).order_by("pk").values_list("prev_hash", flat=True).first()
+        if after is not None and after != event.hash:
+            return ChainReport(count, event.pk, "the next event does not link to this one (changed or removed)")
+    return ChainReport(count)
+
+
 def verify_chain() -> ChainReport:
     """Recompute every link in order; report the first event whose link or evidence does not match."""
     prev_hash = GENESIS

@@ -1,7 +1,7 @@
 """The proof of consent for one address (GDPR Art. 7(1)): its whole ledger history, told in order."""
 
 from rundbrief.audience.addresses import normalise_address, subject_hash
-from rundbrief.audience.ledger import verify_chain
+from rundbrief.audience.ledger import verify_events
 from rundbrief.audience.models import Subscriber
 from rundbrief.audience.queries import ledger_for
 
@@ -20,7 +20,7 @@ def proof_for_address(address):
         if event["consent_text"]:
             text = event["consent_text"]
             shown[f"{text['language']} v{text['version']}"] = text
-    report = verify_chain()
+    report = verify_events(event["id"] for event in events)
     return {
         "subject_hash": subject,
         "current_status": subscriber.status if subscriber else ("erased" if "erased" in story else None),
@@ -31,5 +31,11 @@ def proof_for_address(address):
         "topic_changes": [e for e in events if e["kind"] == "topics_changed"],
         "withdrawn": story.get("withdrawn"),
         "events": events,
-        "ledger": {"intact": report.intact, "events": report.count, "first_broken_event": report.broken_event_id},
+        # These events and their links (ledger.verify_events); `rundbrief consent verify` checks the whole chain.
+        "ledger": {
+            "intact": report.intact,
+            "events": report.count,
+            "first_broken_event": report.broken_event_id,
+            "scope": "events of this address and their links",
+        },
     }
