@@ -66,7 +66,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     def proof_view(self, request, pk):
         subscriber = get_object_or_404(Subscriber, pk=pk)
         # The proof shows the address, its history, IP prefixes and user agents: only for those who may
-        # see subscribers (audience.view_subscriber), not for every staff user (a newsroom editor).
+        # see subscribers (the "view subscriber" permission), not for every staff user (a newsroom editor).
         if not self.has_view_permission(request, subscriber):
             raise PermissionDenied
         context = {
