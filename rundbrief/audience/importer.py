@@ -29,9 +29,11 @@ suppression list blocks imports: docs/decisions.md, "Suppression and a fresh opt
 import codecs
 import csv
 import datetime as dt
+import errno
 import gc
 import io
 import operator
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
 from rundbrief.audience.addresses import hash_key, normalise_fast, subject_hasher, truncate_ip
+from rundbrief.audience.csvcells import from_spreadsheet_safe, spreadsheet_safe
 from rundbrief.audience.enrolment import consented_topics
 from rundbrief.audience.import_writer import ChunkWriter
 from rundbrief.audience.models import ConsentText
@@ -182,7 +185,7 @@ class RowParser:
         self.pick = operator.itemgetter(*(len(columns) if i is None else i for i in self.order))
 
     def values(self, fields):
-        return [value.strip() for value in self.pick(fields + self.padding)]
+        return [from_spreadsheet_safe(value.strip()) for value in self.pick(fields + self.padding)]
 
     def parse(self, line, fields) -> Row:
         if isinstance(fields, csv.Error):
@@ -278,14 +281,23 @@ class RejectsFile:
 
     def __init__(self, path, columns):
         self.path = Path(path)
-        self.fh = open(self.path, "w", encoding="utf-8", newline="")
+        # Addresses: owner only (0600), and never through a symlink planted where the file goes
+        # (O_NOFOLLOW: ELOOP instead of overwriting whatever the link points at).
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:  # ELOOP for a symlink, no permission, a directory: before a single row is read
+            reason = "is a symbolic link" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
+            raise ImportFileError(f"{self.path}: cannot write the rejects file: {reason}") from None
+        os.fchmod(fd, 0o600)  # a rejects file left by an earlier run keeps its old mode otherwise
+        self.fh = open(fd, "w", encoding="utf-8", newline="")
         self.writer = csv.writer(self.fh)
         self.writer.writerow(["line", "reason", *columns])
         self.count = 0
 
     def add(self, line, reason, fields=()):
         self.count += 1
-        self.writer.writerow([line, reason, *(fields if isinstance(fields, list) else [])])
+        cells = fields if isinstance(fields, list) else []
+        self.writer.writerow([line, reason, *(spreadsheet_safe(cell) for cell in cells)])
 
     def close(self):
         self.fh.close()

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from rundbrief.audience.addresses import hash_key, subject_hasher
+from rundbrief.audience.csvcells import spreadsheet_safe
 from rundbrief.audience.importer import COLUMNS as IMPORTER_COLUMNS
 from rundbrief.audience.importer import CONTROL, SOURCE_MAX
 from rundbrief.audience.models import ConsentEvent, Subscriber, Subscription, Suppression
@@ -248,10 +249,10 @@ class _Line:
 
 
 def csv_lines(rows):
-    """Each row as one CSV line (RFC 4180: CRLF, fields quoted where needed)."""
+    """Each row as one CSV line (RFC 4180: CRLF, fields quoted where needed), no cell a formula (csvcells.py)."""
     writer = csv.writer(_Line())
     for row in rows:
-        yield writer.writerow(row)
+        yield writer.writerow([spreadsheet_safe(value) for value in row])
 
 
 def log_export(*, actor, target, status, topic, counts, complete):

@@ -85,6 +85,19 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().__init__(*args, **kwargs)
         self.writer_lock = WriterLock()
 
+    def get_new_connection(self, conn_params):
+        # The database holds addresses and consent evidence: owner only. SQLite would create it with
+        # the umask's mode (0644 by default); its -wal and -shm files copy the database's mode.
+        name = str(conn_params.get("database", ""))
+        if name and not self.is_in_memory_db() and not name.startswith("file:"):
+            try:
+                os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+            except FileExistsError:
+                pass  # an existing database keeps the mode its operator gave it
+            except OSError:
+                pass  # no such folder, no permission: SQLite's own error says it better
+        return super().get_new_connection(conn_params)
+
     def _start_transaction_under_autocommit(self):
         if self.transaction_mode not in ("IMMEDIATE", "EXCLUSIVE") or self.is_in_memory_db():
             return super()._start_transaction_under_autocommit()
