@@ -13,6 +13,8 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 
 from rundbrief.audience.models import EMAIL_MAX_LENGTH
 
+LOCAL_PART_MAX_LENGTH = 64  # RFC 5321 §4.5.3.1.1
+
 
 def normalise_address(raw: str) -> str:
     """The address as stored and hashed, or ValidationError with a message for the reader.
@@ -31,9 +33,19 @@ def normalise_address(raw: str) -> str:
         )
     if len(address) > EMAIL_MAX_LENGTH:
         raise ValidationError(_("An e-mail address has at most 254 characters."), code="too_long")
+    local = address.rpartition("@")[0]
+    if not local.isascii():
+        # Such an address needs SMTPUTF8 (RFC 6531) all the way to the mailbox; our transports do not
+        # promise it, and an encoded word in To: is no address at all. Better said now than bounced.
+        raise ValidationError(
+            _("Letters such as ä, ü or é before the @ cannot be delivered reliably; please use another address."),
+            code="smtputf8",
+        )
+    if len(local) > LOCAL_PART_MAX_LENGTH:
+        raise ValidationError(_("The part before the @ has at most 64 characters."), code="local_too_long")
     try:
         # No DNS: deliverability shows itself in the confirmation mail (and keeps tests offline).
-        result = validate_email(address, check_deliverability=False)
+        result = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         raise ValidationError(_("This does not look like a valid e-mail address."), code="invalid") from None
     # Mailbox providers treat the local part case-insensitively in practice; one person, one row.
@@ -58,9 +70,11 @@ def normalise_fast(raw) -> str:
     checks both agree): the import, the sign-up form and the API check every address they get."""
     if not isinstance(raw, str):
         return normalise_address(raw)
-    address = raw.strip().lower()
-    # isascii first: some non-ASCII letters lower-case to ASCII ones (U+212A KELVIN SIGN → "k").
-    if address.isascii() and len(address) <= 254 and "--" not in address and FAST_ADDRESS.fullmatch(address):
+    stripped = raw.strip()
+    address = stripped.lower()
+    # isascii of what was typed, before lower(): some non-ASCII letters lower-case to ASCII ones
+    # (U+212A KELVIN SIGN → "k"), and such an address is normalise_address's to judge.
+    if stripped.isascii() and len(address) <= 254 and "--" not in address and FAST_ADDRESS.fullmatch(address):
         local, _, domain = address.rpartition("@")
         if len(local) <= 64 and not ("." + domain).endswith(SPECIAL_SUFFIXES):
             return address

@@ -18,7 +18,8 @@ import re
 
 import structlog
 
-ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# \w: letters of any script too, so internationalised domains (bücher.de) and local parts are caught.
+ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 SECRETS = [
     # Mailed links: /newsletter/bestaetigen/<token>/, /u/<token>, /p/<token>, /d/<token> (audience/urls.py).
     (re.compile(r"(/(?:u|p|d|newsletter/bestaetigen)/)[A-Za-z0-9_\-:]{10,300}"), r"\1[redacted]"),
