@@ -47,6 +47,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "rundbrief.api.guard.ApiGuardMiddleware",  # /api/v1/: JSON bodies only, the CORS policy
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -160,6 +161,8 @@ RUNDBRIEF_SERVICE_MAIL_ASYNC = config.env_bool("RUNDBRIEF_SERVICE_MAIL_ASYNC", T
 RUNDBRIEF_SIGNUP_PROCESSING = config.env_choice("RUNDBRIEF_SIGNUP_PROCESSING", ["web", "worker"], "web")
 # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); empty: none (rundbrief/audience/clientip.py).
 RUNDBRIEF_TRUSTED_PROXIES = config.env_list("RUNDBRIEF_TRUSTED_PROXIES", [])
+# Origins (scheme://host[:port]) whose pages may call the API from the visitor's browser (api/guard.py).
+RUNDBRIEF_API_CORS_ORIGINS = config.env_list("RUNDBRIEF_API_CORS_ORIGINS", [])
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = SITE_URL.startswith("https://")

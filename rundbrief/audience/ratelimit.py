@@ -1,6 +1,8 @@
 """The sign-up limits: fixed one-minute windows counted in the database (rundbrief/db/windows.py),
 so a limit holds across gunicorn workers and hosts."""
 
+import ipaddress
+
 from django.conf import settings
 from django.utils import timezone
 
@@ -14,7 +16,21 @@ def ip_key(ip: str) -> str:
     # The counter table must not become a second log of visitors' addresses; keyed, because
     # an unkeyed hash of an IPv4 address is reversed by trying all 2^32 of them.
     # The same keyed HMAC that stands in for addresses (addresses.subject_hash).
-    return "ip:" + subject_hash(ip or "unknown")[:40]
+    return "ip:" + subject_hash(_network(ip) or "unknown")[:40]
+
+
+def _network(ip: str) -> str:
+    """IPv6 counted per /64: one customer line usually gets a whole /64 (RFC 6177), so counting single
+    addresses let one sender use 2^64 of them. IPv4 stays per address."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is the IPv4 client 192.0.2.1
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
 
 
 def within_limit(key: str, limit: int) -> bool:
