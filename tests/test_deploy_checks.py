@@ -29,6 +29,7 @@ def production(settings, monkeypatch, tmp_path):
     settings.DKIM_PRIVATE_KEY_FILE = str(key)
     settings.BOUNCE_DOMAIN = "bounces.musterhaus.example"
     settings.TIME_ZONE = "Europe/Berlin"
+    settings.RUNDBRIEF_TRUSTED_PROXIES = ["127.0.0.1"]
     with SmtpServer() as server:
         settings.DELIVERY_SMTP_URLS = [server.url]
         yield settings
@@ -50,6 +51,7 @@ def test_a_correct_production_configuration_passes_every_rundbrief_check(product
         (lambda s, m: setattr(s, "DELIVERY_SMTP_URLS", ["smtp://127.0.0.1:9"]), "rundbrief.E004"),
         (lambda s, m: setattr(s, "BOUNCE_DOMAIN", ""), "rundbrief.W004"),
         (lambda s, m: setattr(s, "TIME_ZONE", "Europe/Atlantis"), "rundbrief.E005"),
+        (lambda s, m: setattr(s, "RUNDBRIEF_TRUSTED_PROXIES", []), "rundbrief.W005"),
     ],
 )
 def test_each_gap_is_reported_alone_with_a_one_line_hint(production, monkeypatch, change, expected):

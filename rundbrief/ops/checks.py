@@ -144,3 +144,20 @@ def check_time_zone(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def check_trusted_proxies(app_configs=None, **kwargs):
+    # An https SITE_URL means TLS ends in a proxy (gunicorn serves plain HTTP on 127.0.0.1). Without
+    # the proxy in RUNDBRIEF_TRUSTED_PROXIES every request seems to come from it: ten sign-ups a
+    # minute from anyone block sign-up for everyone, and every consent record names the proxy.
+    if settings.RUNDBRIEF_TRUSTED_PROXIES or not settings.SITE_URL.startswith("https://"):
+        return []
+    return [
+        Warning(
+            "RUNDBRIEF_TRUSTED_PROXIES is empty behind a TLS proxy: every reader looks like the proxy to the "
+            "per-IP limit and in the consent evidence.",
+            hint="Set RUNDBRIEF_TRUSTED_PROXIES to the proxy's address, e.g. 127.0.0.1 (docs/operations.md).",
+            id="rundbrief.W005",
+        )
+    ]
