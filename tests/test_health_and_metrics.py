@@ -111,4 +111,18 @@ def test_metrics_refuse_other_addresses_unless_the_bearer_token_is_right(client,
     settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
-    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR="127.0.0.1").status_code == 200
+    # Forwarded by someone we do not trust: the real client is unknown, so no figures.
+    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR="127.0.0.1").status_code == 403
+
+
+@pytest.mark.django_db
+def test_metrics_behind_the_proxy_judge_the_reader_not_the_proxy(client, settings):
+    """nginx on 127.0.0.1 forwards everyone: the allow-list must see the client it names."""
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.1", "10.0.0.0/8"]
+    settings.RUNDBRIEF_TRUSTED_PROXIES = ["127.0.0.1"]
+    via_proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    assert client.get("/metrics", HTTP_X_FORWARDED_FOR="203.0.113.5", **via_proxy).status_code == 403
+    assert client.get("/metrics", HTTP_X_FORWARDED_FOR="10.4.5.6", **via_proxy).status_code == 200
+    assert client.get("/metrics", **via_proxy).status_code == 200  # Prometheus on the host itself
+    settings.RUNDBRIEF_TRUSTED_PROXIES = []  # the proxy not configured: fail closed for forwarded requests
+    assert client.get("/metrics", HTTP_X_FORWARDED_FOR="10.4.5.6", **via_proxy).status_code == 403

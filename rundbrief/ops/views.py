@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from rundbrief.audience.clientip import client_ip
 from rundbrief.ops import probes
 from rundbrief.ops.metrics import registry
 
@@ -38,14 +39,20 @@ def readyz(request):
 def _client_allowed(request) -> bool:
     """A valid bearer token (METRICS_TOKEN), or a client address inside METRICS_ALLOWED_IPS.
 
-    REMOTE_ADDR only: X-Forwarded-For is set by whoever sends the request.
+    The client is judged as the rate limits judge it (audience/clientip.py): X-Forwarded-For counts
+    only when it comes from a proxy in RUNDBRIEF_TRUSTED_PROXIES. Behind nginx REMOTE_ADDR is always
+    the proxy, which the allow-list would let through for the whole internet; so a forwarded request
+    from a proxy that is not trusted is refused rather than judged by the proxy's address.
     """
     token = settings.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
     if token and header.startswith("Bearer "):
         return hmac.compare_digest(header[7:].strip().encode(), token.encode())
+    remote = request.META.get("REMOTE_ADDR", "")
+    if "HTTP_X_FORWARDED_FOR" in request.META and client_ip(request) == remote:
+        return False  # forwarded, but not by a proxy we trust: the real client is unknown
     try:
-        client = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        client = ipaddress.ip_address(client_ip(request))
     except ValueError:
         return False
     for allowed in settings.METRICS_ALLOWED_IPS:
