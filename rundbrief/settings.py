@@ -161,6 +161,9 @@ RUNDBRIEF_SERVICE_MAIL_ASYNC = config.env_bool("RUNDBRIEF_SERVICE_MAIL_ASYNC", T
 RUNDBRIEF_SIGNUP_PROCESSING = config.env_choice("RUNDBRIEF_SIGNUP_PROCESSING", ["web", "worker"], "web")
 # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); empty: none (rundbrief/audience/clientip.py).
 RUNDBRIEF_TRUSTED_PROXIES = config.env_list("RUNDBRIEF_TRUSTED_PROXIES", [])
+# Failed admin logins within 15 minutes before logins stop for that user name / client (ops/loginthrottle.py).
+RUNDBRIEF_LOGIN_FAILURES_PER_USER = config.env_int("RUNDBRIEF_LOGIN_FAILURES_PER_USER", 5)
+RUNDBRIEF_LOGIN_FAILURES_PER_IP = config.env_int("RUNDBRIEF_LOGIN_FAILURES_PER_IP", 20)
 # Origins (scheme://host[:port]) whose pages may call the API from the visitor's browser (api/guard.py).
 RUNDBRIEF_API_CORS_ORIGINS = config.env_list("RUNDBRIEF_API_CORS_ORIGINS", [])
 
@@ -170,6 +173,14 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Behind a TLS proxy: https as the proxy says, believed only when the proxy is named (gunicorn listens
+# on 127.0.0.1, so nobody else can send the header to it).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if RUNDBRIEF_TRUSTED_PROXIES else None
+SECURE_SSL_REDIRECT = config.env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = config.env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = config.env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+# The probes and /metrics are scraped over plain HTTP on the host itself.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # text (default, for `make run`) or json (one object per line; recommended in production).
 # Both formats replace addresses by their keyed hash and drop tokens (rundbrief/ops/logs.py).

@@ -4,6 +4,7 @@
   (the sign-up limits, audience/ratelimit.py: a refused request counts too).
 - `grant`: up to `wanted` of a window's `limit` tokens; returns how many were granted
   (the transports' global limits, delivery/ratelimit.py, which take tokens in chunks).
+- `current`: the count so far, without counting (the admin login throttle, ops/loginthrottle.py).
 - `forget_old_windows`: delete the windows that ended long enough ago, of every key
   (`rundbrief purge`).
 
@@ -55,6 +56,16 @@ def count(key: str, window_seconds: int, now: float | None = None) -> int:
         cursor.execute(_COUNT, [key, window_seconds, start_of(now, window_seconds)])
         (counted,) = cursor.fetchone()
     return counted
+
+
+def current(key: str, window_seconds: int, now: float | None = None) -> int:
+    """The count under `key` in the window holding `now`, without counting (the login throttle asks
+    before it tries, and counts only failures)."""
+    now = time.time() if now is None else now
+    row = RateWindow.objects.filter(
+        key=key, window_seconds=window_seconds, window_start=start_of(now, window_seconds)
+    ).values_list("count", flat=True)
+    return row.first() or 0
 
 
 def grant(
