@@ -161,6 +161,8 @@ RUNDBRIEF_SERVICE_MAIL_ASYNC = config.env_bool("RUNDBRIEF_SERVICE_MAIL_ASYNC", T
 RUNDBRIEF_SIGNUP_PROCESSING = config.env_choice("RUNDBRIEF_SIGNUP_PROCESSING", ["web", "worker"], "web")
 # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); empty: none (rundbrief/audience/clientip.py).
 RUNDBRIEF_TRUSTED_PROXIES = config.env_list("RUNDBRIEF_TRUSTED_PROXIES", [])
+# /readyz answers 503 when the disk under VAR_DIR has less free space than this (ops/probes.py).
+RUNDBRIEF_MIN_FREE_DISK_MB = config.env_int("RUNDBRIEF_MIN_FREE_DISK_MB", 100)
 # Failed admin logins within 15 minutes before logins stop for that user name / client (ops/loginthrottle.py).
 RUNDBRIEF_LOGIN_FAILURES_PER_USER = config.env_int("RUNDBRIEF_LOGIN_FAILURES_PER_USER", 5)
 RUNDBRIEF_LOGIN_FAILURES_PER_IP = config.env_int("RUNDBRIEF_LOGIN_FAILURES_PER_IP", 20)

@@ -30,6 +30,13 @@ def test_a_text_plain_body_is_refused_with_415_and_creates_nobody(client, topics
     assert response.status_code == 415
 
 
+def test_a_body_of_three_megabytes_answers_413_in_json(client, topics):
+    huge = json.dumps({"email": "anna@example.de", "padding": "x" * 3_000_000})
+    response = client.post(URL, huge, content_type="application/json")
+    assert response.status_code == 413 and response["Content-Type"] == "application/json"
+    assert "larger than" in response.json()["detail"] and not SignupIntake.objects.exists()
+
+
 def test_json_from_a_program_without_an_origin_still_works(client, topics):
     response = client.post(URL, body("anna@example.de"), content_type="application/json")
     assert response.status_code == 202 and "Access-Control-Allow-Origin" not in response

@@ -4,6 +4,8 @@
   `text/plain`, form and multipart bodies across sites without asking first (a "simple request",
   Fetch standard §3.2.3), so any page a visitor opens could otherwise make her browser create
   sign-ups; JSON needs a CORS preflight, which only the origins below pass.
+- A body larger than DATA_UPLOAD_MAX_MEMORY_SIZE answers 413 as JSON before anything reads it
+  (Django would raise RequestDataTooBig inside the endpoint: a 500 in debug, an HTML 400 otherwise).
 - CORS: cross-origin browser calls are refused unless the calling page's origin is listed in
   `RUNDBRIEF_API_CORS_ORIGINS` (e.g. a shop's checkout on another domain that starts the double
   opt-in from the visitor's browser). Those get a preflight answer and `Access-Control-Allow-Origin`;
@@ -37,6 +39,9 @@ class ApiGuardMiddleware:
             return self._cors(response, origin)
         if request.method in BODY_METHODS and request.content_type != "application/json":
             response = JsonResponse({"detail": "send the body as JSON (Content-Type: application/json)"}, status=415)
+        elif request.method in BODY_METHODS and _length(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            response = JsonResponse({"detail": f"the body is larger than {limit} bytes"}, status=413)
         else:
             response = self.get_response(request)
         return self._cors(response, origin) if allowed else response
@@ -46,3 +51,10 @@ class ApiGuardMiddleware:
         response["Access-Control-Allow-Origin"] = origin
         response["Vary"] = "Origin"
         return response
+
+
+def _length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0

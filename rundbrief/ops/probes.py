@@ -1,5 +1,6 @@
 """Cheap reachability probes shared by /readyz and `rundbrief check --deploy`."""
 
+import shutil
 import smtplib
 
 from django.conf import settings
@@ -20,6 +21,19 @@ def database_problem() -> str:
     except Exception as exc:  # any driver error means "not ready"
         connection.close()  # a broken connection must not be reused by the next request
         return f"{type(exc).__name__}: {exc}".strip()[:200]
+    return ""
+
+
+def disk_problem(minimum_bytes: int | None = None) -> str:
+    """ "" when the file system of RUNDBRIEF_VAR_DIR (the SQLite database, captured mail, backups) has
+    at least RUNDBRIEF_MIN_FREE_DISK_MB free, else how little is left."""
+    minimum = settings.RUNDBRIEF_MIN_FREE_DISK_MB * 1024 * 1024 if minimum_bytes is None else minimum_bytes
+    try:
+        free = shutil.disk_usage(settings.VAR_DIR).free
+    except OSError as exc:
+        return f"{settings.VAR_DIR}: {exc.strerror or exc}"
+    if free < minimum:
+        return f"{settings.VAR_DIR}: only {free // (1024 * 1024)} MB free"
     return ""
 
 

@@ -6,6 +6,7 @@ no language prefix, no login, no CSRF (GET only).
 
 import hmac
 import ipaddress
+import logging
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
@@ -16,6 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rundbrief.audience.clientip import client_ip
 from rundbrief.ops import probes
 from rundbrief.ops.metrics import registry
+
+log = logging.getLogger("rundbrief.ops")
 
 
 @never_cache
@@ -28,11 +31,18 @@ def healthz(request):
 @never_cache
 @require_GET
 def readyz(request):
-    """Ready for traffic: the database answers and the first SMTP transport greets us."""
-    checks = {"database": probes.database_problem(), "smtp": probes.smtp_problem()}
+    """Ready for traffic: the database answers, the first SMTP transport greets us, and the disk
+    under RUNDBRIEF_VAR_DIR has room (a full disk makes every sign-up fail).
+
+    The answer is public, so it names only which check failed; why (host names, driver messages)
+    goes to the log, where the operator reads it."""
+    checks = {"database": probes.database_problem(), "smtp": probes.smtp_problem(), "disk": probes.disk_problem()}
+    for name, problem in checks.items():
+        if problem:
+            log.warning("readyz: %s unavailable: %s", name, problem)
     ready = not any(checks.values())
     body = {"status": "ok" if ready else "unavailable"}
-    body.update({name: problem or "ok" for name, problem in checks.items()})
+    body.update({name: "unavailable" if problem else "ok" for name, problem in checks.items()})
     return JsonResponse(body, status=200 if ready else 503)
 
 
