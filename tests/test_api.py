@@ -4,7 +4,7 @@ import io
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -39,8 +39,8 @@ def subscribe(client, django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def crm(db):
-    """An API client called "crm", with its bearer token."""
-    record, token = issue_api_token("crm")
+    """An API client called "crm", with its bearer token, allowed everything."""
+    record, token = issue_api_token("crm", ("signup", "read", "write", "erase"))
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
@@ -212,3 +212,72 @@ def test_api_token_create_prints_the_token_once_and_stores_only_its_hash(db):
     listing = io.StringIO()
     call_command("api-token", "list", stdout=listing)
     assert "Shop Checkout" in listing.getvalue() and token not in listing.getvalue()
+
+
+@pytest.mark.parametrize(
+    "scopes, allowed",
+    [
+        (("signup",), set()),
+        (("read",), {"list", "read", "proof"}),
+        (("read", "write"), {"list", "read", "proof", "write"}),
+        (("erase",), {"erase"}),
+    ],
+)
+def test_a_token_does_only_what_its_scopes_allow(client, topics, scopes, allowed):
+    """A shop's sign-up token must not list, change, erase or read the proof of every subscriber."""
+    from rundbrief.audience.models import Subscription
+
+    anna = Subscriber.objects.create(email="anna@example.de", status="confirmed")
+    Subscription.objects.create(subscriber=anna, topic=topics["finanznachrichten"])
+    _record, token = issue_api_token("shop", scopes)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    base = f"/api/v1/subscribers/{anna.public_id}"
+    calls = {
+        "list": lambda: client.get("/api/v1/subscribers", **auth),
+        "read": lambda: client.get(base, **auth),
+        "proof": lambda: client.get(base + "/proof", **auth),
+        "write": lambda: client.patch(base, {"topics": ["sonderangebote"]}, content_type="application/json", **auth),
+        "erase": lambda: client.delete(base, **auth),
+    }
+    for name, call in calls.items():
+        status = call().status_code
+        if name in allowed:
+            assert status in (200, 204), (name, status)
+        else:
+            assert status == 403, (name, status)
+    assert Subscriber.objects.filter(pk=anna.pk).exists() == ("erase" not in allowed)
+
+
+def test_a_token_without_the_signup_scope_cannot_sign_people_up(client, topics):
+    _record, token = issue_api_token("auswertung", ("read",))
+    body = {"email": "neu@example.de", "consent_text_version": 1}
+    response = client.post(
+        "/api/v1/subscriptions", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert response.status_code == 403 and not Subscriber.objects.exists()
+
+
+def test_api_token_create_takes_scopes_and_refuses_unknown_ones(db):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("api-token", "create", "crm", "--scopes", "read,write", stdout=out, stderr=err)
+    assert ApiToken.objects.get(name="crm").scopes == "read,write"
+    with pytest.raises(CommandError, match="scopes: expected some of signup, read, write, erase, got delete"):
+        call_command("api-token", "create", "other", "--scopes", "read,delete", stdout=out, stderr=err)
+    assert ApiToken.objects.get(name="crm").scopes == "read,write" and not ApiToken.objects.filter(name="other")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tokens_issued_before_scopes_keep_every_right_after_the_migration():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("api", "0001_initial")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        OldToken = executor.loader.project_state(before).apps.get_model("api", "ApiToken")
+        OldToken.objects.create(name="alt", token_sha256="0" * 64)
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    assert ApiToken.objects.get(name="alt").scopes == "signup,read,write,erase"

@@ -21,7 +21,8 @@ from rundbrief.audience.addresses import normalise_address
 from rundbrief.audience.models import Subscriber
 from rundbrief.audience.proof import proof_for_address
 
-router = Router(tags=["subscribers"], auth=TokenAuth())
+router = Router(tags=["subscribers"])
+READ, WRITE, ERASE = TokenAuth("read"), TokenAuth("write"), TokenAuth("erase")
 MAX_PER_PAGE = 500
 PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -54,7 +55,7 @@ def _address(email):
             raise HttpError(422, f"email: {exc.messages[0]}") from None
 
 
-@router.get("/subscribers", response=SubscriberPage, summary="List subscribers")
+@router.get("/subscribers", response=SubscriberPage, summary="List subscribers", auth=READ)
 def list_subscribers(
     request,
     status: Subscriber.Status | None = None,
@@ -78,6 +79,7 @@ def list_subscribers(
     "/subscribers/lookup",
     response={200: SubscriberOut, 404: Problem, 422: Problem},
     summary="Find a subscriber by address",
+    auth=READ,
 )
 def lookup_subscriber(request, payload: AddressIn):
     subscriber = Subscriber.objects.filter(email=_address(payload.email)).first()
@@ -86,7 +88,9 @@ def lookup_subscriber(request, payload: AddressIn):
     return Status(200, subscriber_out(_get(subscriber.public_id)))
 
 
-@router.get("/subscribers/{public_id}", response={200: SubscriberOut, 404: Problem}, summary="Read a subscriber")
+@router.get(
+    "/subscribers/{public_id}", response={200: SubscriberOut, 404: Problem}, summary="Read a subscriber", auth=READ
+)
 def read_subscriber(request, public_id: str):
     return Status(200, subscriber_out(_get(public_id)))
 
@@ -95,6 +99,7 @@ def read_subscriber(request, public_id: str):
     "/subscribers/{public_id}",
     response={200: SubscriberOut, 404: Problem, 422: Problem},
     summary="Change a subscriber's topics",
+    auth=WRITE,
 )
 def update_subscriber(request, public_id: str, payload: TopicsIn):
     subscriber = _get(public_id)
@@ -104,20 +109,20 @@ def update_subscriber(request, public_id: str, payload: TopicsIn):
     return Status(200, subscriber_out(_get(public_id)))
 
 
-@router.delete("/subscribers/{public_id}", response={204: None, 404: Problem}, summary="Erase a subscriber")
+@router.delete("/subscribers/{public_id}", response={204: None, 404: Problem}, summary="Erase a subscriber", auth=ERASE)
 def erase_subscriber(request, public_id: str):
     """GDPR Art. 17: personal data removed, ledger anonymised, the address's HMAC kept on the suppression list."""
     actions.erase_subscriber(_get(public_id), source=request.auth.source)
     return Status(204, None)
 
 
-@router.get("/subscribers/{public_id}/proof", summary="Proof of consent of a subscriber")
+@router.get("/subscribers/{public_id}/proof", summary="Proof of consent of a subscriber", auth=READ)
 def subscriber_proof(request, public_id: str):
     """The JSON of `rundbrief consent proof ADDRESS` (GDPR Art. 7(1))."""
     return proof_for_address(_get(public_id).email)
 
 
-@router.post("/proof", response={200: dict, 422: Problem}, summary="Proof of consent of any address")
+@router.post("/proof", response={200: dict, 422: Problem}, summary="Proof of consent of any address", auth=READ)
 def address_proof(request, payload: AddressIn):
     """Also for addresses that were erased: their ledger history is kept under the keyed hash."""
     return Status(200, proof_for_address(_address(payload.email)))

@@ -14,6 +14,12 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="Create a token and print it once (only its SHA-256 is kept).")
         create.add_argument("name", help="the client's name, recorded as the source of its consent events")
+        create.add_argument(
+            "--scopes",
+            default="signup",
+            help="comma-separated, of: signup (POST /subscriptions as this client), read, write (topics), "
+            "erase; default: signup",
+        )
         sub.add_parser("list", help="Names of the tokens, with creation and revocation times.")
         revoke = sub.add_parser("revoke", help="Revoke a token; requests with it get 401 from then on.")
         revoke.add_argument("name")
@@ -23,8 +29,11 @@ class Command(BaseCommand):
             name = options["name"].strip()
             if not name or len(name) > 100 or any(ord(ch) < 32 for ch in name):
                 raise CommandError("NAME: 1 to 100 printable characters", returncode=1)
+            scopes = [scope.strip() for scope in options["scopes"].split(",") if scope.strip()]
             try:
-                _record, token = actions.issue_api_token(name)
+                _record, token = actions.issue_api_token(name, scopes)
+            except ValueError as exc:
+                raise CommandError(str(exc), returncode=1) from None
             except IntegrityError:
                 raise CommandError(f"a token named {name!r} exists already", returncode=1) from None
             self.stdout.write(token)
@@ -32,7 +41,9 @@ class Command(BaseCommand):
         elif action == "list":
             for record in ApiToken.objects.all():
                 state = f"revoked {record.revoked_at:%Y-%m-%d %H:%M}" if record.revoked_at else "active"
-                self.stdout.write(f"{record.name}\tcreated {record.created_at:%Y-%m-%d %H:%M}\t{state}")
+                self.stdout.write(
+                    f"{record.name}\tcreated {record.created_at:%Y-%m-%d %H:%M}\t{state}\tscopes {record.scopes}"
+                )
         else:
             if not actions.revoke_api_token(options["name"]):
                 raise CommandError(f"no active token named {options['name']!r}", returncode=1)
