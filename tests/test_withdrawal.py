@@ -125,3 +125,26 @@ def test_a_data_export_is_mailed_as_an_expiring_link_to_the_address_itself(
     assert data["profile"]["email"] == "berta@example.de"
     assert [e["kind"] for e in data["ledger"]] == ["requested", "confirmed"]
     assert data["deliveries"] == [] and data["bounces"] == []
+
+
+def test_thirty_export_requests_send_at_most_the_hourly_limit(
+    client, berta, smtp_inbox, django_capture_on_commit_callbacks, settings, one_rate_window
+):
+    """A forwarded /p/ link must not become a way to fill someone's mailbox."""
+    settings.RUNDBRIEF_EXPORT_MAILS_PER_HOUR = 3
+    url = f"/p/{tokens.make_token(tokens.PREFERENCES, berta.public_id)}"
+    for _ in range(30):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(url, {"action": "export"}).status_code == 200
+    assert len(smtp_inbox.mails) == 3
+
+
+def test_no_export_mail_goes_to_a_suppressed_address(client, berta, smtp_inbox, django_capture_on_commit_callbacks):
+    from rundbrief.audience.addresses import subject_hash
+    from rundbrief.audience.models import Suppression
+
+    Suppression.objects.create(address_hash=subject_hash(berta.email), reason="bounced")
+    url = f"/p/{tokens.make_token(tokens.PREFERENCES, berta.public_id)}"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, {"action": "export"}).status_code == 200
+    assert smtp_inbox.mails == []

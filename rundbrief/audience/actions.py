@@ -25,6 +25,7 @@ from rundbrief.audience.models import (
     Subscriber,
     Suppression,
 )
+from rundbrief.db import windows
 from rundbrief.db.bulk import checkpoint_sqlite_wal
 from rundbrief.newsroom.models import Topic
 
@@ -170,9 +171,22 @@ def lift_suppression(email, *, reason, source=""):
     return True
 
 
-def request_export(subscriber):
-    """Mail an expiring download link to the address itself: data never goes into a form's response."""
+EXPORT_MAIL_WINDOW_SECONDS = 3600
+
+
+def request_export(subscriber) -> bool:
+    """Mail an expiring download link to the address itself: data never goes into a form's response.
+
+    At most RUNDBRIEF_EXPORT_MAILS_PER_HOUR per address, and none to a suppressed address (hard
+    bounce, complaint): a forwarded /p/ link must not become a way to mail-bomb someone, nor to
+    knock on a mailbox that refused us (it hurts the sender's reputation). Returns whether a mail goes out."""
+    subject = subject_hash(subscriber.email)
+    if Suppression.objects.filter(address_hash=subject).exists():
+        return False
+    if windows.count(f"export-mail:{subject[:40]}", EXPORT_MAIL_WINDOW_SECONDS) > settings.RUNDBRIEF_EXPORT_MAILS_PER_HOUR:
+        return False
     transaction.on_commit(lambda: outbox.submit(mail.send_export_link, subscriber))
+    return True
 
 
 def _forget_personal_data(subscriber, subject, since=None):
