@@ -183,7 +183,10 @@ def request_export(subscriber) -> bool:
     subject = subject_hash(subscriber.email)
     if Suppression.objects.filter(address_hash=subject).exists():
         return False
-    if windows.count(f"export-mail:{subject[:40]}", EXPORT_MAIL_WINDOW_SECONDS) > settings.RUNDBRIEF_EXPORT_MAILS_PER_HOUR:
+    if (
+        windows.count(f"export-mail:{subject[:40]}", EXPORT_MAIL_WINDOW_SECONDS)
+        > settings.RUNDBRIEF_EXPORT_MAILS_PER_HOUR
+    ):
         return False
     transaction.on_commit(lambda: outbox.submit(mail.send_export_link, subscriber))
     return True
