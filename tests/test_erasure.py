@@ -169,3 +169,32 @@ def test_after_erasure_the_address_is_not_in_the_sqlite_database_file(tmp_path):
         if path.name.startswith("db.sqlite3"):
             data = path.read_bytes()
             assert b"erika.mustermann" not in data and b"Erikas Browser" not in data, path.name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_erasure_never_answers_success_while_a_reader_keeps_the_old_pages_in_the_wal(client, monkeypatch):
+    """A long read transaction (a proof page, an export, a backup) keeps SQLite from resetting the
+    write-ahead log: the API says so (503) instead of 204, and the next checkpoint finishes the job."""
+    import sqlite3
+
+    from django.db import connection
+
+    from rundbrief.api.actions import issue_api_token
+    from rundbrief.db import bulk
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's write-ahead log")
+    monkeypatch.setattr(bulk, "WAL_PATIENCE_SECONDS", 0.3)
+    subscriber = Subscriber.objects.create(email="clara@example.de", status="confirmed")
+    _record, token = issue_api_token("crm", ("erase",))
+    reader = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM audience_subscriber").fetchone()  # holds its snapshot
+        response = client.delete(f"/api/v1/subscribers/{subscriber.public_id}", HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert response.status_code == 503 and "write-ahead log" in response.json()["detail"]
+        assert not Subscriber.objects.filter(pk=subscriber.pk).exists()  # the erasure itself is committed
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    assert bulk.checkpoint_sqlite_wal() is True

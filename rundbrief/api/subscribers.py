@@ -109,10 +109,18 @@ def update_subscriber(request, public_id: str, payload: TopicsIn):
     return Status(200, subscriber_out(_get(public_id)))
 
 
-@router.delete("/subscribers/{public_id}", response={204: None, 404: Problem}, summary="Erase a subscriber", auth=ERASE)
+@router.delete(
+    "/subscribers/{public_id}",
+    response={204: None, 404: Problem, 503: Problem},
+    summary="Erase a subscriber",
+    auth=ERASE,
+)
 def erase_subscriber(request, public_id: str):
     """GDPR Art. 17: personal data removed, ledger anonymised, the address's HMAC kept on the suppression list."""
-    actions.erase_subscriber(_get(public_id), source=request.auth.source)
+    try:
+        actions.erase_subscriber(_get(public_id), source=request.auth.source)
+    except actions.ErasureNotFlushed as exc:  # never a 204 while an older copy is still on disk
+        raise HttpError(503, str(exc)) from None
     return Status(204, None)
 
 

@@ -213,8 +213,22 @@ def erase_subscriber(subscriber, *, source=""):
         Suppression.objects.get_or_create(address_hash=subject, defaults={"reason": Suppression.Reason.ERASED})
         append_event(Kind.ERASED, subject_hash=subject, source=source)
         # Old page images in the WAL still hold the address until they are copied back and the log is reset.
-        transaction.on_commit(checkpoint_sqlite_wal)
+        transaction.on_commit(_flush_erased_pages)
     return subject
+
+
+class ErasureNotFlushed(RuntimeError):
+    """The erasure is committed, but SQLite's write-ahead log still holds an older copy of the data
+    (another transaction is reading); the daily housekeeping and the next erasure try again."""
+
+
+def _flush_erased_pages():
+    if not checkpoint_sqlite_wal():
+        log.error("erasure committed, but the write-ahead log could not be reset: a long read transaction is open")
+        raise ErasureNotFlushed(
+            "erased, but an older copy is still in SQLite's write-ahead log because another transaction is "
+            "reading; it is removed once that ends (daily housekeeping, or the next erasure)"
+        )
 
 
 def purge_unconfirmed(days=None):

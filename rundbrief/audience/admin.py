@@ -103,7 +103,11 @@ class SubscriberAdmin(admin.ModelAdmin):
     @admin.action(description=_("Erase selected subscribers (GDPR Art. 17)"), permissions=["change"])
     def erase_selected(self, request, queryset):
         for subscriber in list(queryset):
-            actions.erase_subscriber(subscriber, source=f"admin:{request.user.get_username()}")
+            try:
+                actions.erase_subscriber(subscriber, source=f"admin:{request.user.get_username()}")
+            except actions.ErasureNotFlushed as exc:  # committed; only the write-ahead log lags behind
+                self.message_user(request, str(exc), level=messages.WARNING)
+                return
         self.message_user(request, _("Erased; the addresses stay suppressed as keyed hashes."))
 
 

@@ -10,6 +10,7 @@ ours, so any app may use it.
 import functools
 import json
 import sqlite3
+import time
 from contextlib import closing
 from datetime import UTC
 from itertools import chain
@@ -184,11 +185,34 @@ def _sqlite_datetime_adapter():
     return adapt
 
 
-def checkpoint_sqlite_wal():
-    """SQLite: copy the write-ahead log back into the database file and truncate it (no-op elsewhere).
+WAL_PATIENCE_SECONDS = 10.0
+
+
+def checkpoint_sqlite_wal(patience: float | None = None) -> bool:
+    """SQLite: copy the write-ahead log back into the database file and truncate it; True once done
+    (always True elsewhere).
 
     Old page images in the WAL keep deleted rows readable until then; erasure (GDPR Art. 17)
-    runs this after its commit so an erased address does not linger in the -wal file."""
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    runs this after its commit so an erased address does not linger in the -wal file. A reader still
+    on an older snapshot (a proof page, an export, a backup) keeps the log from being reset: then
+    this tries again for `patience` seconds and answers False, never pretending it worked."""
+    if connection.vendor != "sqlite":
+        return True
+    deadline = time.monotonic() + (WAL_PATIENCE_SECONDS if patience is None else patience)
+    pause = 0.05
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        (busy_timeout,) = cursor.fetchone()
+        cursor.execute("PRAGMA busy_timeout = 100")  # each try waits briefly; the loop decides how long
+        try:
+            while True:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy, log_frames, _checkpointed = cursor.fetchone()
+                if busy == 0 and log_frames in (0, -1):  # -1: not in WAL mode, nothing to reset
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout)}")

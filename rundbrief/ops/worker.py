@@ -12,6 +12,7 @@ protocols (delivery/protocols.py).
 from rundbrief.audience.actions import purge_unconfirmed
 from rundbrief.bounces.actions import record_smtp_rejection
 from rundbrief.campaigns.digests import issue_due_digests
+from rundbrief.db.bulk import checkpoint_sqlite_wal
 from rundbrief.delivery.engine import Options, Worker
 from rundbrief.delivery.messenger import SmtpMessenger
 from rundbrief.delivery.store import DjangoRecipientStore
@@ -29,6 +30,7 @@ def daily_housekeeping():
     """The chores a worker runs once a day when idle."""
     purge_unconfirmed()
     apply_retention()  # storage limitation, GDPR Art. 5(1)(e)
+    checkpoint_sqlite_wal()  # an erasure whose pages a long reader kept in the write-ahead log
 
 
 # Each is called every few seconds by every worker (delivery/engine.py CHORES_SECONDS) and must be

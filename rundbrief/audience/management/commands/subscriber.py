@@ -31,5 +31,8 @@ class Command(BaseCommand):
         if subcommand == "export":
             self.stdout.write(json.dumps(queries.export_subscriber(subscriber), indent=2, ensure_ascii=False))
         else:
-            subject = actions.erase_subscriber(subscriber, source="cli:subscriber-erase")
+            try:
+                subject = actions.erase_subscriber(subscriber, source="cli:subscriber-erase")
+            except actions.ErasureNotFlushed as exc:
+                raise CommandError(str(exc), returncode=1) from None
             self.stdout.write(f"erased; suppressed as {subject}")
