@@ -163,6 +163,8 @@ RUNDBRIEF_SIGNUP_PROCESSING = config.env_choice("RUNDBRIEF_SIGNUP_PROCESSING", [
 RUNDBRIEF_TRUSTED_PROXIES = config.env_list("RUNDBRIEF_TRUSTED_PROXIES", [])
 # /readyz answers 503 when the disk under VAR_DIR has less free space than this (ops/probes.py).
 RUNDBRIEF_MIN_FREE_DISK_MB = config.env_int("RUNDBRIEF_MIN_FREE_DISK_MB", 100)
+# Where the consent ledger's head is appended daily and by `consent anchor`; empty: logged (audience/anchor.py).
+RUNDBRIEF_LEDGER_ANCHOR_FILE = config.env_str("RUNDBRIEF_LEDGER_ANCHOR_FILE", "")
 # Data-export link mails per address per hour (audience/actions.py request_export).
 RUNDBRIEF_EXPORT_MAILS_PER_HOUR = config.env_int("RUNDBRIEF_EXPORT_MAILS_PER_HOUR", 3)
 # Failed admin logins within 15 minutes before logins stop for that user name / client (ops/loginthrottle.py).

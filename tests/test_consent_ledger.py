@@ -237,3 +237,38 @@ def test_the_ledger_keeps_its_triggers_and_chain_when_migration_0005_rebuilds_th
             editor.execute("DELETE FROM audience_consentevidence")
             editor.execute(f"DELETE FROM {TABLE}")
             triggers.create_triggers(None, editor)
+
+
+def test_deleting_the_newest_events_shows_against_the_last_anchor(ledger, tmp_path):
+    """No later hash needs rewriting when the newest events go (a `withdrawn` could vanish): only an
+    anchor kept outside the database catches it."""
+    anchor_file = tmp_path / "anker.jsonl"
+    out = StringIO()
+    call_command("consent", "anchor", "--file", str(anchor_file), stdout=out)
+    assert '"count": 4' in out.getvalue() and anchor_file.read_text().count("\n") == 1
+    code, message = verify_with(anchor_file)
+    assert code == 0 and message.startswith("chain intact: 4 events; matches the anchor of ")
+    drop_triggers()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE id = %s", [ledger[3].pk])  # the withdrawal
+    assert verify() == (0, "chain intact: 3 events")  # the chain alone cannot tell
+    code, message = verify_with(anchor_file)
+    assert code == 1 and message.startswith("truncated: the anchor of ") and f"event {ledger[3].pk}" in message
+
+
+def test_editing_a_consent_texts_wording_is_named_by_verify(ledger):
+    drop_triggers()
+    text = ConsentText.current("de")
+    with connection.cursor() as cursor:  # new words, the old SHA-256 left beside them
+        cursor.execute(f"UPDATE {ConsentText._meta.db_table} SET text = %s WHERE id = %s", ["Andere Worte.", text.pk])
+    code, message = verify()
+    assert code == 1 and f"consent text de v{text.version}" in message and "does not match" in message
+
+
+def verify_with(anchor_file):
+    out = StringIO()
+    try:
+        call_command("consent", "verify", "--anchor", str(anchor_file), stdout=out)
+    except CommandError as exc:
+        return exc.returncode, str(exc)
+    return 0, out.getvalue().strip()

@@ -149,6 +149,24 @@ def verify_events(event_ids) -> ChainReport:
     return ChainReport(count)
 
 
+def consent_text_problems() -> list[str]:
+    """Each consent text's wording re-hashed: an edited text no longer matches the SHA-256 it was
+    stored with, nor the one its events committed to (the proof would show new words beside the old hash)."""
+    from rundbrief.audience.models import ConsentText
+
+    problems = []
+    digests = {}
+    for text in ConsentText.objects.all():
+        digests[text.pk] = ConsentText.digest(text.text)
+        if digests[text.pk] != text.sha256:
+            problems.append(f"consent text {text.language} v{text.version}: its wording does not match its SHA-256")
+    used = ConsentEvent.objects.exclude(consent_text=None).values_list("consent_text_id", "consent_text_sha256")
+    for text_id, committed in used.distinct():
+        if digests.get(text_id) != committed:
+            problems.append(f"consent text {text_id}: its wording does not match the SHA-256 its events committed to")
+    return problems
+
+
 def verify_chain() -> ChainReport:
     """Recompute every link in order; report the first event whose link or evidence does not match."""
     prev_hash = GENESIS

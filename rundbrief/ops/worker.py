@@ -9,7 +9,12 @@ Here, in ops, because ops sits on top and may import every app; the engine itsel
 protocols (delivery/protocols.py).
 """
 
+import logging
+
+from django.conf import settings
+
 from rundbrief.audience.actions import purge_unconfirmed
+from rundbrief.audience.anchor import current_anchor, write_anchor
 from rundbrief.bounces.actions import record_smtp_rejection
 from rundbrief.campaigns.digests import issue_due_digests
 from rundbrief.db.bulk import checkpoint_sqlite_wal
@@ -19,6 +24,8 @@ from rundbrief.delivery.store import DjangoRecipientStore
 from rundbrief.delivery.welcome import send_welcome_mails
 from rundbrief.ops.retention import apply_retention
 
+log = logging.getLogger("rundbrief.ops")
+
 
 def hand_over_rejections(failures: list[tuple[int, str]]):
     """Hand synchronous 5xx rejections (delivery id, reply) to bounce handling, after they are recorded."""
@@ -26,11 +33,19 @@ def hand_over_rejections(failures: list[tuple[int, str]]):
         record_smtp_rejection(delivery_id, reply)
 
 
+def anchor_ledger():
+    """Append the ledger's head to RUNDBRIEF_LEDGER_ANCHOR_FILE, or log it (the journal keeps it)."""
+    path = settings.RUNDBRIEF_LEDGER_ANCHOR_FILE
+    head = write_anchor(path) if path else current_anchor()
+    log.info("consent ledger anchor count=%s head_id=%s head_hash=%s", head.count, head.head_id, head.head_hash)
+
+
 def daily_housekeeping():
     """The chores a worker runs once a day when idle."""
     purge_unconfirmed()
     apply_retention()  # storage limitation, GDPR Art. 5(1)(e)
     checkpoint_sqlite_wal()  # an erasure whose pages a long reader kept in the write-ahead log
+    anchor_ledger()  # the consent ledger's head, outside the database
 
 
 # Each is called every few seconds by every worker (delivery/engine.py CHORES_SECONDS) and must be
