@@ -25,7 +25,14 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
 
-install-test: $(VENV)/.installed-test system-test-deps
+# axe-core for the accessibility checks in the browser tests, pinned by tests/axe/package-lock.json
+# (docs/decisions.md, "axe-core from npm, pinned"); needs npm, which system-test-deps installs.
+AXE := tests/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/axe/package-lock.json | system-test-deps
+	cd tests/axe && npm ci --no-audit --no-fund --silent
+	touch $@
+
+install-test: $(VENV)/.installed-test system-test-deps $(AXE)
 
 # Debian packages the test suite drives for real: chromium (browser tests),
 # PostgreSQL 15 server binaries (the second database run).
@@ -56,4 +63,4 @@ messages: install
 	cd rundbrief && ../$(BIN)/rundbrief compilemessages
 
 clean:
-	rm -rf $(VENV) var/test-*
+	rm -rf $(VENV) var/test-* tests/axe/node_modules

@@ -2,6 +2,7 @@
 # Installs the Debian packages the test suite needs, only when missing.
 # chromium: the Playwright browser tests (Playwright cannot download a browser here).
 # postgresql: the server binaries for the throw-away test cluster.
+# npm (with nodejs): installs the pinned axe-core the browser tests inject (tests/axe/package.json).
 # libsisimai-perl: the reference bounce classifier, a test oracle only (tests/test_bounce_corpus_real.py).
 #   scripts/system-deps.sh bench   also postfix (its smtp-sink, used by bench/) and wrk (bench/signup.py).
 #   Postfix is installed with "No configuration", so no mail server is started by the install.
@@ -9,6 +10,7 @@ set -euo pipefail
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
+command -v npm >/dev/null || need+=(npm)
 [ -f /usr/share/perl5/Sisimai.pm ] || need+=(libsisimai-perl)
 if [ "${1:-}" = bench ]; then
     [ -x /usr/sbin/smtp-sink ] || need+=(postfix)

@@ -96,7 +96,7 @@ def audience(topics, second_text, tmp_path):
         '"Messe München, Halle 3",198.51.100.23,de:2',
         'hanna@example.de,sonderangebote,2024-05-02T10:00:00+02:00,,"Shop ""Gold"" Aktion",,de:1',
         "ida@example.de,produktneuheiten,,2024-06-01T12:00:00+00:00,,,",
-        "jürgen@müller.de,,2024-07-01T08:00:00+00:00,2024-07-01T08:05:00+00:00,Newsletter-Box,2001:db8:1:2::5,en:1",
+        "juergen@müller.de,,2024-07-01T08:00:00+00:00,2024-07-01T08:05:00+00:00,Newsletter-Box,2001:db8:1:2::5,en:1",
         "o'brien+news@example.de,produktneuheiten,,,,,",
     ]
     path = tmp_path / "kunden.csv"
@@ -112,7 +112,7 @@ ACTIVE = {
     "gustav@example.de",
     "hanna@example.de",
     "ida@example.de",
-    "jürgen@müller.de",
+    "juergen@müller.de",
     "o'brien+news@example.de",
 }
 
@@ -153,7 +153,8 @@ def test_the_export_has_the_importers_columns_filled_from_the_ledger_and_its_evi
     # Neither source nor consent time given: none exported (the ledger here keeps `import:kunden.csv:4`).
     assert people["ida@example.de"]["source"] == "" and people["ida@example.de"]["consented_at"] == ""
     assert (
-        people["jürgen@müller.de"]["consent_text_version"] == "en:1" and people["jürgen@müller.de"]["language"] == "en"
+        people["juergen@müller.de"]["consent_text_version"] == "en:1"
+        and people["juergen@müller.de"]["language"] == "en"
     )
     assert (
         summary
@@ -253,7 +254,7 @@ def test_status_and_topic_choose_the_rows(audience):
         "anna@example.de",
         "gustav@example.de",
         "ida@example.de",
-        "jürgen@müller.de",
+        "juergen@müller.de",
     }
     assert {r["email"] for r in export("--status", "pending")[0]} == {
         "bernd@example.de",
@@ -268,7 +269,7 @@ def test_status_and_topic_choose_the_rows(audience):
         "frieda@example.de",
         "gustav@example.de",
         "hanna@example.de",
-        "jürgen@müller.de",
+        "juergen@müller.de",
     }
     # The row still names all the person's topics: the topic filter chooses people, not consent.
     assert by_email(sonder)["gustav@example.de"]["topics"] == "finanznachrichten|sonderangebote"

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from rundbrief.audience.addresses import truncate_ip
-from rundbrief.audience.models import ConsentEvent, ConsentEvidence
+from rundbrief.audience.models import ConsentEvent, ConsentEvidence, ConsentText
 from rundbrief.db.bulk import insert_one
 
 GENESIS = "0" * 64
@@ -152,8 +152,6 @@ def verify_events(event_ids) -> ChainReport:
 def consent_text_problems() -> list[str]:
     """Each consent text's wording re-hashed: an edited text no longer matches the SHA-256 it was
     stored with, nor the one its events committed to (the proof would show new words beside the old hash)."""
-    from rundbrief.audience.models import ConsentText
-
     problems = []
     digests = {}
     for text in ConsentText.objects.all():

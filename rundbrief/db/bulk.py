@@ -198,6 +198,8 @@ def checkpoint_sqlite_wal(patience: float | None = None) -> bool:
     this tries again for `patience` seconds and answers False, never pretending it worked."""
     if connection.vendor != "sqlite":
         return True
+    if connection.in_atomic_block:
+        return False  # a checkpoint cannot run inside our own open transaction: the caller's to retry
     deadline = time.monotonic() + (WAL_PATIENCE_SECONDS if patience is None else patience)
     pause = 0.05
     with connection.cursor() as cursor:

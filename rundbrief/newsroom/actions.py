@@ -1,10 +1,10 @@
 """State changes of the newsroom. Views, commands and the admin call these."""
 
 from django.db import transaction
-from django.utils.text import slugify
 
 from rundbrief.newsroom.importer import ArticleFile
 from rundbrief.newsroom.models import Article, Topic
+from rundbrief.newsroom.slugs import slugify_de
 
 # The parts of the demo that belong to apps above the newsroom (campaigns: the welcome mail texts),
 # registered from their AppConfig.ready(); `load-demo` runs them after its own, in its transaction.
@@ -24,7 +24,7 @@ def load_demo_contents() -> list[str]:
 
 def ensure_topic(name: str) -> Topic:
     """The topic with this name (or slug), created when it does not exist yet."""
-    slug = slugify(name)[:100]
+    slug = slugify_de(name)[:100]
     topic = Topic.objects.filter(slug=slug).first() or Topic.objects.filter(name__iexact=name).first()
     if topic is None:
         position = Topic.objects.count()

@@ -7,15 +7,22 @@ from rundbrief.newsroom import actions
 from rundbrief.newsroom.models import Article, Page, SiteProfile, Topic
 
 
+class GermanSlugs:
+    """Prepopulated slugs with umlauts spelt out (rundbrief/newsroom/slugs.py); loaded after Django's urlify.js."""
+
+    class Media:
+        js = ["newsroom/admin/urlify_de.js"]
+
+
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
+class TopicAdmin(GermanSlugs, admin.ModelAdmin):
     list_display = ["name", "slug", "menu_position"]
     list_editable = ["menu_position"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Article)
-class ArticleAdmin(admin.ModelAdmin):
+class ArticleAdmin(GermanSlugs, admin.ModelAdmin):
     list_display = ["title", "status", "published_at", "author_name", "preview_link"]
     list_filter = ["status", "topics"]
     search_fields = ["title", "lead", "body"]
@@ -66,7 +73,7 @@ admin.site.site_title = _("Rundbrief")
 
 
 @admin.register(Page)
-class PageAdmin(admin.ModelAdmin):
+class PageAdmin(GermanSlugs, admin.ModelAdmin):
     list_display = ["title", "slug", "updated_at", "view_link"]
     search_fields = ["title", "body"]
     prepopulated_fields = {"slug": ["title"]}

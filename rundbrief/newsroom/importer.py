@@ -22,9 +22,9 @@ from pathlib import Path
 import yaml
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.text import slugify
 
 from rundbrief.newsroom.models import TITLE_MAX_LENGTH, Article
+from rundbrief.newsroom.slugs import slugify_de
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 KNOWN_KEYS = {"title", "slug", "published_at", "topics", "lead", "author", "status"}
@@ -75,8 +75,8 @@ def read_article_file(path) -> ArticleFile:
     title = _text(meta, "title", fail, required=True)
     if len(title) > TITLE_MAX_LENGTH:
         fail(f"title is {len(title)} characters long; at most {TITLE_MAX_LENGTH} are allowed")
-    slug = _text(meta, "slug", fail) or slugify(title)
-    if not slug or slug != slugify(slug):
+    slug = _text(meta, "slug", fail) or slugify_de(title)
+    if not slug or slug != slugify_de(slug):
         fail(f"slug {slug!r} is not valid: use lower-case letters, digits and hyphens")
     slug = slug[:TITLE_MAX_LENGTH].strip("-")
     status = _text(meta, "status", fail) or Article.Status.PUBLISHED
@@ -158,7 +158,7 @@ def _topics(meta, fail):
             continue
         if len(item) > 100:
             fail(f"topic name {item[:20]!r}… is longer than 100 characters")
-        if not slugify(item):
+        if not slugify_de(item):
             fail(f"topic name {item!r} has no letters or digits")
         if item not in names:
             names.append(item)

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from rundbrief.newsroom import brand
 from rundbrief.newsroom.markdown import render_markdown
 
 TITLE_MAX_LENGTH = 200
@@ -136,6 +137,37 @@ class SiteProfile(models.Model):
     imprint_url = models.CharField(_("imprint URL"), max_length=300, blank=True)
     privacy_url = models.CharField(_("privacy notice URL"), max_length=300, blank=True)
     footer_text = models.TextField(_("footer text"), blank=True)
+    # A path or an https address rather than an upload: the site serves no uploaded media, and a
+    # mail needs an address that stays reachable (docs/decisions.md, "The logo is an address").
+    logo_url = models.CharField(
+        _("logo"),
+        max_length=300,
+        blank=True,
+        validators=[brand.validate_logo_url],
+        help_text=_(
+            "A path on this site (/static/…) or an https:// address of a PNG or JPEG image, about 96 px high. "
+            "Mail programs show no SVG."
+        ),
+    )
+    logo_shows_name = models.BooleanField(
+        _("the logo contains the site name"),
+        default=False,
+        help_text=_("Then the name is not written again beside the logo (it stays the image's text alternative)."),
+    )
+    brand_primary = models.CharField(
+        _("primary colour"),
+        max_length=7,
+        default=brand.DEFAULT_PRIMARY,
+        validators=[brand.validate_primary],
+        help_text=_("Links and buttons, e.g. #7a5c12; dark enough for white text on it."),
+    )
+    brand_accent = models.CharField(
+        _("accent colour"),
+        max_length=7,
+        default=brand.DEFAULT_ACCENT,
+        validators=[brand.validate_accent],
+        help_text=_("The rule under the header and the newsletter box's border, e.g. #b8860b."),
+    )
     # Off by default: the consent covers all topics named in the text; readers choose later
     # (docs/decisions.md, "A sign-up covers every topic unless the reader chooses").
     signup_topic_choice = models.BooleanField(
@@ -153,6 +185,8 @@ class SiteProfile(models.Model):
 
     def save(self, *args, **kwargs):
         self.pk = 1
+        self.brand_primary = brand.normalise_hex(self.brand_primary)
+        self.brand_accent = brand.normalise_hex(self.brand_accent)
         super().save(*args, **kwargs)
 
     @classmethod
@@ -172,6 +206,17 @@ class SiteProfile(models.Model):
             "site_url": settings.SITE_URL,
             "imprint_url": absolute(self.imprint_url) if self.imprint_url else "",
             "privacy_url": absolute(self.privacy_url) if self.privacy_url else "",
+            **self.brand(absolute),
+        }
+
+    def brand(self, absolute=str):
+        """Logo and colours for the site's header and every mail's (rundbrief/templates/email/_brand_header.html);
+        `absolute` turns a path into the address a mail needs."""
+        return {
+            "logo_url": absolute(self.logo_url) if self.logo_url else "",
+            "logo_shows_name": self.logo_shows_name,
+            "brand_primary": brand.colour_or(self.brand_primary, brand.DEFAULT_PRIMARY),
+            "brand_accent": brand.colour_or(self.brand_accent, brand.DEFAULT_ACCENT),
         }
 
     @property

@@ -24,6 +24,7 @@ DEMO_PROFILE = {
     "trust_badges": "150.000 Kunden\nSicherer Versand\nSeit 1998 am Markt",
     "imprint_url": "/impressum/",
     "privacy_url": "/datenschutz/",
+    "logo_url": "/static/rundbrief/demo/musterhaus-logo.png",  # drawn for the demo; its source is the .svg beside it
     "footer_text": "Musterhaus Edelmetalle GmbH · Musterstraße 1 · 12345 Musterstadt\n"
     "Ein fiktives Unternehmen für die Demo von Rundbrief.",
 }
