@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -22,7 +22,6 @@ from rundbrief.audience.clientip import client_ip
 from rundbrief.audience.forms import PreferencesForm, ResubscribeForm, SignupForm
 from rundbrief.audience.models import ConsentText, Subscriber
 
-
 # The reader-facing pages that carry the newsletter box: a sign-up with errors is answered with the
 # page she came from, the box showing what she typed and what is wrong (docs/decisions.md,
 # "Forms keep the reader"). Any other page, or one that no longer shows the box, gets the sign-up page.
@@ -30,10 +29,10 @@ PAGES_WITH_THE_BOX = {"newsroom:article", "newsroom:home", "newsroom:topic"}
 ERROR_SUMMARY_ID = b'id="signup-errors"'
 # What the preference centre says after a redirect (?done=…): keys only, never data, in the URL.
 DONE_MESSAGES = {
-    "saved": _lazy("Your choice is saved."),
-    "withdrawn": _lazy("You are unsubscribed. Your consent is withdrawn; you will receive no more newsletters."),
-    "export": _lazy("We have sent a download link for your data to your e-mail address."),
-    "requested": _lazy(
+    "saved": gettext_lazy("Your choice is saved."),
+    "withdrawn": gettext_lazy("You are unsubscribed. Your consent is withdrawn; you will receive no more newsletters."),
+    "export": gettext_lazy("We have sent a download link for your data to your e-mail address."),
+    "requested": gettext_lazy(
         "Please confirm: we have sent a confirmation link to your address. "
         "Your subscription starts when you confirm it."
     ),
@@ -231,7 +230,9 @@ def preferences(request, token):
     if subscriber.status == Subscriber.Status.WITHDRAWN:
         # Saving topics would not bring the newsletter back: consent needs a fresh double opt-in
         # (UWG §7(2) Nr. 2), so she is offered one with her choice kept, and nothing is stored.
-        message = _("You are unsubscribed, so your choice was not saved. To receive the newsletter again, subscribe anew.")
+        message = _(
+            "You are unsubscribed, so your choice was not saved. To receive the newsletter again, subscribe anew."
+        )
         resubscribe = ResubscribeForm(initial={"topics": chosen})
         return _preference_page(request, subscriber, resubscribe=resubscribe, message=message)
     if not chosen:
