@@ -32,6 +32,7 @@ def test_a_mistyped_address_is_shown_on_the_article_with_the_input_kept_and_the_
     assert re.search(r'<p class="field-error" id="email-errors">[^<]+</p>', html)
     assert 'id="signup-errors" tabindex="-1" autofocus' in html  # focus starts at the error summary
     assert 'href="#newsletter-email"' in html
+    assert "{#" not in html and "WCAG" not in html  # template comments stay comments
     assert not Subscriber.objects.exists() and not SignupIntake.objects.exists()
 
 

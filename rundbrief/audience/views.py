@@ -183,8 +183,7 @@ def unsubscribe(request, token):
 
 
 def _preference_page(request, subscriber, *, form=None, resubscribe=None, message="", status=200):
-    """The preference centre as the database has it now (re-read, never what was posted)."""
-    subscriber.refresh_from_db()
+    """The preference centre as the database has it now (read here, never what was posted)."""
     topics = list(subscriber.subscriptions.values_list("topic__slug", flat=True))
     language = translation.get_language()
     context = {
