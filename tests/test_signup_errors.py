@@ -111,3 +111,12 @@ def test_fuzzed_sign_ups_never_answer_500_and_an_error_keeps_what_was_typed(
             from django.utils.html import escape
 
             assert f'value="{escape(email)}"' in html
+
+
+def test_an_english_reader_gets_the_english_article_back_with_the_english_message(client, gold_article):
+    data = {"email": "kunde@gmial", "consent_text": ConsentText.current("en").pk, "page": "/en/artikel/gold-rekord/"}
+    response = client.post("/en/newsletter/", data)
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert 'lang="en"' in html and "Gold auf Rekordkurs" in html
+    assert "Your sign-up was not sent" in html and 'value="kunde@gmial"' in html

@@ -22,9 +22,9 @@ from rundbrief.audience.clientip import client_ip
 from rundbrief.audience.forms import PreferencesForm, ResubscribeForm, SignupForm
 from rundbrief.audience.models import ConsentText, Subscriber
 
-# The reader-facing pages that carry the newsletter box: a sign-up with errors is answered with the
-# page she came from, the box showing what she typed and what is wrong (docs/decisions.md,
-# "Forms keep the reader"). Any other page, or one that no longer shows the box, gets the sign-up page.
+# The reader-facing pages that may carry the newsletter box: a sign-up with errors is answered with
+# the page she came from, the box showing what she typed and what is wrong (docs/decisions.md,
+# "Forms keep the reader"). Any other page, or one that does not show the box, gets the sign-up page.
 PAGES_WITH_THE_BOX = {"newsroom:article", "newsroom:home", "newsroom:topic"}
 ERROR_SUMMARY_ID = b'id="signup-errors"'
 # What the preference centre says after a redirect (?done=…): keys only, never data, in the URL.
