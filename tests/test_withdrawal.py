@@ -94,7 +94,7 @@ def test_the_preference_centre_changes_topics_and_records_them(client, berta):
     url = f"/p/{tokens.make_token(tokens.PREFERENCES, berta.public_id)}"
     assert client.get(url).status_code == 200
     response = client.post(url, {"action": "save", "topics": ["produktneuheiten", "sonderangebote"]})
-    assert response.status_code == 200
+    assert response.status_code == 303
     assert sorted(berta.subscriptions.values_list("topic__slug", flat=True)) == ["produktneuheiten", "sonderangebote"]
     event = ConsentEvent.objects.filter(kind="topics_changed").get()
     assert event.topics == ["produktneuheiten", "sonderangebote"]
@@ -103,7 +103,7 @@ def test_the_preference_centre_changes_topics_and_records_them(client, berta):
 def test_the_preference_centre_withdraws_everything_in_one_click(client, berta):
     """One button, no reasons asked."""
     url = f"/p/{tokens.make_token(tokens.PREFERENCES, berta.public_id)}"
-    assert client.post(url, {"action": "withdraw"}).status_code == 200
+    assert client.post(url, {"action": "withdraw"}).status_code == 303
     berta.refresh_from_db()
     assert berta.status == Subscriber.Status.WITHDRAWN
 
@@ -135,8 +135,10 @@ def test_thirty_export_requests_send_at_most_the_hourly_limit(
     url = f"/p/{tokens.make_token(tokens.PREFERENCES, berta.public_id)}"
     for _ in range(30):
         with django_capture_on_commit_callbacks(execute=True):
-            assert client.post(url, {"action": "export"}).status_code == 200
+            assert client.post(url, {"action": "export"}).status_code == 303  # back to the page (PRG)
     assert len(smtp_inbox.mails) == 3
+    page = client.get(client.post(url, {"action": "export"})["Location"]).content.decode()
+    assert "Kein neuer Download-Link" in page  # it does not claim a mail it did not send
 
 
 def test_no_export_mail_goes_to_a_suppressed_address(client, berta, smtp_inbox, django_capture_on_commit_callbacks):
@@ -146,5 +148,5 @@ def test_no_export_mail_goes_to_a_suppressed_address(client, berta, smtp_inbox, 
     Suppression.objects.create(address_hash=subject_hash(berta.email), reason="bounced")
     url = f"/p/{tokens.make_token(tokens.PREFERENCES, berta.public_id)}"
     with django_capture_on_commit_callbacks(execute=True):
-        assert client.post(url, {"action": "export"}).status_code == 200
+        assert client.post(url, {"action": "export"}).status_code == 303
     assert smtp_inbox.mails == []

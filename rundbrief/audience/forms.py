@@ -48,6 +48,8 @@ class SignupForm(forms.Form):
 
 
 class PreferencesForm(forms.Form):
+    """The topics a reader keeps; none at all means unsubscribing, which the view first asks her to confirm."""
+
     topics = forms.MultipleChoiceField(
         label=_("Topics"), required=False, widget=forms.CheckboxSelectMultiple, choices=()
     )
@@ -55,3 +57,17 @@ class PreferencesForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["topics"].choices = [(t.slug, t.name) for t in Topic.objects.all()]
+
+
+class ResubscribeForm(forms.Form):
+    """A withdrawn reader's fresh sign-up from the preference centre: her address is known, so only
+    the topics and the consent text shown beside the button travel (the proof names that text)."""
+
+    topics = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple, choices=())
+    consent_text = SignupForm.base_fields["consent_text"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["topics"].choices = [(t.slug, t.name) for t in Topic.objects.all()]
+
+    clean_consent_text = SignupForm.clean_consent_text

@@ -58,6 +58,13 @@ def pending_subscriber(token):
     return subscriber
 
 
+def confirmed_or_withdrawn_by_link(token):
+    """The subscriber a genuine confirm link (used or expired) was mailed to, if she is no longer
+    pending: the page then says where the link led. None for anyone pending; InvalidToken if forged."""
+    public_id, _nonce = tokens.read_token(tokens.CONFIRM, token, expired_ok=True)
+    return Subscriber.objects.filter(public_id=public_id).exclude(status=Subscriber.Status.PENDING).first()
+
+
 def ledger_for(subject):
     """Every consent event of one subject, oldest first, with its evidence while that is kept."""
     events = ConsentEvent.objects.filter(subject_hash=subject).select_related("consent_text", "evidence")

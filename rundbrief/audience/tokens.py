@@ -79,12 +79,16 @@ def make_token(purpose, public_id, nonce=""):
     return f"{value}:{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
 
 
-def read_token(purpose, token):
-    """(public_id, nonce) from a token, or InvalidToken."""
+def read_token(purpose, token, *, expired_ok=False):
+    """(public_id, nonce) from a token, or InvalidToken.
+
+    expired_ok: accept a genuine token past its age, to tell its holder where the link led
+    (a used confirmation link answers "already confirmed"); never to change anything."""
     if not isinstance(token, str) or len(token) > 300:
         raise InvalidToken
     try:
-        payload = signing.loads(token, salt=_salt(purpose), max_age=_max_age(purpose))
+        max_age = None if expired_ok else _max_age(purpose)
+        payload = signing.loads(token, salt=_salt(purpose), max_age=max_age)
     except signing.BadSignature:  # SignatureExpired is a BadSignature
         raise InvalidToken from None
     if not isinstance(payload, dict) or not isinstance(payload.get("i"), str):

@@ -7,18 +7,40 @@ import json
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import Resolver404, resolve
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from rundbrief.audience import actions, queries, ratelimit, tokens
 from rundbrief.audience.clientip import client_ip
-from rundbrief.audience.forms import PreferencesForm, SignupForm
+from rundbrief.audience.forms import PreferencesForm, ResubscribeForm, SignupForm
 from rundbrief.audience.models import ConsentText, Subscriber
+
+# The reader-facing pages that may carry the newsletter box: a sign-up with errors is answered with
+# the page she came from, the box showing what she typed and what is wrong (docs/decisions.md,
+# "Forms keep the reader"). Any other page, or one that does not show the box, gets the sign-up page.
+PAGES_WITH_THE_BOX = {"newsroom:article", "newsroom:home", "newsroom:topic"}
+ERROR_SUMMARY_ID = b'id="signup-errors"'
+# What the preference centre says after a redirect (?done=…): keys only, never data, in the URL.
+DONE_MESSAGES = {
+    "saved": gettext_lazy("Your choice is saved."),
+    "withdrawn": gettext_lazy("You are unsubscribed. Your consent is withdrawn; you will receive no more newsletters."),
+    "export": gettext_lazy("We have sent a download link for your data to your e-mail address."),
+    "export-held": gettext_lazy(
+        "No new download link was sent: we send at most a few an hour, and none to an address our mail "
+        "cannot reach. Please look for the link we sent before."
+    ),
+    "requested": gettext_lazy(
+        "Please confirm: we have sent a confirmation link to your address. "
+        "Your subscription starts when you confirm it."
+    ),
+}
 
 
 def _client(request):
@@ -37,11 +59,45 @@ def _subscriber(purpose, token):
     return subscriber
 
 
-def _check_your_mail(request):
+def _form_page(form):
+    """Where the box stood, as the form cleaned it (a path on this site, or "")."""
+    return getattr(form, "cleaned_data", {}).get("page", "")
+
+
+def _check_your_mail(request, form):
     # One answer for new, pending, confirmed, suppressed and honeypot: the form must not
     # reveal who is subscribed (docs/decisions.md, "Sign-up outcomes look alike").
-    # Same template, same status, no per-address data.
-    return render(request, "audience/check_your_mail.html")
+    # Same template, same status, no per-address data; the way back depends on the form alone.
+    return render(request, "audience/check_your_mail.html", {"back": _form_page(form)})
+
+
+def _page_with_the_box(request, page):
+    """The page at `page` rendered with the bound sign-up form in its box, or None."""
+    try:
+        match = resolve(page)
+    except Resolver404:
+        return None
+    if match.view_name not in PAGES_WITH_THE_BOX:
+        return None
+    try:
+        response = match.func(request, *match.args, **match.kwargs)
+    except Http404:  # unpublished since the reader loaded it
+        return None
+    if response.status_code != 200 or ERROR_SUMMARY_ID not in response.content:
+        return None
+    return response
+
+
+def _signup_errors(request, form, status):
+    """The form again with its errors and the input kept, on the page the reader came from if it can."""
+    request.signup_form = form  # the newsletter box's include reads it (newsroom/_newsletter_box.html)
+    response = _page_with_the_box(request, _form_page(form))
+    if response is None:
+        consent_text = ConsentText.current(translation.get_language())
+        context = {"form": form, "consent_text": consent_text, "back": _form_page(form)}
+        response = render(request, "audience/signup.html", context)
+    response.status_code = status
+    return response
 
 
 @never_cache
@@ -72,13 +128,13 @@ def signup(request):
         if allowed and checked is not None:
             actions.receive_subscription_request(checked)  # applied and mailed after the commit
     if not allowed:
-        response = render(request, "audience/too_many_requests.html", status=429)
+        form.add_error(None, _("Too many sign-ups from your network just now. Please wait a minute and try again."))
+        response = _signup_errors(request, form, status=429)
         response["Retry-After"] = "60"
         return response
     if valid or form.is_bot:
-        return _check_your_mail(request)
-    context = {"form": form, "consent_text": ConsentText.current(language)}
-    return render(request, "audience/signup.html", context, status=400)
+        return _check_your_mail(request, form)
+    return _signup_errors(request, form, status=400)
 
 
 @never_cache
@@ -91,9 +147,22 @@ def confirm(request, token):
             return render(request, "audience/confirm.html")
         subscriber = actions.confirm_subscription(token, source="web:confirm-page", **_client(request))
     except tokens.InvalidToken:
-        return _invalid_link(request)
+        return _used_confirm_link(request, token)
     prefs = tokens.make_token(tokens.PREFERENCES, subscriber.public_id)
     return render(request, "audience/confirmed.html", {"preferences_token": prefs})
+
+
+def _used_confirm_link(request, token):
+    """A genuine link used before answers with the state it led to; a forged one, or one for a
+    request still pending (a newer mail replaced it), stays "not valid"."""
+    try:
+        subscriber = queries.confirmed_or_withdrawn_by_link(token)
+    except tokens.InvalidToken:
+        subscriber = None
+    if subscriber is None:
+        return _invalid_link(request)
+    prefs = tokens.make_token(tokens.PREFERENCES, subscriber.public_id)
+    return render(request, "audience/already_confirmed.html", {"subscriber": subscriber, "preferences_token": prefs})
 
 
 @csrf_exempt  # RFC 8058 §3.1: the one-click POST comes from the mailbox provider, without cookies or CSRF token
@@ -104,14 +173,39 @@ def unsubscribe(request, token):
         subscriber = _subscriber(tokens.UNSUBSCRIBE, token)
     except tokens.InvalidToken:
         return _invalid_link(request)
+    unsubscribed = {"preferences_token": tokens.make_token(tokens.PREFERENCES, subscriber.public_id)}
     if request.method == "GET":
+        if subscriber.status == Subscriber.Status.WITHDRAWN:  # the link used before: say so, no button again
+            return render(request, "audience/unsubscribed.html", unsubscribed)
         return render(request, "audience/unsubscribe.html", {"token": token})
     # RFC 8058 §3.1: the body is "List-Unsubscribe=One-Click", urlencoded or multipart.
     if request.POST.get("List-Unsubscribe") != "One-Click":
         return render(request, "audience/unsubscribe.html", {"token": token}, status=400)
     actions.withdraw_consent(subscriber, source="web:one-click-unsubscribe", **_client(request))
     # 200, never a redirect (RFC 8058 §3.1 senders must not rely on redirects being followed).
-    return render(request, "audience/unsubscribed.html")
+    return render(request, "audience/unsubscribed.html", unsubscribed)
+
+
+def _preference_page(request, subscriber, *, form=None, resubscribe=None, message="", status=200):
+    """The preference centre as the database has it now (read here, never what was posted)."""
+    topics = list(subscriber.subscriptions.values_list("topic__slug", flat=True))
+    language = translation.get_language()
+    context = {
+        "subscriber": subscriber,
+        "withdrawn": subscriber.status == Subscriber.Status.WITHDRAWN,
+        "form": form or PreferencesForm(initial={"topics": topics}),
+        "resubscribe": resubscribe or ResubscribeForm(initial={"topics": topics}),
+        "consent_text": ConsentText.current(language) or ConsentText.current("de"),
+        "message": message or DONE_MESSAGES.get(request.GET.get("done", ""), ""),
+    }
+    return render(request, "audience/preferences.html", context, status=status)
+
+
+def _done(request, key):
+    """Post/redirect/get: a reload shows the state again instead of repeating the POST."""
+    response = HttpResponseRedirect(f"{request.path}?done={key}")
+    response.status_code = 303  # RFC 9110 §15.4.4: the answer to a POST, fetched with GET
+    return response
 
 
 @never_cache
@@ -121,26 +215,62 @@ def preferences(request, token):
         subscriber = _subscriber(tokens.PREFERENCES, token)
     except tokens.InvalidToken:
         return _invalid_link(request)
-    message = ""
-    form = PreferencesForm(initial={"topics": list(subscriber.subscriptions.values_list("topic__slug", flat=True))})
-    if request.method == "POST":
-        action = request.POST.get("action")
-        if action == "withdraw":
-            actions.withdraw_consent(subscriber, source="web:preference-centre", **_client(request))
-            message = _("You will receive no more newsletters. Your consent is withdrawn.")
-        elif action == "export":
-            actions.request_export(subscriber)
-            message = _("We have sent a download link for your data to your e-mail address.")
-        else:
-            form = PreferencesForm(request.POST)
-            if form.is_valid():
-                actions.update_preferences(
-                    subscriber, topics=form.cleaned_data["topics"], source="web:preference-centre", **_client(request)
-                )
-                message = _("Your choice has been saved.")
-        subscriber.refresh_from_db()
-    context = {"form": form, "subscriber": subscriber, "message": message}
-    return render(request, "audience/preferences.html", context)
+    if request.method == "GET":
+        return _preference_page(request, subscriber)
+    action = request.POST.get("action")
+    if action == "withdraw":
+        actions.withdraw_consent(subscriber, source="web:preference-centre", **_client(request))
+        return _done(request, "withdrawn")
+    if action == "export":
+        return _done(request, "export" if actions.request_export(subscriber) else "export-held")
+    if action == "resubscribe":
+        return _resubscribe(request, subscriber)
+    form = PreferencesForm(request.POST)
+    if not form.is_valid():
+        return _preference_page(request, subscriber, form=form, status=400)
+    chosen = form.cleaned_data["topics"]
+    if subscriber.status == Subscriber.Status.WITHDRAWN:
+        # Saving topics would not bring the newsletter back: consent needs a fresh double opt-in
+        # (UWG §7(2) Nr. 2), so she is offered one with her choice kept, and nothing is stored.
+        message = _(
+            "You are unsubscribed, so your choice was not saved. To receive the newsletter again, subscribe anew."
+        )
+        resubscribe = ResubscribeForm(initial={"topics": chosen})
+        return _preference_page(request, subscriber, resubscribe=resubscribe, message=message)
+    if not chosen:
+        # No topic left means no newsletter: that is a withdrawal of consent, and she is asked first.
+        return render(request, "audience/preferences_withdraw.html", {"subscriber": subscriber})
+    actions.update_preferences(subscriber, topics=chosen, source="web:preference-centre", **_client(request))
+    return _done(request, "saved")
+
+
+def _resubscribe(request, subscriber):
+    """A withdrawn reader signs up again: the normal sign-up (rate limit, intake, a new confirmation
+    mail), with her address taken from the link instead of typed."""
+    if subscriber.status != Subscriber.Status.WITHDRAWN:  # a second tab, or a request already sent
+        return _preference_page(request, subscriber)
+    form = ResubscribeForm(request.POST)
+    valid = form.is_valid()
+    checked = None
+    if valid:
+        checked = actions.prepare_subscription_request(
+            subscriber.email,
+            consent_text=form.cleaned_data["consent_text"],
+            topics=form.cleaned_data["topics"],
+            source="web:preference-centre",  # not the page's URL: it holds the reader's token
+            language=translation.get_language(),
+            **_client(request),
+        )
+    with transaction.atomic():
+        allowed = ratelimit.signup_allowed(client_ip(request))
+        if allowed and checked is not None:
+            actions.receive_subscription_request(checked)
+    if not allowed:
+        message = _("Too many sign-ups from your network just now. Please wait a minute and try again.")
+        return _preference_page(request, subscriber, resubscribe=form, message=message, status=429)
+    if not valid:
+        return _preference_page(request, subscriber, resubscribe=form, status=400)
+    return _done(request, "requested")
 
 
 @never_cache
