@@ -150,7 +150,10 @@ def snippet(text: str, words, length: int = SNIPPET_WORDS) -> SafeString:
         best = max(range(min(len(found), 200)), key=lambda k: (reach(k), -k))
         start = max(0, found[best][0] - 5)
     end = min(len(tokens), start + length)
-    piece = text[tokens[start].start() : tokens[end - 1].end()].replace("\n", " ")
+    # Whole text at either end, so closing punctuation is kept; cut at word boundaries in between.
+    first = tokens[start].start() if start > 0 else 0
+    last = tokens[end - 1].end() if end < len(tokens) else len(text)
+    piece = text[first:last].replace("\n", " ")
     before = "… " if start > 0 else ""
     after = " …" if end < len(tokens) else ""
     return mark_safe(before + highlight(piece, words) + after)  # highlight() escaped the text
