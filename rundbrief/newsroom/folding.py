@@ -35,11 +35,13 @@ def plain(text: str) -> str:
 
 
 def fold_document(text: str) -> str:
-    """The stored copy of a text: folded, then the umlaut-less spelling of every word that has an
-    umlaut, so that "Munze" finds "Münze" too (the extra words only ever add matches)."""
-    folded = fold(text)
+    """The stored copy of a text: its folded words, then the umlaut-less spelling of every word that
+    has an umlaut, so that "Munze" finds "Münze" too (the extra words only ever add matches)."""
+    # Words only, apart by spaces: PostgreSQL's parser would otherwise read "<Gold & Silber>" as
+    # a tag and skip it, or "3.580" as one number; both databases then see the words WORD sees.
+    words = WORD.findall(fold(text))
     extra = sorted({plain(w) for w in WORD.findall(text) if plain(w) != fold(w)})
-    return folded + ("\n" + " ".join(extra) if extra else "")
+    return " ".join(words + extra)
 
 
 def html_to_text(markup: str) -> str:
