@@ -6,6 +6,7 @@ Articles are stored folded (Article.folded_*), queries are folded the same way, 
 search the folded copy; readers see the original text.
 """
 
+import functools
 import html
 import re
 import unicodedata
@@ -57,14 +58,25 @@ def query_words(query: str, limit: int) -> tuple[list[str], bool]:
 
 
 def word_matches(word: str, terms) -> bool:
-    """Whether a word of the original text is one the reader searched for (for highlighting).
+    """Whether a word of the original text is one the reader searched for (for highlighting)."""
+    return bool(matched_terms(word, terms))
+
+
+def matched_terms(word: str, terms) -> set[str]:
+    """The searched words (folded) that a word of the original text matches.
 
     A search word matches the start of a text word ("gold" marks "Goldpreis"), in either spelling;
     the last two letters of a longer search word may differ, so that inflected forms the German
     stemmer on PostgreSQL found ("Münzen" for "Münze") are marked too."""
-    forms = {*WORD.findall(fold(word)), *WORD.findall(plain(word))}
-    for term in terms:
-        need = len(term) if len(term) <= 4 else max(4, len(term) - 2)
-        if any(form.startswith(term[:need]) for form in forms):
-            return True
-    return False
+    forms = _forms(word)
+    return {term for term in terms if any(form.startswith(_stem(term)) for form in forms)}
+
+
+@functools.lru_cache(maxsize=8192)
+def _forms(word):
+    # Cached: a page of snippets asks about the same few hundred words again and again.
+    return frozenset({*WORD.findall(fold(word)), *WORD.findall(plain(word))})
+
+
+def _stem(term):
+    return term if len(term) <= 4 else term[: max(4, len(term) - 2)]

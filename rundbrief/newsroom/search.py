@@ -18,7 +18,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from rundbrief.newsroom.folding import WORD, html_to_text, query_words, word_matches
+from rundbrief.newsroom.folding import WORD, html_to_text, matched_terms, query_words, word_matches
 from rundbrief.newsroom.models import Article
 
 QUERY_MAX_LENGTH = 200
@@ -139,7 +139,7 @@ def snippet(text: str, words, length: int = SNIPPET_WORDS) -> SafeString:
     tokens = list(WORD.finditer(text))
     if not tokens:
         return mark_safe("")
-    found = [(i, which) for i, t in enumerate(tokens) if (which := {w for w in words if word_matches(t.group(), [w])})]
+    found = [(i, which) for i, t in enumerate(tokens) if (which := matched_terms(t.group(), words))]
     start = 0
     if found:
         # The first window holding the most distinct searched words; a few hundred places at most.
