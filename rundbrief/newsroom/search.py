@@ -10,6 +10,7 @@ Order: more query words in the title first, then in the lead, then the newest
 """
 
 import itertools
+import re
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -153,7 +154,8 @@ def snippet(text: str, words, length: int = SNIPPET_WORDS) -> SafeString:
     # Whole text at either end, so closing punctuation is kept; cut at word boundaries in between.
     first = tokens[start].start() if start > 0 else 0
     last = tokens[end - 1].end() if end < len(tokens) else len(text)
-    piece = text[first:last].replace("\n", " ")
+    # Blocks (a heading, a paragraph) apart by a dot where no punctuation ends them.
+    piece = re.sub(r"(?<![.!?:;…])\n", " · ", text[first:last]).replace("\n", " ")
     before = "… " if start > 0 else ""
     after = " …" if end < len(tokens) else ""
     return mark_safe(before + highlight(piece, words) + after)  # highlight() escaped the text
