@@ -76,6 +76,13 @@ def test_a_word_finds_the_words_it_begins(client, make_article):
     make_article(title="Silber glänzt", body="Industrie")
     make_article(title="Gold", body="Der Silberpreis zieht an.")
     assert sorted(found(client, "silber")) == ["Gold", "Silber glänzt"]
+    make_article(title="Feingold")
+    assert found(client, "gold") == ["Gold"]  # the end of a compound is not a word beginning
+
+
+def test_german_stop_words_are_left_out_on_postgresql_and_required_on_sqlite(client, make_article):
+    make_article(title="Goldpreis Wochenausblick")
+    assert found(client, "Goldpreis und Wochenausblick") == (["Goldpreis Wochenausblick"] if ON_POSTGRES else [])
 
 
 @pytest.mark.parametrize("query", ["muenze", "Münze", "MÜNZE", "Muenze", "munze"])
@@ -177,6 +184,12 @@ def test_no_result_page_says_what_was_searched_and_suggests_fewer_words(client, 
     assert "Suchen Sie mit weniger Wörtern" in html
     single = client.get("/suche/", {"q": "Rhodiumbarren"}).content.decode()
     assert "„Rhodiumbarren“" in single and "weniger Wörtern" not in single
+
+
+def test_the_query_is_cut_at_200_characters(client, make_article):
+    make_article(title="Gold")
+    html = client.get("/suche/", {"q": "Gold " + "x" * 300}).content.decode()
+    assert "„Gold " + "x" * 195 + "“" in html
 
 
 def test_a_query_of_punctuation_only_is_told_it_has_no_word(client, make_article):

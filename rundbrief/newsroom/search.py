@@ -56,9 +56,12 @@ class Search:
         return cls(query, words, left_out)
 
     def articles(self, now=None):
-        """The published articles containing every word, best first (a queryset: Paginator slices it)."""
+        """The ids of the published articles containing every word, best first (Paginator slices it).
+
+        Ids only: ranking sorts every match, and sorting whole rows (body_html and all) spilled to
+        disk on PostgreSQL; hits() loads the page's articles."""
         if not self.words:
-            return Article.objects.none()
+            return Article.objects.none().values_list("pk", flat=True)
         backend = _POSTGRES if connection.vendor == "postgresql" else _SQLITE
         return (
             Article.objects.published(now)
@@ -68,7 +71,14 @@ class Search:
                 lead_hits=backend.hits("folded_lead", self.words),
             )
             .order_by("-title_hits", "-lead_hits", "-published_at", "-pk")
+            .values_list("pk", flat=True)
         )
+
+    def hits(self, ids) -> list["Hit"]:
+        """The page's articles in the order of `ids`, each with its marked title and snippet."""
+        ids = list(ids)
+        articles = Article.objects.prefetch_related("topics").in_bulk(ids)
+        return [self.hit(articles[pk]) for pk in ids if pk in articles]
 
     def hit(self, article) -> "Hit":
         return Hit(article, highlight(article.title, self.words), snippet(_text_of(article), self.words))
@@ -111,7 +121,8 @@ class _Postgres:
         return RawSQL(sql, [self._tsquery(words)], output_field=BooleanField())
 
     def hits(self, column, words):
-        one = f"(to_tsvector('german'::regconfig, \"newsroom_article\".\"{column}\") @@ to_tsquery('german'::regconfig, %s))::int"
+        # The column's stored tsvector (a generated column of migration 0004), not to_tsvector per row.
+        one = f'("newsroom_article"."{column}_tsv" @@ to_tsquery(\'german\'::regconfig, %s))::int'
         return RawSQL(" + ".join([one] * len(words)), [self._tsquery([w]) for w in words], output_field=IntegerField())
 
 

@@ -58,8 +58,8 @@ def page(request, page):
 def search(request):
     """Every word of the query in title, lead or body (newsroom/search.py), with highlighted snippets."""
     search = Search.of(request.GET.get("q", ""))
-    page = _page(request, _listing(search.articles()))
-    context = {"query": search.query, "search": search, "page": page, "hits": [search.hit(a) for a in page]}
+    page = _page(request, search.articles())
+    context = {"query": search.query, "search": search, "page": page, "hits": search.hits(page)}
     return render(request, "newsroom/search.html", context)
 
 

@@ -6,7 +6,7 @@ triggers, so every writer (admin, import, move-database's bulk copy, a DELETE) u
 rebuilds a table to alter it and drops its triggers with the old table: a later migration that
 alters newsroom_article on SQLite must run SQLITE_TRIGGERS again (tests/test_search.py notices).
 PostgreSQL: a GIN index on to_tsvector('german', …) of the folded text, the expression search.py
-queries (PG_DOCUMENT).
+queries (PG_DOCUMENT), and the title's and lead's tsvectors as generated columns for the ranking.
 """
 
 from django.db import migrations, models
@@ -38,11 +38,22 @@ SQLITE_DROP = [f"DROP TRIGGER IF EXISTS {FTS}_{name}" for name in ("insert", "de
     f"DROP TABLE IF EXISTS {FTS}"
 ]
 
+# The title's and the lead's words as stored tsvectors, for ranking (search.py: hits): computing
+# to_tsvector for every matching row at query time took ~0.6 s for 10,000 articles (docs/benchmarks.md).
+# Generated columns unknown to the ORM: PostgreSQL writes them, Django never reads them.
 POSTGRES_CREATE = [
+    """ALTER TABLE newsroom_article ADD COLUMN folded_title_tsv tsvector
+        GENERATED ALWAYS AS (to_tsvector('german'::regconfig, folded_title)) STORED""",
+    """ALTER TABLE newsroom_article ADD COLUMN folded_lead_tsv tsvector
+        GENERATED ALWAYS AS (to_tsvector('german'::regconfig, folded_lead)) STORED""",
     """CREATE INDEX newsroom_article_search ON newsroom_article USING gin (to_tsvector('german'::regconfig,
         "newsroom_article"."folded_title" || ' ' || "newsroom_article"."folded_lead" || ' ' || "newsroom_article"."folded_body"))""",
 ]
-POSTGRES_DROP = ["DROP INDEX IF EXISTS newsroom_article_search"]
+POSTGRES_DROP = [
+    "DROP INDEX IF EXISTS newsroom_article_search",
+    "ALTER TABLE newsroom_article DROP COLUMN IF EXISTS folded_title_tsv",
+    "ALTER TABLE newsroom_article DROP COLUMN IF EXISTS folded_lead_tsv",
+]
 
 STATEMENTS = {
     "sqlite": (SQLITE_TABLE + SQLITE_TRIGGERS + SQLITE_REBUILD, SQLITE_DROP),
