@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rundbrief.newsroom import brand
+from rundbrief.newsroom.folding import fold_document, html_to_text
 from rundbrief.newsroom.markdown import render_markdown
 
 TITLE_MAX_LENGTH = 200
@@ -16,9 +17,18 @@ class RendersMarkdownBody:
     """For models with `body` (Markdown) and `body_html`: the sanitised HTML is rendered once on save,
     not on every page view."""
 
+    # Fields computed from the text on every save (after body_html), written even by a partial save.
+    derived_fields = ()
+
     def save(self, *args, **kwargs):
         self.body_html = render_markdown(self.body)
+        self.derive()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = [*dict.fromkeys([*kwargs["update_fields"], *self.derived_fields])]
         super().save(*args, **kwargs)
+
+    def derive(self):
+        """Set derived_fields from the text and body_html; nothing by default."""
 
 
 class Topic(models.Model):
@@ -61,6 +71,11 @@ class Article(RendersMarkdownBody, models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     published_at = models.DateTimeField(_("published at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # The folded copy the search reads (newsroom/folding.py), written on save like body_html; SQLite's
+    # full-text table and PostgreSQL's GIN index are built from these (migration 0004).
+    folded_title = models.TextField(editable=False, blank=True, default="")
+    folded_lead = models.TextField(editable=False, blank=True, default="")
+    folded_body = models.TextField(editable=False, blank=True, default="")
 
     objects = ArticleQuerySet.as_manager()
 
@@ -75,6 +90,13 @@ class Article(RendersMarkdownBody, models.Model):
 
     def get_absolute_url(self):
         return reverse("newsroom:article", args=[self.slug])
+
+    derived_fields = ("folded_title", "folded_lead", "folded_body")
+
+    def derive(self):
+        self.folded_title = fold_document(self.title)
+        self.folded_lead = fold_document(self.lead)
+        self.folded_body = fold_document(html_to_text(self.body_html))
 
     def absolute_url(self):
         return settings.SITE_URL + self.get_absolute_url()

@@ -3,13 +3,11 @@
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
 from rundbrief.newsroom.models import Article, Topic
-
-SEARCH_MAX_LENGTH = 200
+from rundbrief.newsroom.search import Search
 
 
 def _page(request, queryset):
@@ -58,13 +56,11 @@ def page(request, page):
 
 
 def search(request):
-    # Control characters can't match anything, and PostgreSQL refuses NUL in text outright.
-    query = "".join(ch for ch in request.GET.get("q", "") if ch >= " ").strip()[:SEARCH_MAX_LENGTH]
-    results = Article.objects.none()
-    if query:
-        results = Article.objects.published().filter(Q(title__icontains=query) | Q(body__icontains=query))
-    page = _page(request, _listing(results))
-    return render(request, "newsroom/search.html", {"query": query, "page": page})
+    """Every word of the query in title, lead or body (newsroom/search.py), with highlighted snippets."""
+    search = Search.of(request.GET.get("q", ""))
+    page = _page(request, search.articles())
+    context = {"query": search.query, "search": search, "page": page, "hits": search.hits(page)}
+    return render(request, "newsroom/search.html", context)
 
 
 def page_not_found(request, exception=None):
