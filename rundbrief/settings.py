@@ -109,6 +109,8 @@ LANGUAGES = [("de", "Deutsch"), ("en", "English")]
 if LANGUAGE_CODE not in dict(LANGUAGES):
     raise config.ConfigError(f"LANGUAGE_CODE={LANGUAGE_CODE!r}: expected one of {', '.join(dict(LANGUAGES))}")
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+# Dates in the reader's locale: English day-first and 24-hour, not Django's US style (rundbrief/formats/).
+FORMAT_MODULE_PATH = ["rundbrief.formats"]
 TIME_ZONE = config.env_str("TIME_ZONE", "Europe/Berlin")
 USE_I18N = True
 USE_TZ = True

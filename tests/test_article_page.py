@@ -53,9 +53,10 @@ def test_article_shows_german_date_and_time_in_site_time_zone(client, gold_repor
 
 
 def test_article_date_follows_english_locale_under_en_prefix(client, gold_report):
+    """Day before month and a 24-hour clock (rundbrief/formats/en), not Django's US "04/07/2025 1:45 p.m."."""
     html = client.get("/en/artikel/gold-rekord/").content.decode()
-    assert '<span class="date">04/07/2025</span>' in html
-    assert '<span class="time">1:45 p.m.</span>' in html
+    assert '<span class="date">7 Apr 2025</span>' in html
+    assert '<span class="time">13:45</span>' in html
     assert "Further reading" in html
 
 

@@ -173,4 +173,4 @@ def test_the_subject_carries_the_week_year_month_and_date(settings):
     due = berlin(2026, 12, 28, 7, 0)
     assert issue_subject("KW {week}/{year}: {month}, {date}", due) == "KW 53/2026: Dezember, 28. Dezember 2026"
     settings.LANGUAGE_CODE = "en"
-    assert issue_subject("Week {week}, {date}", due) == "Week 53, Dec. 28, 2026"
+    assert issue_subject("Week {week}, {date}", due) == "Week 53, 28 December 2026"

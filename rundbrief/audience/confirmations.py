@@ -54,7 +54,7 @@ def send_leased(rows, mails=None):
     if not rows:
         return
     subscribers = Subscriber.objects.in_bulk([r.subscriber_id for r in rows])
-    topics = list(Topic.objects.values_list("slug", "name"))  # in the site's order, as the form lists them
+    topics = list(Topic.objects.all())  # in the site's order, as the form lists them
     sent, gone, failed = [], [], []
     own = mails is None
     mails = mails or mail.ConfirmationMails()
@@ -70,7 +70,7 @@ def send_leased(rows, mails=None):
                 gone.append(row)
                 continue
             chosen = set(row.topics)
-            topic_names = [name for slug, name in topics if slug in chosen]
+            topic_names = [t.in_language(subscriber.language).name for t in topics if t.slug in chosen]
             try:
                 message_id = mails.send(subscriber, row.nonce, topic_names)
             except Exception:

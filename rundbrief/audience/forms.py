@@ -22,7 +22,7 @@ class SignupForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["topics"].choices = [(t.slug, t.name) for t in Topic.objects.all()]
+        self.fields["topics"].choices = [(t.slug, t.localised.name) for t in Topic.objects.all()]
         # NUL is a control character like CR and LF: normalise_address gives the one clear message.
         self.fields["email"].validators = []
 
@@ -56,7 +56,7 @@ class PreferencesForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["topics"].choices = [(t.slug, t.name) for t in Topic.objects.all()]
+        self.fields["topics"].choices = [(t.slug, t.localised.name) for t in Topic.objects.all()]
 
 
 class ResubscribeForm(forms.Form):
@@ -68,6 +68,6 @@ class ResubscribeForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["topics"].choices = [(t.slug, t.name) for t in Topic.objects.all()]
+        self.fields["topics"].choices = [(t.slug, t.localised.name) for t in Topic.objects.all()]
 
     clean_consent_text = SignupForm.clean_consent_text

@@ -37,19 +37,20 @@ class ServiceMailError(SMTPException):
     """The SMTP server did not take a service mail."""
 
 
-def site_links():
-    return SiteProfile.load().mail_links()
+def site_links(language):
+    """The site's name and links in `language`: its imprint and privacy paths under her prefix."""
+    return SiteProfile.load().mail_links(language)
 
 
 class ServiceMail:
     """audience/email/<template>.txt and .html rendered once in `language`, with `%%RB:<link>%%`
     where each recipient's link goes; `send` builds one recipient's copy and sends it.
 
-    `site`: site_links(), if already read."""
+    `site`: site_links(language), if already read."""
 
     def __init__(self, template, subject, context, language, *, link, site=None):
         with translation.override(language):
-            context = {**(site or site_links()), **context, link: placeholder(link)}
+            context = {**(site or site_links(language)), **context, link: placeholder(link)}
             text = render_to_string(f"audience/email/{template}.txt", context)
             html = render_to_string(f"audience/email/{template}.html", context)
         from_name, from_email = parseaddr(settings.DEFAULT_FROM_EMAIL)
@@ -116,16 +117,16 @@ class ConfirmationMails:
         self.settings = self._settings()
         self.connection = SmtpConnection(service_transport())  # connects with the first mail
         self.compiled = {}
-        self.site = None  # the site profile, read once when the first mail is compiled
+        self.profile = None  # the site profile, read once when the first mail is compiled
 
     def send(self, subscriber, nonce, topic_names) -> str:
         """Send one request mail; returns its Message-ID, raises if the server did not take it."""
         language = subscriber.language
         key = (language, tuple(topic_names))
         if key not in self.compiled:
-            if self.site is None:
-                self.site = site_links()
-            self.compiled[key] = _confirmation(language, topic_names, self.site)
+            if self.profile is None:
+                self.profile = SiteProfile.load()
+            self.compiled[key] = _confirmation(language, topic_names, self.profile.mail_links(language))
         url = links.confirm_url(subscriber.public_id, nonce, language)
         return self.compiled[key].send(subscriber.email, url, self.connection)
 

@@ -9,6 +9,7 @@ AppConfig.ready(), so the audience needs to import none of them.
 import hmac
 
 from django.db.models import Count, Q
+from django.utils import translation
 
 from rundbrief.audience import tokens
 from rundbrief.audience.addresses import normalise_address, subject_hash
@@ -107,6 +108,18 @@ def export_subscriber(subscriber):
             "withdrawn_at": subscriber.withdrawn_at.isoformat() if subscriber.withdrawn_at else None,
         },
         "subscriptions": subscribed_topics(subscriber),
+        "labels": export_labels(subscriber),
         "ledger": ledger_for(subject_hash(subscriber.email)),
         **{name: section(subscriber) for name, section in _export_sections.items()},
     }
+
+
+def export_labels(subscriber):
+    """The export's machine values (status, topic slugs) in words of her language: the keys stay
+    fixed for programs, the labels are for her (GDPR Art. 12(1): intelligible, in plain language)."""
+    with translation.override(subscriber.language):
+        topics = Topic.objects.filter(subscriptions__subscriber=subscriber)
+        return {
+            "status": str(subscriber.get_status_display()),
+            "topics": {topic.slug: topic.localised.name for topic in topics.order_by("slug")},
+        }

@@ -14,9 +14,22 @@ class GermanSlugs:
         js = ["newsroom/admin/urlify_de.js"]
 
 
+class EnglishFieldset:
+    """The model's English fields (`*_en`) in a fieldset of their own below the German ones
+    (docs/decisions.md, "Site texts in English")."""
+
+    def get_fieldsets(self, request, obj=None):
+        fields = self.get_fields(request, obj)
+        help_text = _("For readers of the English pages (/en/). An empty field shows the German text.")
+        return [
+            (None, {"fields": [f for f in fields if not f.endswith("_en")]}),
+            (_("English"), {"fields": [f for f in fields if f.endswith("_en")], "description": help_text}),
+        ]
+
+
 @admin.register(Topic)
-class TopicAdmin(GermanSlugs, admin.ModelAdmin):
-    list_display = ["name", "slug", "menu_position"]
+class TopicAdmin(GermanSlugs, EnglishFieldset, admin.ModelAdmin):
+    list_display = ["name", "name_en", "slug", "menu_position"]
     list_editable = ["menu_position"]
     prepopulated_fields = {"slug": ["name"]}
 
@@ -60,7 +73,7 @@ class ArticleAdmin(GermanSlugs, admin.ModelAdmin):
 
 
 @admin.register(SiteProfile)
-class SiteProfileAdmin(admin.ModelAdmin):
+class SiteProfileAdmin(EnglishFieldset, admin.ModelAdmin):
     def has_add_permission(self, request):
         return not SiteProfile.objects.exists()
 
@@ -73,7 +86,7 @@ admin.site.site_title = _("Rundbrief")
 
 
 @admin.register(Page)
-class PageAdmin(GermanSlugs, admin.ModelAdmin):
+class PageAdmin(GermanSlugs, EnglishFieldset, admin.ModelAdmin):
     list_display = ["title", "slug", "updated_at", "view_link"]
     search_fields = ["title", "body"]
     prepopulated_fields = {"slug": ["title"]}

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from rundbrief.newsroom import brand
 from rundbrief.newsroom.folding import fold_document, html_to_text
+from rundbrief.newsroom.languages import TranslatedFields, localised_path
 from rundbrief.newsroom.markdown import render_markdown
 
 TITLE_MAX_LENGTH = 200
@@ -15,13 +16,16 @@ TITLE_MAX_LENGTH = 200
 
 class RendersMarkdownBody:
     """For models with `body` (Markdown) and `body_html`: the sanitised HTML is rendered once on save,
-    not on every page view."""
+    not on every page view. `markdown_fields`: each (Markdown field, HTML field) to render."""
+
+    markdown_fields = [("body", "body_html")]
 
     # Fields computed from the text on every save (after body_html), written even by a partial save.
     derived_fields = ()
 
     def save(self, *args, **kwargs):
-        self.body_html = render_markdown(self.body)
+        for source, target in self.markdown_fields:
+            setattr(self, target, render_markdown(getattr(self, source)))
         self.derive()
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = [*dict.fromkeys([*kwargs["update_fields"], *self.derived_fields])]
@@ -31,10 +35,13 @@ class RendersMarkdownBody:
         """Set derived_fields from the text and body_html; nothing by default."""
 
 
-class Topic(models.Model):
+class Topic(TranslatedFields, models.Model):
     name = models.CharField(_("name"), max_length=100)
-    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)  # one slug for every language
     description = models.TextField(_("description"), blank=True)
+    # English beside German; German shows where one is empty (docs/decisions.md, "Site texts in English").
+    name_en = models.CharField(_("name (English)"), max_length=100, blank=True)
+    description_en = models.TextField(_("description (English)"), blank=True)
     menu_position = models.PositiveSmallIntegerField(_("menu position"), default=0)
 
     class Meta:
@@ -116,7 +123,7 @@ class Article(RendersMarkdownBody, models.Model):
         )
 
 
-class Page(RendersMarkdownBody, models.Model):
+class Page(TranslatedFields, RendersMarkdownBody, models.Model):
     """A standing page such as the imprint or the privacy notice, at /<slug>/ (Markdown, like articles).
 
     The site profile's imprint and privacy links usually point here; German law expects both to be
@@ -132,7 +139,14 @@ class Page(RendersMarkdownBody, models.Model):
     )
     body = models.TextField(_("text"), help_text=_("Markdown, as in articles."))
     body_html = models.TextField(editable=False, blank=True)
+    title_en = models.CharField(_("title (English)"), max_length=200, blank=True)
+    body_en = models.TextField(
+        _("text (English)"), blank=True, help_text=_("Markdown. Empty: English readers see the German text.")
+    )
+    body_html_en = models.TextField(editable=False, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    markdown_fields = [("body", "body_html"), ("body_en", "body_html_en")]
 
     class Meta:
         verbose_name = _("page")
@@ -146,7 +160,7 @@ class Page(RendersMarkdownBody, models.Model):
         return reverse("newsroom:page", args=[self.slug])
 
 
-class SiteProfile(models.Model):
+class SiteProfile(TranslatedFields, models.Model):
     """The one site's header, trust badges and legal links. There is exactly one row (pk=1)."""
 
     site_name = models.CharField(_("site name"), max_length=100, default="Musterhaus Edelmetalle")
@@ -197,6 +211,11 @@ class SiteProfile(models.Model):
         default=False,
         help_text=_("Show unticked topic checkboxes beside the newsletter sign-up form."),
     )
+    # English beside German; German shows where one is empty (docs/decisions.md, "Site texts in English").
+    tagline_en = models.CharField(_("tagline (English)"), max_length=200, blank=True)
+    hotline_label_en = models.CharField(_("hotline label (English)"), max_length=60, blank=True)
+    trust_badges_en = models.TextField(_("trust badges (English)"), blank=True, help_text=_("One badge per line."))
+    footer_text_en = models.TextField(_("footer text (English)"), blank=True)
 
     class Meta:
         verbose_name = _("site profile")
@@ -216,11 +235,13 @@ class SiteProfile(models.Model):
         profile, _created = cls.objects.get_or_create(pk=1)
         return profile
 
-    def mail_links(self):
+    def mail_links(self, language=None):
         """The site's name and absolute links as every mail's footer names them (campaigns and service mail):
-        mail is read away from the site, so a link the editor entered as a path gets SITE_URL."""
+        mail is read away from the site, so a link the editor entered as a path gets SITE_URL, and the
+        prefix of `language` (default: the active one), so an English reader's privacy link is English."""
 
         def absolute(url):
+            url = localised_path(url, language)
             return settings.SITE_URL + url if url.startswith("/") else url
 
         return {
@@ -243,7 +264,17 @@ class SiteProfile(models.Model):
 
     @property
     def badges(self):
-        return [line.strip() for line in self.trust_badges.splitlines() if line.strip()][:6]
+        """The trust badges in the active language (German when no English ones are set)."""
+        return [line.strip() for line in self.localised.trust_badges.splitlines() if line.strip()][:6]
+
+    @property
+    def imprint_path(self):
+        """The imprint link under the active language's prefix (/en/impressum/ for English readers)."""
+        return localised_path(self.imprint_url)
+
+    @property
+    def privacy_path(self):
+        return localised_path(self.privacy_url)
 
     @property
     def hotline_tel(self):
