@@ -68,3 +68,5 @@ def test_a_reader_on_the_english_site_gets_english_mail_and_an_english_preferenc
         assert page.locator("html").get_attribute("lang") == "en"
         page.screenshot(path=str(screenshot_path("english-preference-centre")), full_page=True)
         assert page.get_by_role("button", name=re.compile("^Save")).count() == 1  # her topics, in English
+        body = page.locator("body").inner_text()
+        assert "Kostenlose Beratung" not in body and "Finanznachrichten" not in body  # the site's texts too

@@ -27,6 +27,8 @@ def reader(address, topic, language):
 
 def test_each_reader_gets_the_layout_footer_and_links_in_her_language(settings, client, finance):
     settings.SITE_URL = SITE
+    finance.name_en = "Financial news"
+    finance.save()
     reader("erika@example.org", finance, "de")
     reader("jane@example.org", finance, "en")
     reader("amelie@example.org", finance, "fr")  # a language the site does not offer: the default
@@ -36,16 +38,17 @@ def test_each_reader_gets_the_layout_footer_and_links_in_her_language(settings, 
         run_worker(settings, server)
     mails = {m["To"]: m for m in server.mails}
     assert len(mails) == 3
-    for address, prefix, unsubscribe_text, lang in [
-        ("erika@example.org", "", "Newsletter abbestellen", "de"),
-        ("amelie@example.org", "", "Newsletter abbestellen", "de"),
-        ("jane@example.org", "/en", "Unsubscribe from the newsletter", "en"),
+    for address, prefix, unsubscribe_text, lang, topic_name in [
+        ("erika@example.org", "", "Newsletter abbestellen", "de", "Finanznachrichten"),
+        ("amelie@example.org", "", "Newsletter abbestellen", "de", "Finanznachrichten"),
+        ("jane@example.org", "/en", "Unsubscribe from the newsletter", "en", "Financial news"),
     ]:
         mail = mails[address]
         text = mail.get_body(("plain",)).get_content()
         html = mail.get_body(("html",)).get_content()
         assert "Gold steigt." in text and mail["Subject"] == "Goldpreis im April"  # the editor's text as written
         assert unsubscribe_text in text and f'<html lang="{lang}"' in html, address
+        assert f"(topics: {topic_name})" in text or f"(Themen: {topic_name})" in text, address
         assert mail["List-Unsubscribe"].startswith(f"<{SITE}{prefix}/u/"), address
         preferences = re.search(rf"{re.escape(SITE)}\S*/p/\S+", text).group(0)
         assert preferences.startswith(f"{SITE}{prefix}/p/"), address

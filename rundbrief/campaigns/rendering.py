@@ -168,7 +168,8 @@ def render_campaign(campaign: Campaign, *, now: dt.datetime | None = None, langu
     warnings: list[str] = []
     with translation.override(language or settings.LANGUAGE_CODE):
         content_html, content_text = _content(campaign, now, warnings)
-        topic_names = [topic.name for topic in campaign.topics.all()] if campaign.pk else []
+        # In the language being rendered: the footer names the topics the reader chose, in her words.
+        topic_names = [topic.localised.name for topic in campaign.topics.all()] if campaign.pk else []
         return _in_layout(
             campaign.subject,
             campaign.preheader,

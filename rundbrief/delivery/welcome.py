@@ -151,7 +151,8 @@ class WelcomeSender:
 
     def _compiled(self, subscriber):
         language = subscriber.language if subscriber.language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
-        topics = tuple(subscriber.topics.order_by("menu_position", "name").values_list("name", flat=True))
+        # Her topics' names in her language (German where a topic has no English name).
+        topics = tuple(t.in_language(language).name for t in subscriber.topics.order_by("menu_position", "name"))
         key = (language, topics)
         if key not in self.compiled:
             rendered = render_welcome(WelcomeMail.for_language(language), language=language, topic_names=list(topics))
