@@ -68,6 +68,28 @@ def validate_logo_url(value):
         raise ValidationError(_("An address has no spaces, quotes or angle brackets."), code="invalid")
 
 
+def is_safe_link(value: str) -> bool:
+    """A path on this site, or an http(s) address, without whitespace, quotes or angle brackets."""
+    lowered = value.strip().lower()
+    if not (value.startswith("/") and not value.startswith("//")) and not lowered.startswith(("https://", "http://")):
+        return False
+    return not any(ch.isspace() or ch in "\"'<>" for ch in value)
+
+
+def validate_link(value):
+    """The imprint and privacy links: an editor's `javascript:…` there would run in every reader's
+    browser from every page's footer and from the double-opt-in mail (stored XSS)."""
+    if value and not is_safe_link(value):
+        raise ValidationError(
+            _("Enter a path starting with / or an address starting with https:// (or http://)."), code="invalid"
+        )
+
+
+def safe_link(value: str) -> str:
+    """The link if it is one (see is_safe_link), else "": a value written around the form never reaches a page."""
+    return value if value and is_safe_link(value) else ""
+
+
 def colour_or(value: str, default: str) -> str:
     """The stored colour if it is a valid hex value, else the default: what reaches a stylesheet is
     never anything but # and six hex digits, whatever was written to the database around the form."""

@@ -170,8 +170,10 @@ class SiteProfile(TranslatedFields, models.Model):
     trust_badges = models.TextField(
         _("trust badges"), blank=True, help_text=_("One badge per line, e.g. “150.000 Kunden”.")
     )
-    imprint_url = models.CharField(_("imprint URL"), max_length=300, blank=True)
-    privacy_url = models.CharField(_("privacy notice URL"), max_length=300, blank=True)
+    imprint_url = models.CharField(_("imprint URL"), max_length=300, blank=True, validators=[brand.validate_link])
+    privacy_url = models.CharField(
+        _("privacy notice URL"), max_length=300, blank=True, validators=[brand.validate_link]
+    )
     footer_text = models.TextField(_("footer text"), blank=True)
     # A path or an https address rather than an upload: the site serves no uploaded media, and a
     # mail needs an address that stays reachable (docs/decisions.md, "The logo is an address").
@@ -241,14 +243,14 @@ class SiteProfile(TranslatedFields, models.Model):
         prefix of `language` (default: the active one), so an English reader's privacy link is English."""
 
         def absolute(url):
-            url = localised_path(url, language)
+            url = localised_path(brand.safe_link(url), language)
             return settings.SITE_URL + url if url.startswith("/") else url
 
         return {
             "site_name": self.site_name,
             "site_url": settings.SITE_URL,
-            "imprint_url": absolute(self.imprint_url) if self.imprint_url else "",
-            "privacy_url": absolute(self.privacy_url) if self.privacy_url else "",
+            "imprint_url": absolute(self.imprint_url) if brand.safe_link(self.imprint_url) else "",
+            "privacy_url": absolute(self.privacy_url) if brand.safe_link(self.privacy_url) else "",
             **self.brand(absolute),
         }
 
@@ -270,11 +272,11 @@ class SiteProfile(TranslatedFields, models.Model):
     @property
     def imprint_path(self):
         """The imprint link under the active language's prefix (/en/impressum/ for English readers)."""
-        return localised_path(self.imprint_url)
+        return localised_path(brand.safe_link(self.imprint_url))
 
     @property
     def privacy_path(self):
-        return localised_path(self.privacy_url)
+        return localised_path(brand.safe_link(self.privacy_url))
 
     @property
     def hotline_tel(self):
