@@ -59,6 +59,22 @@ def test_server_error_shows_500_page_in_site_layout(demo_site, settings):
     assert "Etwas ist schiefgegangen" in response.content.decode()
 
 
+def test_the_500_page_needs_no_database(demo_site, settings, monkeypatch, django_assert_num_queries):
+    """With the database down, read-only or its disk full, the error page must still render."""
+    from rundbrief.newsroom.models import SiteProfile
+
+    settings.ROOT_URLCONF = "tests.urls_failing"
+    client = Client(raise_request_exception=False)
+
+    def unavailable(*args, **kwargs):
+        raise RuntimeError("the database is read-only")
+
+    monkeypatch.setattr(SiteProfile, "load", unavailable)
+    with django_assert_num_queries(0):
+        response = client.get("/boom/")
+    assert response.status_code == 500 and "Etwas ist schiefgegangen" in response.content.decode()
+
+
 def test_footer_links_to_the_other_language_by_its_own_name(client, demo_site):
     assert '<a href="/en/" hreflang="en" lang="en">English</a>' in client.get("/").content.decode()
     assert '<a href="/" hreflang="de" lang="de">Deutsch</a>' in client.get("/en/").content.decode()

@@ -3,8 +3,9 @@
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponseServerError
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 
 from rundbrief.newsroom.models import Article, Topic
 from rundbrief.newsroom.search import Search
@@ -68,8 +69,11 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
-    # Kept free of database queries: the database may be why we are here.
-    return render(request, "500.html", {"site_profile": None, "menu_topics": []}, status=500)
+    # Kept free of database queries: the database may be why we are here (down, read-only, its disk
+    # full). Rendered without the request, so no context processor runs — the site one reads (and may
+    # create) the site profile — and with the little the layout needs given here.
+    context = {"site_profile": None, "menu_topics": [], "SITE_URL": settings.SITE_URL, "language_switch": []}
+    return HttpResponseServerError(render_to_string("500.html", context))
 
 
 def raise_404(request):
