@@ -11,6 +11,7 @@ from django.db import DatabaseError, connection, transaction
 from rundbrief.audience.addresses import subject_hash, truncate_ip
 from rundbrief.audience.ledger import append_event, verify_chain
 from rundbrief.audience.models import AppendOnlyError, ConsentEvent, ConsentText
+from tests.support.ledger import drop_triggers
 
 pytestmark = pytest.mark.django_db
 TABLE = "audience_consentevent"
@@ -43,15 +44,6 @@ def verify():
     except CommandError as exc:
         return exc.returncode, str(exc)
     return 0, out.getvalue().strip()
-
-
-def drop_triggers():
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"DROP TRIGGER {TABLE}_append_only ON {TABLE}")
-        else:
-            cursor.execute(f"DROP TRIGGER {TABLE}_no_update")
-            cursor.execute(f"DROP TRIGGER {TABLE}_no_delete")
 
 
 def test_verify_reports_an_intact_chain_with_its_event_count(ledger):

@@ -10,6 +10,7 @@ from rundbrief.audience.addresses import subject_hash
 from rundbrief.audience.ledger import append_event, verify_events
 from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber
 from rundbrief.audience.proof import proof_for_address
+from tests.support.ledger import drop_triggers
 
 pytestmark = pytest.mark.django_db
 TABLE = ConsentEvent._meta.db_table
@@ -59,15 +60,6 @@ def test_the_proof_does_not_read_the_whole_ledger(anna):
     # Every read of the ledger names what it wants (her subject, an id, a neighbour): no full pass.
     assert ledger_reads and all(" WHERE " in sql for sql in ledger_reads), ledger_reads
     assert len(queries.captured_queries) <= 12
-
-
-def drop_triggers():
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"DROP TRIGGER {TABLE}_append_only ON {TABLE}")
-        else:
-            cursor.execute(f"DROP TRIGGER {TABLE}_no_update")
-            cursor.execute(f"DROP TRIGGER {TABLE}_no_delete")
 
 
 def test_the_local_check_names_an_edited_event_of_the_address(anna):
