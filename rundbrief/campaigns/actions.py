@@ -40,7 +40,10 @@ def record_campaign_event(campaign, action, actor, detail=""):
 
 
 def schedule_campaign(campaign, *, at=None, actor=""):
-    """draft → scheduled, to be sent at `at` (default: now). Unschedule it again until sending starts."""
+    """draft → scheduled, to be sent at `at` (default: now). Unschedule it again until sending starts.
+
+    The returned campaign carries `recipients_now`, the audience as counted for its history, so
+    callers that show the number do not count a million subscribers a second time."""
     with transaction.atomic():
         campaign = lock_campaign(campaign)
         require_state(campaign, State.DRAFT)
@@ -58,6 +61,7 @@ def schedule_campaign(campaign, *, at=None, actor=""):
             count,
         ) % {"count": count, "at": date_format(timezone.localtime(campaign.scheduled_at), "SHORT_DATETIME_FORMAT")}
         record_campaign_event(campaign, CampaignEvent.Action.SCHEDULED, actor, detail)
+    campaign.recipients_now = count
     return campaign
 
 

@@ -22,7 +22,6 @@ from rundbrief.campaigns.actions import (
     schedule_campaign,
     unschedule_campaign,
 )
-from rundbrief.campaigns.audience import audience_count
 from rundbrief.campaigns.authoring import CampaignError, create_campaign
 from rundbrief.campaigns.models import Campaign
 from rundbrief.campaigns.rendering import render_campaign
@@ -112,7 +111,7 @@ class Command(BaseCommand):
         campaign = schedule_campaign(campaign, at=at, actor="cli")
         when = timezone.localtime(campaign.scheduled_at).isoformat(timespec="minutes")
         # As of now: the audience is taken when sending starts (people confirm and withdraw meanwhile).
-        self.stdout.write(f"campaign {campaign.pk} scheduled for {when}: {audience_count(campaign)} recipients now")
+        self.stdout.write(f"campaign {campaign.pk} scheduled for {when}: {campaign.recipients_now} recipients now")
 
     def handle_unschedule(self, *, id, **options):
         campaign = unschedule_campaign(get_campaign(id), actor="cli")
