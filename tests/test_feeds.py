@@ -56,3 +56,37 @@ def test_sitemap_lists_published_articles_and_topics_with_site_url(client, news)
     assert "https://news.musterhaus.example/artikel/neue-muenze/" in locations
     assert "https://news.musterhaus.example/themen/finanznachrichten/" in locations
     assert not any("entwurf" in loc or "morgen" in loc for loc in locations)
+
+
+XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+def test_sitemap_names_english_pages_only_where_english_text_exists(client, news, topics):
+    from rundbrief.newsroom.models import Page
+
+    Page.objects.create(slug="versand", title="Versand", body="Versichert.", title_en="Shipping", body_en="Insured.")
+    Page.objects.create(slug="agb", title="AGB", body="Nur deutsch.")
+    tree = ET.fromstring(client.get("/sitemap.xml").content)
+    locations = [loc.text for loc in tree.iter(f"{SITEMAP}loc")]
+    site = "https://news.musterhaus.example"
+    assert f"{site}/en/versand/" in locations and f"{site}/versand/" in locations
+    assert f"{site}/agb/" in locations and f"{site}/en/agb/" not in locations
+    assert f"{site}/en/themen/finanznachrichten/" in locations
+    # Articles are German only (docs/decisions.md, "Site texts in English"): no /en/ duplicate.
+    assert not any(loc.startswith(f"{site}/en/artikel/") for loc in locations)
+    # Each translated address names its alternates for search engines (hreflang).
+    shipping = next(url for url in tree.iter(f"{SITEMAP}url") if url.findtext(f"{SITEMAP}loc") == f"{site}/versand/")
+    alternates = {link.get("hreflang"): link.get("href") for link in shipping.iter(f"{XHTML}link")}
+    assert alternates == {"de": f"{site}/versand/", "en": f"{site}/en/versand/", "x-default": f"{site}/versand/"}
+
+
+def test_english_topic_feed_speaks_english(client, news, topics):
+    topic = topics["finanznachrichten"]
+    topic.name_en, topic.description_en = "Financial news", "Markets and rates."
+    topic.save()
+    channel = ET.fromstring(client.get("/en/themen/finanznachrichten/feed/rss/").content).find("channel")
+    assert channel.findtext("title").endswith(": Financial news")
+    assert channel.findtext("description") == "Markets and rates."
+    assert channel.find("item").findtext("category") == "Financial news"
+    german = ET.fromstring(client.get("/themen/finanznachrichten/feed/rss/").content).find("channel")
+    assert german.findtext("title").endswith(": Finanznachrichten")

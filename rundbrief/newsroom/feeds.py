@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.translation import gettext as _
 
+from rundbrief.newsroom.languages import translated
 from rundbrief.newsroom.models import Article, SiteProfile, Topic
 
 FEED_ITEMS = 20
@@ -20,7 +21,8 @@ class LatestArticlesFeed(Feed):
         return settings.SITE_URL + reverse("newsroom:home")
 
     def description(self, obj=None):
-        return SiteProfile.load().tagline or _("Latest articles")
+        # The feed under /en/ speaks English where the editors wrote English (German otherwise).
+        return translated(SiteProfile.load(), "tagline") or _("Latest articles")
 
     def items(self, obj=None):
         return Article.objects.published().prefetch_related("topics")[:FEED_ITEMS]
@@ -49,7 +51,7 @@ class LatestArticlesFeed(Feed):
         return item.author_name or None
 
     def item_categories(self, item):
-        return [topic.name for topic in item.topics.all()]
+        return [translated(topic, "name") for topic in item.topics.all()]
 
 
 class LatestArticlesAtomFeed(LatestArticlesFeed):
@@ -62,13 +64,13 @@ class TopicFeed(LatestArticlesFeed):
         return get_object_or_404(Topic, slug=slug)
 
     def title(self, obj=None):
-        return f"{SiteProfile.load().site_name}: {obj.name}"
+        return f"{SiteProfile.load().site_name}: {translated(obj, 'name')}"
 
     def link(self, obj=None):
         return settings.SITE_URL + obj.get_absolute_url()
 
     def description(self, obj=None):
-        return obj.description or obj.name
+        return translated(obj, "description") or translated(obj, "name")
 
     def items(self, obj=None):
         return Article.objects.published().filter(topics=obj).prefetch_related("topics")[:FEED_ITEMS]
