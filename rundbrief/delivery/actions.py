@@ -17,6 +17,7 @@ from django.utils.translation import gettext, ngettext
 from rundbrief.campaigns.actions import record_campaign_event
 from rundbrief.campaigns.models import Campaign, CampaignEvent
 from rundbrief.campaigns.rendering import render_campaign
+from rundbrief.delivery.partitions import drop_campaign_rows, prepare_partition
 from rundbrief.delivery.snapshot import snapshot_audience
 
 State = Campaign.State
@@ -44,6 +45,9 @@ def start_campaign(campaign_id, *, now=None, actor="worker") -> Campaign | None:
     several hosts call this for the same due campaign, and exactly one starts it.
     """
     now = now or timezone.now()
+    # Before the snapshot's transaction, in one of its own: attaching the ledger partition locks the
+    # parent table until commit, and the snapshot of a million rows takes seconds (partitions.py).
+    prepare_partition(campaign_id)
     with transaction.atomic():
         rows = Campaign.objects.filter(pk=campaign_id, state=State.SCHEDULED)
         if connection.features.has_select_for_update_skip_locked:
@@ -61,6 +65,8 @@ def start_campaign(campaign_id, *, now=None, actor="worker") -> Campaign | None:
             campaign.save(update_fields=["state", "finished_at", "pause_reason", "updated_at"])
             record_campaign_event(campaign, CampaignEvent.Action.SKIPPED, actor, reason)
             log.info("campaign %s skipped: a digest without new articles", campaign.pk)
+            # Its ledger partition, created above, stays empty: dropped once this commits.
+            transaction.on_commit(lambda: drop_campaign_rows(campaign_id))
             return campaign
         campaign.frozen_subject = rendered.subject
         campaign.frozen_html = rendered.html
