@@ -131,7 +131,8 @@ def test_an_endpoint_failing_for_24_hours_is_disabled_with_an_operator_alert(cap
     message.refresh_from_db()
     assert message.state == State.WAITING
     # Between the first failure and 24 h the back-off grew from 30 s to its cap of 6 h.
-    gaps = [(b.at - a.at).total_seconds() for a, b in zip(message.log.all(), list(message.log.all())[1:])]
+    times = list(message.log.values_list("at", flat=True))
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
     assert gaps[:4] == [30, 60, 120, 240] and max(gaps) == 6 * 3600
 
 
@@ -192,3 +193,25 @@ def test_the_signature_verifies_with_the_standard_library_alone():
     assert json.loads(request.body)["type"] == "webhook.test"
     assert request.headers["content-type"] == "application/json"
     assert Endpoint.objects.get().secret.startswith("whsec_")
+
+
+def test_a_proxy_in_the_environment_is_not_used(monkeypatch):
+    """Receivers are often on the LAN: requests go straight to them (docs/integrations.md)."""
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    with Receiver() as receiver:
+        assert send_test_event(actions.add_endpoint(receiver.url)).status_code == 200
+        assert len(receiver.requests) == 1
+
+
+def test_delivered_and_given_up_messages_are_purged_after_30_days():
+    clock = Clock()
+    hook = actions.add_endpoint("http://127.0.0.1:9/hook")
+    for state in (State.DELIVERED, State.FAILED, State.WAITING):
+        events.emit("subscription.confirmed", {"subscriber": state}, now=clock() - dt.timedelta(days=31))
+        WebhookMessage.objects.filter(pk=WebhookMessage.objects.latest("pk").pk).update(state=state)
+    events.emit("subscription.confirmed", {"subscriber": "recent"}, now=clock() - dt.timedelta(days=29))
+    WebhookMessage.objects.filter(payload__contains="recent").update(state=State.DELIVERED)
+    assert actions.purge_old_messages(now=clock()) == 2
+    assert sorted(WebhookMessage.objects.values_list("state", flat=True)) == [State.DELIVERED, State.WAITING]
+    assert hook.messages.count() == 2

@@ -1,9 +1,11 @@
 """Each action's event reaches a webhook receiver once, signed, with the documented data; a rolled-back
 action sends nothing; an erasure takes the subscriber's queued and logged payloads with it."""
 
+import io
 import json
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 
 from rundbrief.audience import actions
@@ -88,6 +90,8 @@ def test_every_action_sends_its_event_once_with_the_documented_data(
     assert by_type["complaint.received"] == [
         {"subscriber": max_.public_id, "email": "max.mustermann@example.org", "campaign": None, "verified": True}
     ]
+    # The complaint's own event comes before the suppression it leads to.
+    assert types.index("complaint.received") < max(i for i, t in enumerate(types) if t == "address.suppressed")
     assert by_type["campaign.started"][0]["campaign"] == campaign.pk
     assert by_type["campaign.started"][0]["subject"] == "Gold im Dezember"
     assert by_type["campaign.finished"][0]["finished_at"]
@@ -154,3 +158,15 @@ def test_erasure_deletes_the_queued_and_logged_payloads_that_carry_the_address(r
     assert left == ["subscription.requested", "subscriber.erased"]  # the other reader's, and the erasure
     assert WebhookMessage.objects.get(event_type="subscriber.erased").payload.count(erika.public_id) == 1
     assert other.email in WebhookMessage.objects.get(event_type="subscription.requested").payload
+
+
+def test_an_import_sends_no_event_per_row(endpoint, topics, tmp_path):
+    path = tmp_path / "kunden.csv"
+    path.write_text(
+        "email,topics,consented_at,confirmed_at,source,ip,consent_text_version\n"
+        "erika.muster@example.de,finanznachrichten,2024-03-01T09:30:00+01:00,2024-03-01T09:41:00+01:00,Messe,,de:1\n",
+        encoding="utf-8",
+    )
+    call_command("import-subscribers", str(path), stdout=io.StringIO())
+    assert Subscriber.objects.filter(email="erika.muster@example.de").exists()
+    assert not WebhookMessage.objects.exists()

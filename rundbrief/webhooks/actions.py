@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from rundbrief.webhooks import signing
+from rundbrief.webhooks import signatures
 from rundbrief.webhooks.events import EVENT_TYPES
 from rundbrief.webhooks.models import Endpoint, WebhookMessage
 
@@ -57,7 +57,7 @@ def check_events(events):
 def add_endpoint(url, *, events=(), description=""):
     """A new active endpoint with a fresh `whsec_` secret (shown to the operator once)."""
     return Endpoint.objects.create(
-        url=check_url(url), events=check_events(events), description=description[:200], secret=signing.new_secret()
+        url=check_url(url), events=check_events(events), description=description[:200], secret=signatures.new_secret()
     )
 
 

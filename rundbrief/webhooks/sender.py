@@ -4,7 +4,7 @@
   claims due messages of active endpoints under a lease (SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE
   on SQLite), so several workers take disjoint rows; a worker that dies leaves the lease to run out
   and the message is claimed again: at least once, never lost. Receivers deduplicate by `webhook-id`.
-- Send: one signed POST per message (signing.py, transport.py); only a 2xx answer is success.
+- Send: one signed POST per message (signatures.py, transport.py); only a 2xx answer is success.
 - Record: each attempt is logged (Attempt). A failure is retried after 30 s, 1 min, 2 min, … at most
   6 h apart, for 3 days from the first attempt; then the message is given up. After a failure the
   rest of that endpoint's claim waits for the same time, so a receiver that is down is not hammered
@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from rundbrief.db.queue import JobQueue, Partition, Retry
-from rundbrief.webhooks import actions, events, signing, transport
+from rundbrief.webhooks import actions, events, signatures, transport
 from rundbrief.webhooks.models import Attempt, Endpoint, WebhookMessage
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def deliver_webhooks(limit=BATCH, *, clock=timezone.now) -> int:
 
 
 def send(row):
-    headers = signing.signed_headers(row.endpoint.secret, row.msg_id, row.payload)
+    headers = signatures.signed_headers(row.endpoint.secret, row.msg_id, row.payload)
     return transport.post(row.endpoint.url, row.payload, headers)
 
 

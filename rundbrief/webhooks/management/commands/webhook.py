@@ -32,9 +32,9 @@ class Command(BaseCommand):
         listing = sub.add_parser("list", help="The endpoints: id, state, events, URL.")
         listing.add_argument("--json", action="store_true", help="one JSON array instead of lines")
         remove = sub.add_parser("remove", help="Delete an endpoint with its queued messages and delivery log.")
-        remove.add_argument("id")
+        remove.add_argument("id", help="the endpoint's number, as `webhook list` prints it")
         test = sub.add_parser("test", help="Send a webhook.test event now and print the HTTP status.")
-        test.add_argument("id")
+        test.add_argument("id", help="the endpoint's number, as `webhook list` prints it")
 
     def handle(self, *args, action, **options):
         getattr(self, f"_{action}")(options)
