@@ -52,9 +52,9 @@ def test_add_prints_the_secret_once_and_list_shows_it_nowhere():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["add", "ftp://shop.example.com/hooks"], "http:// oder https://")(  # the site language, German,
-            ["add", "https:///nohost"], "http:// oder https://"
-        ),
+        # The action's message is in the site's language, German by default.
+        (["add", "ftp://shop.example.com/hooks"], "http:// oder https://"),
+        (["add", "https:///nohost"], "http:// oder https://"),
         (["add", "https://shop.example.com/hooks", "--events", "subscription.deleted"], "subscription.deleted"),
         (["remove", "7"], "no webhook endpoint with ID 7"),
         (["remove", "seven"], "ID must be a number"),

@@ -17,8 +17,10 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-# No ProxyHandler from the environment: the receiver is often on the LAN (docs/integrations.md).
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)
+def _opener():
+    # An empty ProxyHandler: no proxy from the environment, the receiver is often on the LAN
+    # (docs/integrations.md). Built per request, as cheap as the request object itself.
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def post(url, body, headers, timeout=None):
         return int((time.monotonic() - started) * 1000)
 
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        with _opener().open(request, timeout=timeout) as response:
             response.read(4096)  # the receiver's answer is not kept; read a little so it may finish cleanly
             return Answer(response.status, "", took())
     except urllib.error.HTTPError as exc:  # 3xx (not followed), 4xx, 5xx
