@@ -92,3 +92,13 @@ def test_test_sends_a_signed_test_event_and_prints_the_status():
     Endpoint.objects.filter(pk=endpoint.pk).update(url=f"http://127.0.0.1:{free_port()}/")
     code, _out, err = run("test", str(endpoint.pk))
     assert code == 1 and "Connection" in err and len(err.strip().splitlines()) == 1
+
+
+def test_test_reaches_a_switched_off_endpoint():
+    """To try a repaired receiver before switching its endpoint on again."""
+    with Receiver() as receiver:
+        run("add", receiver.url)
+        Endpoint.objects.update(active=False, disabled_reason="failing")
+        code, out, _err = run("test", str(Endpoint.objects.get().pk))
+        assert code == 0 and out.strip() == "200" and len(receiver.requests) == 1
+    assert not Endpoint.objects.get().active  # a test does not switch it on

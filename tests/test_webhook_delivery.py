@@ -128,8 +128,16 @@ def test_an_endpoint_failing_for_24_hours_is_disabled_with_an_operator_alert(cap
         clock.advance(days=1)
         assert deliver_webhooks(clock=clock) == 0  # its messages wait for the operator
         assert len(receiver.requests) == tried
-    message.refresh_from_db()
-    assert message.state == State.WAITING
+        message.refresh_from_db()
+        assert message.state == State.WAITING
+        # The receiver is repaired and the operator switches the endpoint on again: the message goes.
+        receiver.default = 200
+        actions.change_endpoint(hook, url=hook.url, events=[], description="", active=True)
+        hook.refresh_from_db()
+        assert hook.active and hook.failing_since is None and hook.disabled_reason == ""
+        clock.now = message.next_attempt_at
+        assert deliver_webhooks(clock=clock) == 1
+        assert [p["type"] for p in receiver.delivered(hook.secret)] == ["subscription.withdrawn"]
     # Between the first failure and 24 h the back-off grew from 30 s to its cap of 6 h.
     times = list(message.log.values_list("at", flat=True))
     gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
