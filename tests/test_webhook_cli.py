@@ -37,7 +37,7 @@ def test_add_prints_the_secret_once_and_list_shows_it_nowhere():
     assert code == 0 and secret not in out
     lines = out.splitlines()
     assert lines[0].split("\t") == [
-        "1",
+        str(Endpoint.objects.get(url="https://shop.example.com/hooks").pk),  # PostgreSQL keeps counting
         "active",
         "subscriber.erased,subscription.withdrawn",
         "https://shop.example.com/hooks",
