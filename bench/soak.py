@@ -42,6 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench import soak_check  # noqa: E402
+from bench.soak_db import ActivityWatch, database_report  # noqa: E402
 from bench.soak_load import ERASE, SIGNUP, WITHDRAW, Load  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 
@@ -134,99 +135,10 @@ class Sampler(threading.Thread):
             last_t, last_sent, last_cpu = now, self.sent, cpu
 
 
-class ActivityWatch(threading.Thread):
-    """Four times a second, the oldest open claim and flush transaction (pg_stat_activity): a sampled
-    lower bound, to the quarter second, of the longest; pg_stat_statements adds the statements' own."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.longest = {"claim": 0.0, "flush": 0.0}
-        self.stop = threading.Event()
-
-    def run(self):
-        from django.db import connection
-
-        sql = (
-            "SELECT query, EXTRACT(EPOCH FROM now() - xact_start) FROM pg_stat_activity "
-            "WHERE state <> 'idle' AND xact_start IS NOT NULL AND query LIKE 'UPDATE %%delivery_delivery%%'"
-        )
-        while not self.stop.wait(0.25):
-            with connection.cursor() as cursor:
-                cursor.execute(sql)
-                for query, seconds in cursor.fetchall():
-                    kind = statement_kind(query)
-                    if kind:
-                        self.longest[kind] = max(self.longest[kind], float(seconds))
-        connection.close()
-
-
-def statement_kind(query):
-    if "IN (SELECT" in query:
-        return "claim"  # db/queue.py JobQueue.claim
-    if "attempts = attempts +" in query:
-        return "flush"  # delivery/store.py record
-    return None
-
-
 def open_rows(campaign_id):
     from rundbrief.delivery.models import Delivery
 
     return Delivery.objects.filter(campaign_id=campaign_id, state__in=["queued", "sending"]).count()
-
-
-def database_report(campaign_id):
-    """Sizes, dead tuples, autovacuum runs and the slowest delivery statements, as printable lines and a dict."""
-    from django.db import connection
-
-    lines, facts = [], {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT relname, pg_total_relation_size(relid), pg_relation_size(relid), pg_indexes_size(relid), "
-            "n_live_tup, n_dead_tup, autovacuum_count, autoanalyze_count FROM pg_stat_user_tables "
-            "ORDER BY pg_total_relation_size(relid) DESC LIMIT 8"
-        )
-        facts["tables"] = []
-        for name, total, heap, index, live, dead, vacuums, analyzes in cursor.fetchall():
-            facts["tables"].append(
-                dict(
-                    name=name,
-                    total=total,
-                    heap=heap,
-                    indexes=index,
-                    live=live,
-                    dead=dead,
-                    autovacuum=vacuums,
-                    autoanalyze=analyzes,
-                )
-            )
-            lines.append(
-                f"table {name}: total {total / 2**20:.1f} MB (heap {heap / 2**20:.1f}, indexes {index / 2**20:.1f}), "
-                f"live {live}, dead {dead}, autovacuum {vacuums}, autoanalyze {analyzes}"
-            )
-        cursor.execute(
-            "SELECT indexrelname, pg_relation_size(indexrelid) FROM pg_stat_user_indexes "
-            "WHERE relname = 'delivery_delivery' ORDER BY 2 DESC"
-        )
-        facts["delivery_indexes"] = dict(cursor.fetchall())
-        lines.append(
-            "delivery indexes: " + ", ".join(f"{k} {v / 2**20:.1f} MB" for k, v in facts["delivery_indexes"].items())
-        )
-        cursor.execute("SELECT count(*) FROM delivery_delivery WHERE campaign_id = %s", [campaign_id])
-        facts["delivery_rows"] = cursor.fetchone()[0]
-        cursor.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'")
-        facts["statements"] = {}
-        if cursor.fetchone()[0]:
-            cursor.execute(
-                "SELECT query, calls, max_exec_time, mean_exec_time FROM pg_stat_statements "
-                "WHERE query LIKE 'UPDATE %%delivery_delivery%%'"
-            )
-            for query, calls, worst, mean in cursor.fetchall():
-                kind = statement_kind(query)
-                if kind and worst > facts["statements"].get(kind, {}).get("max_ms", -1):
-                    facts["statements"][kind] = {"calls": calls, "max_ms": round(worst, 1), "mean_ms": round(mean, 2)}
-            for kind, s in facts["statements"].items():
-                lines.append(f"statement {kind}: {s['calls']} calls, max {s['max_ms']} ms, mean {s['mean_ms']} ms")
-    return lines, facts
 
 
 def main():  # noqa: C901 — one run, told top to bottom
@@ -386,9 +298,10 @@ def main():  # noqa: C901 — one run, told top to bottom
         os.kill(sink.pid, signal.SIGTERM)
         sink.wait(30)
 
-        print(
-            f"campaign {campaign.state} after {seconds:.0f} s; load: {dict(sorted(load.counts.items()))}, {load.late} late"
-        )
+        print(f"campaign {campaign.state} after {seconds:.0f} s")
+        for line in load.summary(seconds):
+            print(line)
+        print(f"load: {load.late} requests started more than 1 s late (the generator or the server fell behind)")
         lines, facts = database_report(campaign.pk)
         for line in lines:
             print(line)
