@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench import soak_check  # noqa: E402
-from bench.soak_db import ActivityWatch, database_report  # noqa: E402
+from bench.soak_db import ActivityWatch, database_report, lock_waits  # noqa: E402
 from bench.soak_load import ERASE, SIGNUP, WITHDRAW, Load  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 
@@ -54,7 +54,11 @@ BODY = (
     )
     * 70
 )  # about 15 KB of mail, as in bench/delivery.py
-PG_OPTIONS = "-c shared_buffers=1GB -c max_wal_size=8GB -c shared_preload_libraries=pg_stat_statements"
+# log_lock_waits: a statement waiting for a lock longer than deadlock_timeout is logged, with what it waited for.
+PG_OPTIONS = (
+    "-c shared_buffers=1GB -c max_wal_size=8GB -c shared_preload_libraries=pg_stat_statements "
+    "-c log_lock_waits=on -c deadlock_timeout=200ms -c log_autovacuum_min_duration=0"
+)
 
 
 def spawn(command, log_path, env):
@@ -308,6 +312,9 @@ def main():  # noqa: C901 — one run, told top to bottom
         print(
             f"longest open transaction seen (pg_stat_activity every 0.25 s): claim {watch.longest['claim']:.2f} s, flush {watch.longest['flush']:.2f} s"
         )
+        if cluster:
+            for line in lock_waits(cluster / "server.log"):
+                print(line)
         with connection.cursor() as cursor:
             cursor.execute("SELECT id FROM delivery_delivery WHERE campaign_id = %s AND state = 'sent'", [campaign.pk])
             (folder / "sent_ids.txt").write_text("\n".join(str(r[0]) for r in cursor.fetchall()))

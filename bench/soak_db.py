@@ -5,7 +5,9 @@ Claim and flush are told apart by their SQL: the claim is db/queue.py's `UPDATE 
 … FOR UPDATE SKIP LOCKED)`, the flush delivery/store.py's `record` (`attempts = attempts + …`).
 """
 
+import re
 import threading
+from collections import Counter
 
 
 class ActivityWatch(threading.Thread):
@@ -95,3 +97,18 @@ def database_report(campaign_id):
             for kind, s in facts["statements"].items():
                 lines.append(f"statement {kind}: {s['calls']} calls, max {s['max_ms']} ms, mean {s['mean_ms']} ms")
     return lines, facts
+
+
+def lock_waits(server_log):
+    """Lock waits longer than deadlock_timeout (log_lock_waits), counted by the statement that waited."""
+    waited, pending = Counter(), None
+    for line in open(server_log, errors="replace"):
+        if "still waiting for" in line:
+            pending = re.search(r"still waiting for (\w+)", line).group(1)
+        elif pending and "STATEMENT:" in line:
+            statement = line.split("STATEMENT:", 1)[1].strip()[:90]
+            waited[(pending, statement)] += 1
+            pending = None
+    return [
+        f"lock wait > deadlock_timeout: {n} × {lock} by {statement}" for (lock, statement), n in waited.most_common(5)
+    ] or ["lock waits > deadlock_timeout: none"]
