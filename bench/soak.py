@@ -1,6 +1,6 @@
 """A campaign to N subscribers on PostgreSQL while the world moves, workers are killed, and nothing breaks.
 
-    .venv/bin/python bench/soak.py --subscribers 1000000            # the full run (about 10–15 min quiet)
+    .venv/bin/python bench/soak.py --subscribers 1000000            # the full run (~15 min on a quiet machine)
     .venv/bin/python bench/soak.py --subscribers 20000 --kill-every 10 --charts docs/img/soak-small
 
 Starts a throw-away PostgreSQL 15 cluster (scripts/pg-cluster.sh; --database-url for an existing,
@@ -21,8 +21,8 @@ autovacuum runs, pg_stat_statements' slowest claim and flush statements, the inv
 
     soak: subscribers=N workers=W seconds=S msgs_per_s=X kills=K extra_copies=E max_rss_mb=M invariants=ok
 
-Exits 1 when an invariant fails, naming it. Slow would mean: below 0.5 × the delivery bench's rate
-with the same workers (the load and the kills cost that much at most); RSS growing with time.
+Exits 1 when an invariant fails, naming it. Slow would mean: the million-subscriber run taking longer
+than 30 minutes, or a worker's RSS growing with time (docs/benchmarks.md, "Targets").
 """
 
 import argparse
