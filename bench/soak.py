@@ -276,6 +276,15 @@ def main():  # noqa: C901 — one run, told top to bottom
                 break
             if campaign.state == Campaign.State.SENDING and open_rows(campaign.pk) == 0:
                 break
+            for name, process in list(workers.items()):
+                if process.poll() is not None:  # died by itself: a finding; counted as a kill for the bound
+                    kills.append((round(time.time() - t0, 2), f"{name} exited {process.returncode}"))
+                    print(
+                        f"{kills[-1][0]:.0f} s: {name} EXITED BY ITSELF ({process.returncode}); started again",
+                        flush=True,
+                    )
+                    workers[name] = spawn([*deliver, name], folder / f"worker-{name.replace(':', '-')}.log", env)
+                    sampler.workers = dict(workers)
             if args.kill_every and time.time() >= next_kill:
                 name = names[turn % len(names)]
                 os.killpg(workers[name].pid, signal.SIGKILL)  # its process group only: the worker we started
