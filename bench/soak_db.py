@@ -100,15 +100,17 @@ def database_report(campaign_id):
 
 
 def lock_waits(server_log):
-    """Lock waits longer than deadlock_timeout (log_lock_waits), counted by the statement that waited."""
+    """Lock waits longer than deadlock_timeout (log_lock_waits) and deadlocks, counted by the statement
+    that waited (for a deadlock: the one PostgreSQL aborted)."""
     waited, pending = Counter(), None
     for line in open(server_log, errors="replace"):
         if "still waiting for" in line:
-            pending = re.search(r"still waiting for (\w+)", line).group(1)
+            pending = "lock wait > deadlock_timeout on " + re.search(r"still waiting for (\w+)", line).group(1)
+        elif "ERROR:  deadlock detected" in line:
+            pending = "DEADLOCK, aborted"
         elif pending and "STATEMENT:" in line:
-            statement = line.split("STATEMENT:", 1)[1].strip()[:90]
-            waited[(pending, statement)] += 1
+            waited[(pending, line.split("STATEMENT:", 1)[1].strip()[:90])] += 1
             pending = None
-    return [
-        f"lock wait > deadlock_timeout: {n} × {lock} by {statement}" for (lock, statement), n in waited.most_common(5)
-    ] or ["lock waits > deadlock_timeout: none"]
+    return [f"{what}: {n} × {statement}" for (what, statement), n in waited.most_common(6)] or [
+        "lock waits > deadlock_timeout, deadlocks: none"
+    ]
