@@ -352,14 +352,10 @@ def main():  # noqa: C901 — one run, told top to bottom
             for path in draw(sampler.samples, kills, args.charts, f"soak, {args.subscribers:,} subscribers"):
                 print(f"chart: {path}")
         extra = sum(len(c) - 1 for c in soak_check.read_sink(sink_log).values())
-        ledger = next((t for t in facts["tables"] if t["name"] == "delivery_delivery"), None)
+        rows = max(1, facts["delivery_rows"])
         print(
             f"sink CPU at most {100 * sampler.sink_cpu_max:.0f} % of a core; bytes per delivery row: "
-            + (
-                f"{ledger['total'] / max(1, facts['delivery_rows']):.0f} with indexes, {ledger['heap'] / max(1, facts['delivery_rows']):.0f} heap"
-                if ledger
-                else "?"
-            )
+            f"{facts['ledger']['total'] / rows:.0f} with indexes, {facts['ledger']['heap'] / rows:.0f} heap"
         )
         print(
             f"soak: subscribers={args.subscribers} workers={args.workers} seconds={seconds:.0f} msgs_per_s={sent / seconds:.0f} "

@@ -73,9 +73,21 @@ def database_report(campaign_id):
                 f"table {name}: total {total / 2**20:.1f} MB (heap {heap / 2**20:.1f}, indexes {index / 2**20:.1f}), "
                 f"live {live}, dead {dead}, autovacuum {vacuums}, autoanalyze {analyzes}"
             )
+        # The ledger is one table, or (PostgreSQL, docs/delivery.md) one partition per campaign under a
+        # parent that holds nothing itself: its size is the sum over the leaves of pg_partition_tree.
         cursor.execute(
-            "SELECT indexrelname, pg_relation_size(indexrelid) FROM pg_stat_user_indexes "
-            "WHERE relname = 'delivery_delivery' ORDER BY 2 DESC"
+            "SELECT sum(pg_total_relation_size(relid)), sum(pg_relation_size(relid)), sum(pg_indexes_size(relid)), "
+            "count(*) FROM pg_partition_tree('delivery_delivery') WHERE isleaf"
+        )
+        total, heap, index, leaves = cursor.fetchone()
+        facts["ledger"] = dict(total=int(total), heap=int(heap), indexes=int(index), leaves=leaves)
+        lines.append(
+            f"delivery ledger ({leaves} table(s)): total {total / 2**20:.1f} MB "
+            f"(heap {heap / 2**20:.1f}, indexes {index / 2**20:.1f})"
+        )
+        cursor.execute(
+            "SELECT relname || '.' || indexrelname, pg_relation_size(indexrelid) FROM pg_stat_user_indexes "
+            "WHERE relname LIKE 'delivery\\_delivery%%' AND pg_relation_size(indexrelid) > 8192 ORDER BY 2 DESC"
         )
         facts["delivery_indexes"] = dict(cursor.fetchall())
         lines.append(
