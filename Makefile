@@ -40,8 +40,10 @@ system-test-deps:
 	bash scripts/system-deps.sh
 
 # Postfix's smtp-sink and wrk, for the benchmarks in bench/ (docs/benchmarks.md); not needed by run or test.
+# The extra `bench` (matplotlib, for bench/soak.py's charts) goes into the same .venv, pinned like the rest.
 bench-deps: install-test
 	bash scripts/system-deps.sh bench
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
 
 run: install
 	$(BIN)/rundbrief migrate --no-input -v 0
