@@ -220,6 +220,10 @@ class DjangoRecipientStore:
             "lease_until = NULL, next_attempt_at = %s, worker = %s, sent_at = COALESCE(%s, sent_at), updated_at = %s "
             "WHERE id = %s AND worker = %s AND state = 'sending'"
         )
+        # In id order, the order every other multi-row lock on the ledger takes, so that two
+        # transactions never wait for each other crosswise (PostgreSQL's deadlock detector would
+        # abort one of them).
+        params.sort(key=lambda row: row[7])
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(sql, params)
 
