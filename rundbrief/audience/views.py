@@ -6,7 +6,7 @@ Thin: parse the request, call an action, answer. Every state change is in action
 import json
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InternalError, OperationalError, transaction
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
@@ -21,6 +21,13 @@ from rundbrief.audience import actions, proofofwork, queries, ratelimit, tokens
 from rundbrief.audience.clientip import client_ip
 from rundbrief.audience.forms import PreferencesForm, ResubscribeForm, SignupForm
 from rundbrief.audience.models import ConsentText, Subscriber
+from rundbrief.logs import get_logger
+from rundbrief.newsroom.views import service_unavailable
+
+log = get_logger("rundbrief.audience.views")
+# A database that cannot write: SQLite read-only or out of disk, a lock held too long (OperationalError);
+# PostgreSQL in a read-only transaction or on a standby (InternalError, SQLSTATE 25006).
+DATABASE_UNWRITABLE = (OperationalError, InternalError)
 
 # The reader-facing pages that may carry the newsletter box: a sign-up with errors is answered with
 # the page she came from, the box showing what she typed and what is wrong (docs/decisions.md,
@@ -131,11 +138,15 @@ def signup(request):
     # One write transaction per sign-up: the rate-limit counters commit together with the
     # request (docs/benchmarks.md); a refused or invalid request still counts. Pages are
     # rendered after the commit, not while holding the write lock.
-    with transaction.atomic():
-        allowed = ratelimit.signup_allowed(client_ip(request))
-        # The proof-of-work is spent in the same transaction: a replayed solution signs nobody up.
-        if allowed and checked is not None and form.spend_proof_of_work():
-            actions.receive_subscription_request(checked)  # applied and mailed after the commit
+    try:
+        with transaction.atomic():
+            allowed = ratelimit.signup_allowed(client_ip(request))
+            # The proof-of-work is spent in the same transaction: a replayed solution signs nobody up.
+            if allowed and checked is not None and form.spend_proof_of_work():
+                actions.receive_subscription_request(checked)  # applied and mailed after the commit
+    except DATABASE_UNWRITABLE:
+        log.error("sign-up not stored: the database refused the write", exc_info=True)
+        return service_unavailable(request)
     if not allowed:
         form.add_error(None, _("Too many sign-ups from your network just now. Please wait a minute and try again."))
         response = _signup_errors(request, form, status=429)
