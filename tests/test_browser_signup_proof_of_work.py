@@ -10,6 +10,7 @@ from rundbrief.audience.models import Subscriber
 from rundbrief.db.models import RateWindow
 from tests.support.browser import chromium_page, screenshot_path
 from tests.support.smtp import SmtpServer
+from tests.test_browser_layout import serious_violations
 
 pytestmark = [pytest.mark.browser]
 
@@ -40,6 +41,7 @@ def test_a_reader_on_a_phone_signs_up_with_the_proof_of_work_and_sees_the_check_
         page.wait_for_function("document.querySelector('input[name=altcha]').value !== ''")
         assert status.inner_text() == status.get_attribute("data-done")
         box.screenshot(path=str(screenshot_path("signup-proof-of-work")))
+        assert serious_violations(page) == []  # axe-core, WCAG 2.1 AA, with the check's status shown
         field.press("Enter")
         page.wait_for_url("**/newsletter/")
         assert "Bitte bestätigen" in page.locator("main").inner_text()
