@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from rundbrief.audience import proofofwork
 from rundbrief.audience.models import ConsentEvent, SignupIntake, Subscriber
+from rundbrief.db import windows
+from rundbrief.db.models import RateWindow
 
 
 @pytest.fixture
@@ -126,3 +128,22 @@ def test_garbage_in_the_field_is_refused_with_a_400_never_a_500(client, proof_of
     response = client.post("/newsletter/", data, REMOTE_ADDR="203.0.113.5")
     assert response.status_code in (400, 429)
     assert nothing_stored()
+
+
+def test_a_spent_solution_is_forgotten_by_purge_once_its_challenge_has_expired(client, proof_of_work):
+    solution = proofofwork.check(fetch_and_solve(client))
+    proofofwork.spend(solution)
+    with pytest.raises(proofofwork.Refused):
+        proofofwork.spend(solution)
+    assert windows.forget_old_windows(now=solution.expires) == 0  # kept while the challenge is valid
+    later = solution.expires + proofofwork.CHALLENGE_SECONDS + 3601
+    assert windows.forget_old_windows(now=later) == 1
+    assert not RateWindow.objects.filter(key__startswith="pow:").exists()
+
+
+def test_the_api_does_not_ask_for_the_proof_of_work(client, proof_of_work, django_capture_on_commit_callbacks):
+    body = {"email": "kundin@example.org", "consent_text_version": 1}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/v1/subscriptions", json.dumps(body), content_type="application/json")
+    assert response.status_code == 202
+    assert Subscriber.objects.get().email == "kundin@example.org"
