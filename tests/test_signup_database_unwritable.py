@@ -56,3 +56,26 @@ def test_once_the_database_writes_again_the_same_sign_up_goes_through(sign_up, s
         cursor.execute("PRAGMA query_only = OFF")
     assert sign_up("leserin@example.org").status_code == 200
     assert Subscriber.objects.get().email == "leserin@example.org"
+
+
+def test_a_re_subscription_from_the_preference_centre_answers_503_too(client, topics, settings):
+    from rundbrief.audience import actions, tokens
+
+    berta = actions.request_subscription("berta@example.de", consent_text=ConsentText.current("de"), source="test")
+    subscriber = berta.subscriber
+    subscriber.refresh_from_db()
+    actions.withdraw_consent(subscriber, source="test")
+    url = f"/p/{tokens.make_token(tokens.PREFERENCES, subscriber.public_id)}"
+    body = {"action": "resubscribe", "consent_text": ConsentText.current("de").pk, "topics": ["sonderangebote"]}
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA query_only = ON")
+        else:
+            cursor.execute("SET TRANSACTION READ ONLY")
+    try:
+        response = client.post(url, body)
+    finally:
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA query_only = OFF")
+    assert response.status_code == 503 and "später erneut" in response.content.decode()

@@ -306,10 +306,14 @@ def _resubscribe(request, subscriber):
             language=translation.get_language(),
             **_client(request),
         )
-    with transaction.atomic():
-        allowed = ratelimit.signup_allowed(client_ip(request))
-        if allowed and checked is not None:
-            actions.receive_subscription_request(checked)
+    try:
+        with transaction.atomic():
+            allowed = ratelimit.signup_allowed(client_ip(request))
+            if allowed and checked is not None:
+                actions.receive_subscription_request(checked)
+    except DATABASE_UNWRITABLE:
+        log.error("re-subscription not stored: the database refused the write", exc_info=True)
+        return service_unavailable(request)
     if not allowed:
         message = _("Too many sign-ups from your network just now. Please wait a minute and try again.")
         return _preference_page(request, subscriber, resubscribe=form, message=message, status=429)
