@@ -156,6 +156,12 @@ RUNDBRIEF_DOI_MAIL_INTERVAL_HOURS = config.env_int("RUNDBRIEF_DOI_MAIL_INTERVAL_
 RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE = config.env_int("RUNDBRIEF_SIGNUP_PER_IP_PER_MINUTE", 10)
 RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE = config.env_int("RUNDBRIEF_SIGNUP_GLOBAL_PER_MINUTE", 600)
 RUNDBRIEF_EXPORT_LINK_HOURS = config.env_int("RUNDBRIEF_EXPORT_LINK_HOURS", 48)
+# Preference-centre links (/p/) open personal data, so they expire; unsubscribe links (/u/) do not (audience/tokens.py).
+RUNDBRIEF_PREFERENCE_LINK_DAYS = config.env_int("RUNDBRIEF_PREFERENCE_LINK_DAYS", 90)
+# An ALTCHA proof-of-work on the sign-up form, solved by the reader's browser (audience/proofofwork.py);
+# the difficulty is the largest number the browser may have to try (on average it tries half).
+RUNDBRIEF_SIGNUP_PROOF_OF_WORK = config.env_bool("RUNDBRIEF_SIGNUP_PROOF_OF_WORK", False)
+RUNDBRIEF_SIGNUP_PROOF_OF_WORK_DIFFICULTY = config.env_int("RUNDBRIEF_SIGNUP_PROOF_OF_WORK_DIFFICULTY", 100000)
 # Service mail (double opt-in, export links) is sent on a thread after the response, so the sign-up's
 # timing does not tell a new address from a known one (rundbrief/audience/outbox.py).
 RUNDBRIEF_SERVICE_MAIL_ASYNC = config.env_bool("RUNDBRIEF_SERVICE_MAIL_ASYNC", True)

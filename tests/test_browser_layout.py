@@ -19,21 +19,18 @@ from rundbrief.campaigns.actions import schedule_campaign
 from rundbrief.campaigns.authoring import create_campaign
 from rundbrief.delivery.actions import start_campaign
 from rundbrief.newsroom.models import Topic
-from tests.support.browser import chromium_page
+from tests.support.browser import AXE, chromium_page, serious_violations
 from tests.support.readers import reader
 from tests.support.smtp import SmtpServer
 from tests.support.workers import run_worker
 
 pytestmark = [pytest.mark.browser]
 SHOTS = Path("/tmp/shots-layout")
-AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 URLIFY = Path(__file__).resolve().parents[1] / "rundbrief" / "newsroom" / "static" / "newsroom" / "admin"
 DJANGO_URLIFY = Path(django.__file__).parent / "contrib" / "admin" / "static" / "admin" / "js" / "urlify.js"
 WIDTHS = (320, 390, 1280, 1440)
 SHOT_WIDTHS = (390, 1280)
 AXE_WIDTHS = (390, 1280)
-# WCAG 2.1 A and AA rules only: axe's "best-practice" rules are advice, not the AA contrast/label/heading basics.
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
 
 @pytest.fixture
@@ -70,18 +67,6 @@ def pages(base, subscriber, language):
             ("preferences", links.preferences_url(subscriber.public_id, language)),  # SITE_URL is the live server
             ("archive", base + reverse("campaigns:archive")),
         ]
-
-
-def serious_violations(page):
-    # Evaluated through the browser's debugging protocol: the site's Content-Security-Policy allows no
-    # script tag that is not its own, and must not be loosened for a test.
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_every_reader_page_fits_320_to_1440_px_and_passes_axe_in_german_and_english(live_site):

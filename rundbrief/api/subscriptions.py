@@ -7,7 +7,7 @@ who is subscribed.
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import InternalError, OperationalError, connection, transaction
 from django.utils import translation
 from ninja import Router, Status
 from ninja.errors import HttpError
@@ -17,7 +17,10 @@ from rundbrief.api.schemas import Accepted, Problem, SubscriptionIn
 from rundbrief.audience import actions, ratelimit
 from rundbrief.audience.clientip import client_ip
 from rundbrief.audience.models import ConsentText
+from rundbrief.logs import get_logger
 from rundbrief.newsroom.models import Topic
+
+log = get_logger("rundbrief.api.subscriptions")
 
 router = Router(tags=["sign-up"])
 NEUTRAL = "If the address can receive our newsletter, a request to confirm the subscription has been sent to it."
@@ -42,17 +45,21 @@ def unknown_topics(slugs):
     return sorted(set(slugs) - set(Topic.objects.filter(slug__in=plausible).values_list("slug", flat=True)))
 
 
-@router.post("", response={202: Accepted, 422: Problem, 429: Problem}, summary="Request a subscription")
+@router.post("", response={202: Accepted, 422: Problem, 429: Problem, 503: Problem}, summary="Request a subscription")
 def create_subscription(request, payload: SubscriptionIn):
     problem, checked = _check_input(request, payload)  # reads only, before the write lock
     # One write transaction per sign-up: the two rate-limit counters commit together with the
     # request and its ledger event, instead of as writes of their own (docs/benchmarks.md). A
     # refused request still counts, so the problem is raised only after the counters committed.
-    with transaction.atomic():
-        if not ratelimit.signup_allowed(client_ip(request)):
-            problem = (429, "too many requests; try again in a minute")
-        elif problem is None:
-            actions.receive_subscription_request(checked)  # applied and mailed after the commit
+    try:
+        with transaction.atomic():
+            if not ratelimit.signup_allowed(client_ip(request)):
+                problem = (429, "too many requests; try again in a minute")
+            elif problem is None:
+                actions.receive_subscription_request(checked)  # applied and mailed after the commit
+    except (OperationalError, InternalError):  # read-only, disk full, locked too long: as the form (audience/views.py)
+        log.error("sign-up not stored: the database refused the write", exc_info=True)
+        problem = (503, "the request could not be stored just now; nothing was saved; try again later")
     if problem:
         raise HttpError(*problem)
     return Status(202, {"detail": NEUTRAL})

@@ -196,15 +196,24 @@ def request_export(subscriber) -> bool:
     At most RUNDBRIEF_EXPORT_MAILS_PER_HOUR per address, and none to a suppressed address (hard
     bounce, complaint): a forwarded /p/ link must not become a way to mail-bomb someone, nor to
     knock on a mailbox that refused us (it hurts the sender's reputation). Returns whether a mail goes out."""
+    return _link_mail(subscriber, "export-mail", mail.send_export_link)
+
+
+def request_preferences_link(subscriber) -> bool:
+    """Mail a fresh preference-centre link to the address itself, for the holder of an expired one.
+
+    Limited like the export mail, in a count of its own: at most RUNDBRIEF_EXPORT_MAILS_PER_HOUR
+    per address, none to a suppressed address. Returns whether a mail goes out."""
+    return _link_mail(subscriber, "preferences-mail", mail.send_preferences_link)
+
+
+def _link_mail(subscriber, kind, send) -> bool:
     subject = subject_hash(subscriber.email)
     if Suppression.objects.filter(address_hash=subject).exists():
         return False
-    if (
-        windows.count(f"export-mail:{subject[:40]}", EXPORT_MAIL_WINDOW_SECONDS)
-        > settings.RUNDBRIEF_EXPORT_MAILS_PER_HOUR
-    ):
+    if windows.count(f"{kind}:{subject[:40]}", EXPORT_MAIL_WINDOW_SECONDS) > settings.RUNDBRIEF_EXPORT_MAILS_PER_HOUR:
         return False
-    transaction.on_commit(lambda: outbox.submit(mail.send_export_link, subscriber))
+    transaction.on_commit(lambda: outbox.submit(send, subscriber))
     return True
 
 

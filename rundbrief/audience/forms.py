@@ -1,12 +1,24 @@
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from rundbrief.audience import proofofwork
 from rundbrief.audience.addresses import normalise_fast
 from rundbrief.audience.models import ConsentText
 from rundbrief.newsroom.models import Topic
 
 HONEYPOT_FIELD = "website"
+# What the reader is told when the proof-of-work does not hold (audience/proofofwork.py's reasons).
+PROOF_OF_WORK_ERRORS = {
+    "missing": _(
+        "Your browser did not send the automatic check against bots. Please allow JavaScript for this page "
+        "and submit the form again."
+    ),
+    "invalid": _("The automatic check against bots did not succeed. Please submit the form again."),
+    "expired": _("The automatic check against bots has expired. Please submit the form again."),
+    "used": _("The automatic check against bots was already used. Please submit the form again."),
+}
 
 
 class SignupForm(forms.Form):
@@ -19,6 +31,8 @@ class SignupForm(forms.Form):
     page = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
     # Hidden from people by CSS and aria-hidden; bots fill every field.
     website = forms.CharField(required=False, max_length=200, label=_("Leave this field empty"))
+    # The solved proof-of-work challenge, filled in by the browser (RUNDBRIEF_SIGNUP_PROOF_OF_WORK).
+    altcha = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -34,6 +48,28 @@ class SignupForm(forms.Form):
         if text is None:
             raise ValidationError(_("The consent text you saw is unknown; please reload the page."))
         return text
+
+    def clean_altcha(self):
+        """The solution to spend when the sign-up is written (views.signup), or None when the check is off."""
+        if not settings.RUNDBRIEF_SIGNUP_PROOF_OF_WORK:
+            return None
+        try:
+            return proofofwork.check(self.cleaned_data["altcha"])
+        except proofofwork.Refused as refused:
+            raise ValidationError(PROOF_OF_WORK_ERRORS[refused.reason], code=refused.reason) from None
+
+    def spend_proof_of_work(self):
+        """Spend the solution inside the sign-up's transaction; False, with the error on the form, if it
+        was used before (a replayed solution signs nobody up)."""
+        solution = self.cleaned_data.get("altcha")
+        if solution is None:
+            return True
+        try:
+            proofofwork.spend(solution)
+        except proofofwork.Refused as refused:
+            self.add_error("altcha", ValidationError(PROOF_OF_WORK_ERRORS[refused.reason], code=refused.reason))
+            return False
+        return True
 
     def clean_page(self):
         page = self.cleaned_data["page"]

@@ -1,4 +1,4 @@
-"""Service mail of the audience: the double-opt-in request and the data-export link.
+"""Service mail of the audience: the double-opt-in request, the data-export link and a fresh preference link.
 
 Neutral (UWG §7(2) Nr. 2: a confirmation request that advertises is itself
 advertising sent without consent): no product content, no tracking pixel,
@@ -149,3 +149,11 @@ def send_export_link(subscriber) -> str:
     context = {"hours": settings.RUNDBRIEF_EXPORT_LINK_HOURS}
     mail = ServiceMail("export", subject, context, subscriber.language, link="export_url")
     return mail.send(subscriber.email, links.export_url(subscriber.public_id, subscriber.language))
+
+
+def send_preferences_link(subscriber) -> str:
+    with translation.override(subscriber.language):
+        subject = _("Your link to the newsletter settings")
+    context = {"days": settings.RUNDBRIEF_PREFERENCE_LINK_DAYS}
+    mail = ServiceMail("preferences", subject, context, subscriber.language, link="preferences_url")
+    return mail.send(subscriber.email, links.preferences_url(subscriber.public_id, subscriber.language))

@@ -41,7 +41,12 @@ def _max_age(purpose):
         return timedelta(days=settings.RUNDBRIEF_UNCONFIRMED_DAYS)
     if purpose == EXPORT:
         return timedelta(hours=settings.RUNDBRIEF_EXPORT_LINK_HOURS)
-    # Unsubscribe and preference links must keep working in every mail ever sent (RFC 8058 §3.1).
+    if purpose == PREFERENCES:
+        # A preference link opens personal data (the address, masked, the topics, the export button)
+        # and travels in forwarded mails, so it expires; its holder can have a fresh one mailed to
+        # the address (views.preferences; docs/decisions.md, "Preference links expire, unsubscribe links do not").
+        return timedelta(days=settings.RUNDBRIEF_PREFERENCE_LINK_DAYS)
+    # Unsubscribe links must keep working in every mail ever sent (RFC 8058 §3.1).
     return None
 
 

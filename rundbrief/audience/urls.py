@@ -20,6 +20,7 @@ app_name = "audience"
 
 urlpatterns = [
     path("newsletter/", views.signup, name="signup"),
+    path("newsletter/challenge/", views.challenge, name="challenge"),
     path("newsletter/bestaetigen/<token:token>/", views.confirm, name="confirm"),
     # Short and without a trailing slash: it goes into List-Unsubscribe headers (RFC 2369, RFC 8058).
     path("u/<token:token>", views.unsubscribe, name="unsubscribe"),

@@ -6,8 +6,8 @@ Thin: parse the request, call an action, answer. Every state change is in action
 import json
 
 from django.conf import settings
-from django.db import transaction
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.db import InternalError, OperationalError, transaction
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.utils import translation
@@ -17,10 +17,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from rundbrief.audience import actions, queries, ratelimit, tokens
+from rundbrief.audience import actions, proofofwork, queries, ratelimit, tokens
 from rundbrief.audience.clientip import client_ip
 from rundbrief.audience.forms import PreferencesForm, ResubscribeForm, SignupForm
 from rundbrief.audience.models import ConsentText, Subscriber
+from rundbrief.logs import get_logger
+from rundbrief.newsroom.views import service_unavailable
+
+log = get_logger("rundbrief.audience.views")
+# A database that cannot write: SQLite read-only or out of disk, a lock held too long (OperationalError);
+# PostgreSQL in a read-only transaction or on a standby (InternalError, SQLSTATE 25006).
+DATABASE_UNWRITABLE = (OperationalError, InternalError)
 
 # The reader-facing pages that may carry the newsletter box: a sign-up with errors is answered with
 # the page she came from, the box showing what she typed and what is wrong (docs/decisions.md,
@@ -41,6 +48,14 @@ DONE_MESSAGES = {
         "Your subscription starts when you confirm it."
     ),
 }
+# What the page of an expired preference link says after its button was pressed.
+FRESH_LINK_MESSAGES = {
+    "sent": gettext_lazy("We have sent a new link to your e-mail address. Please use the link in that e-mail."),
+    "held": gettext_lazy(
+        "No new link was sent: we send at most a few an hour, and none to an address our mail cannot reach. "
+        "Please look for the link we sent before."
+    ),
+}
 
 
 def _client(request):
@@ -51,8 +66,8 @@ def _invalid_link(request):
     return render(request, "audience/invalid_link.html", status=404)
 
 
-def _subscriber(purpose, token):
-    public_id, _nonce = tokens.read_token(purpose, token)
+def _subscriber(purpose, token, *, expired_ok=False):
+    public_id, _nonce = tokens.read_token(purpose, token, expired_ok=expired_ok)
     subscriber = Subscriber.objects.filter(public_id=public_id).first()
     if subscriber is None:
         raise tokens.InvalidToken
@@ -123,18 +138,33 @@ def signup(request):
     # One write transaction per sign-up: the rate-limit counters commit together with the
     # request (docs/benchmarks.md); a refused or invalid request still counts. Pages are
     # rendered after the commit, not while holding the write lock.
-    with transaction.atomic():
-        allowed = ratelimit.signup_allowed(client_ip(request))
-        if allowed and checked is not None:
-            actions.receive_subscription_request(checked)  # applied and mailed after the commit
+    try:
+        with transaction.atomic():
+            allowed = ratelimit.signup_allowed(client_ip(request))
+            # The proof-of-work is spent in the same transaction: a replayed solution signs nobody up.
+            if allowed and checked is not None and form.spend_proof_of_work():
+                actions.receive_subscription_request(checked)  # applied and mailed after the commit
+    except DATABASE_UNWRITABLE:
+        log.error("sign-up not stored: the database refused the write", exc_info=True)
+        return service_unavailable(request)
     if not allowed:
         form.add_error(None, _("Too many sign-ups from your network just now. Please wait a minute and try again."))
         response = _signup_errors(request, form, status=429)
         response["Retry-After"] = "60"
         return response
-    if valid or form.is_bot:
+    if form.is_bot or (valid and not form.errors):
         return _check_your_mail(request, form)
     return _signup_errors(request, form, status=400)
+
+
+@never_cache
+@require_http_methods(["GET"])
+def challenge(request):
+    """A fresh proof-of-work challenge for the sign-up form's script; fetched per form, never cached,
+    so that no two readers share one (a solution is spent once)."""
+    if not settings.RUNDBRIEF_SIGNUP_PROOF_OF_WORK:
+        raise Http404
+    return JsonResponse(proofofwork.new_challenge())
 
 
 @never_cache
@@ -214,7 +244,7 @@ def preferences(request, token):
     try:
         subscriber = _subscriber(tokens.PREFERENCES, token)
     except tokens.InvalidToken:
-        return _invalid_link(request)
+        return _expired_preference_link(request, token)
     if request.method == "GET":
         return _preference_page(request, subscriber)
     action = request.POST.get("action")
@@ -244,6 +274,21 @@ def preferences(request, token):
     return _done(request, "saved")
 
 
+def _expired_preference_link(request, token):
+    """A genuine preference link past RUNDBRIEF_PREFERENCE_LINK_DAYS shows nothing of the subscriber;
+    it offers to mail a fresh link to her address, which only its owner can open. Anything else
+    is not a valid link."""
+    try:
+        subscriber = _subscriber(tokens.PREFERENCES, token, expired_ok=True)
+    except tokens.InvalidToken:
+        return _invalid_link(request)
+    if request.method == "POST":
+        return _done(request, "sent" if actions.request_preferences_link(subscriber) else "held")
+    message = FRESH_LINK_MESSAGES.get(request.GET.get("done", ""), "")
+    context = {"days": settings.RUNDBRIEF_PREFERENCE_LINK_DAYS, "message": message}
+    return render(request, "audience/preferences_expired.html", context, status=410)
+
+
 def _resubscribe(request, subscriber):
     """A withdrawn reader signs up again: the normal sign-up (rate limit, intake, a new confirmation
     mail), with her address taken from the link instead of typed."""
@@ -261,10 +306,14 @@ def _resubscribe(request, subscriber):
             language=translation.get_language(),
             **_client(request),
         )
-    with transaction.atomic():
-        allowed = ratelimit.signup_allowed(client_ip(request))
-        if allowed and checked is not None:
-            actions.receive_subscription_request(checked)
+    try:
+        with transaction.atomic():
+            allowed = ratelimit.signup_allowed(client_ip(request))
+            if allowed and checked is not None:
+                actions.receive_subscription_request(checked)
+    except DATABASE_UNWRITABLE:
+        log.error("re-subscription not stored: the database refused the write", exc_info=True)
+        return service_unavailable(request)
     if not allowed:
         message = _("Too many sign-ups from your network just now. Please wait a minute and try again.")
         return _preference_page(request, subscriber, resubscribe=form, message=message, status=429)

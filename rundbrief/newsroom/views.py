@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponseServerError
+from django.http import Http404, HttpResponse, HttpResponseServerError
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 
@@ -68,12 +68,24 @@ def page_not_found(request, exception=None):
     return render(request, "404.html", status=404)
 
 
-def server_error(request):
+def _page_without_database(template):
     # Kept free of database queries: the database may be why we are here (down, read-only, its disk
     # full). Rendered without the request, so no context processor runs — the site one reads (and may
     # create) the site profile — and with the little the layout needs given here.
     context = {"site_profile": None, "menu_topics": [], "SITE_URL": settings.SITE_URL, "language_switch": []}
-    return HttpResponseServerError(render_to_string("500.html", context))
+    return render_to_string(template, context)
+
+
+def server_error(request):
+    return HttpResponseServerError(_page_without_database("500.html"))
+
+
+def service_unavailable(request):
+    """The answer when the database cannot take a reader's write (read-only, its disk full, locked
+    too long): 503 and "try again later" (RFC 9110 §15.6.4), in the site's layout, without the database."""
+    response = HttpResponse(_page_without_database("503.html"), status=503)
+    response["Retry-After"] = "300"
+    return response
 
 
 def raise_404(request):

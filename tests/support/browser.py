@@ -7,6 +7,9 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connections
 
+AXE = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+# WCAG 2.1 A and AA rules only: axe's "best-practice" rules are advice, not the AA contrast/label/heading basics.
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 CHROMIUM = os.environ.get("RUNDBRIEF_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -66,3 +69,15 @@ def screenshot_path(name):
     folder = Path(settings.VAR_DIR) / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{name}.png"
+
+
+def serious_violations(page):
+    # Evaluated through the browser's debugging protocol: the site's Content-Security-Policy allows no
+    # script tag that is not its own, and must not be loosened for a test.
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -1,4 +1,5 @@
 from django import template
+from django.conf import settings
 from django.utils import translation
 
 from rundbrief.audience.models import ConsentText
@@ -10,6 +11,12 @@ register = template.Library()
 def current_consent_text():
     """The newest consent text in the page's language; its pk travels with the form as proof."""
     return ConsentText.current(translation.get_language()) or ConsentText.current("de")
+
+
+@register.inclusion_tag("audience/_proof_of_work.html")
+def proof_of_work(form=None):
+    """The proof-of-work's hidden field, its announced status and its script, when the check is on."""
+    return {"enabled": settings.RUNDBRIEF_SIGNUP_PROOF_OF_WORK, "form": form}
 
 
 @register.filter
