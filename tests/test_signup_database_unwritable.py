@@ -71,6 +71,10 @@ def test_a_re_subscription_from_the_preference_centre_answers_503_too(client, to
         if connection.vendor == "sqlite":
             cursor.execute("PRAGMA query_only = ON")
         else:
+            # The rows written above have deferred foreign-key checks pending, which the test's
+            # teardown would run (SELECT … FOR KEY SHARE) inside the read-only transaction: run them now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             cursor.execute("SET TRANSACTION READ ONLY")
     try:
         response = client.post(url, body)
