@@ -233,7 +233,7 @@ def test_the_import_subject_hash_is_hmac_sha256_for_any_key_length(key, address)
     """Keys shorter and longer than SHA-256's 64-byte block (RFC 2104 §2) give hmac's own digest."""
     import hmac
 
-    from rundbrief.audience.importer import subject_hasher
+    from rundbrief.audience.import_rows import subject_hasher
 
     encoded = address.encode("utf-8")
     assert subject_hasher(key)(encoded) == hmac.new(key, encoded, "sha256").hexdigest()
@@ -241,7 +241,7 @@ def test_the_import_subject_hash_is_hmac_sha256_for_any_key_length(key, address)
 
 def test_the_import_subject_hash_is_the_ledgers(settings):
     from rundbrief.audience.addresses import hash_key
-    from rundbrief.audience.importer import subject_hasher
+    from rundbrief.audience.import_rows import subject_hasher
 
     for configured in ("", "a-configured-key"):
         settings.RUNDBRIEF_HASH_KEY = configured
