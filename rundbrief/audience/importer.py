@@ -37,6 +37,7 @@ import csv
 import errno
 import gc
 import io
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,7 @@ from pathlib import Path
 from rundbrief.audience.addresses import normalise_fast  # noqa: F401 (tests compare it with normalise_address)
 from rundbrief.audience.csvcells import spreadsheet_safe
 from rundbrief.audience.csvsniff import ImportFileError, SniffedFile, sniff
-from rundbrief.audience.import_formats import RUNDBRIEF_COLUMNS
+from rundbrief.audience.import_formats import FIELDS, RUNDBRIEF_COLUMNS
 from rundbrief.audience.import_rows import CONTROL, Row, RowError, RowParser, truncate_ip_fast  # noqa: F401
 from rundbrief.audience.import_writer import ChunkWriter
 from rundbrief.db.readahead import read_ahead
@@ -259,3 +260,53 @@ def import_subscribers(
         rejects.close()
     summary.rejected = rejects.count
     return summary
+
+
+@dataclass
+class PreviewRow:
+    line: int
+    values: list  # (field, value) of the mapped columns, in the file's order
+    extra: dict  # the columns not imported
+    outcome: str  # "confirmed", "pending", "suppressed:REASON" or "rejected"
+    reason: str = ""
+
+
+@dataclass
+class Preview:
+    sniffed: SniffedFile
+    rows: list
+
+    @property
+    def mapping(self):
+        return self.sniffed.columns.mapping
+
+    @property
+    def not_imported(self):
+        return [name for _index, name in self.sniffed.columns.extra]
+
+
+def preview(path, format_name="rundbrief", *, rows=5, topics=(), consent_basis=""):
+    """What an import of FILE would do with its first `rows` rows, writing nothing: the column mapping and
+    each row's outcome (the admin's preview step). ImportFileError as import_files raises it."""
+    path = Path(path)
+    sniffed = check_file(path, format_name)
+    topics, consent_basis = check_options(topics, consent_basis)
+    parser = RowParser(sniffed.columns, path.name, default_topics=topics, consent_basis=consent_basis)
+    fields = {index: name for name, index in zip(FIELDS, sniffed.columns.order, strict=True) if index is not None}
+    shown = []
+    with open(path, encoding=sniffed.encoding, newline="") as fh:
+        for line, record in itertools.islice(read_records(fh, sniffed.delimiter), rows):
+            cells = record if isinstance(record, list) else []
+            values = [(fields[i], cells[i] if i < len(cells) else "") for i in sorted(fields)]
+            extra = {name: cells[i] for i, name in sniffed.columns.extra if i < len(cells) and cells[i]}
+            try:
+                row = parser.parse(line, record)
+            except RowError as exc:
+                shown.append(PreviewRow(line, values, extra, "rejected", str(exc)))
+                continue
+            if row.suppress:
+                outcome = f"suppressed:{row.suppress}"
+            else:
+                outcome = "confirmed" if row.confirmed_at else "pending"
+            shown.append(PreviewRow(line, values, extra, outcome))
+    return Preview(sniffed, shown)
