@@ -1,7 +1,7 @@
 """The export formats `import-subscribers --format` reads, each a mapping of its columns to ours.
 
 A format is data, worked out once per file into a ColumnMap (which column holds which field, which
-columns are not imported), so the per-row path in importer.RowParser does no name look-ups or format
+columns are not imported), so the per-row path in import_rows.RowParser does no name look-ups or format
 dispatch. The column lists come from each tool's published export and import documentation; the
 sources are cited in docs/integrations.md, "Imports from other tools", which also has the tables.
 
