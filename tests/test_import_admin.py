@@ -73,3 +73,12 @@ def test_only_users_who_may_add_subscribers_can_import(client, django_user_model
     editor = django_user_model.objects.create_user("redakteurin", password="x", is_staff=True)
     client.force_login(editor)
     assert client.get(URL).status_code == 403
+
+
+def test_an_upload_waits_for_the_import_at_most_an_hour(admin_client, topics, monkeypatch):
+    from rundbrief.audience import import_admin
+
+    html = upload(admin_client, "mailchimp_subscribed.csv", format="mailchimp").content.decode()
+    monkeypatch.setattr(import_admin, "MAX_AGE", -1)  # the signed name has expired
+    assert admin_client.post(URL, hidden_fields(html)).status_code == 403
+    assert not Subscriber.objects.exists()

@@ -328,3 +328,13 @@ def test_any_file_is_imported_or_refused_with_one_clear_line(content, format_nam
     else:
         assert summary.rejects_path.exists()
         assert min(summary.confirmed, summary.pending, summary.rejected, summary.suppression_added) >= 0
+
+
+def test_who_unsubscribed_elsewhere_may_opt_in_again_here_but_a_bounced_address_gets_no_mail(exports, topics):
+    from rundbrief.audience import actions
+    from rundbrief.audience.models import ConsentText
+
+    run("--format", "mailchimp", *exports("mailchimp_unsubscribed.csv", "mailchimp_cleaned.csv"))
+    text = ConsentText.current("de")
+    assert actions.request_subscription("weg@example.de", consent_text=text).mail_queued
+    assert not actions.request_subscription("tot@example.de", consent_text=text).mail_queued
