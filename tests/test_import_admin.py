@@ -1,8 +1,11 @@
 """The admin's import: upload, a preview of the column mapping and the first rows, then the import."""
 
+import os
 import re
+import time
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -11,6 +14,12 @@ from rundbrief.audience.models import ConsentEvent, Subscriber, Suppression
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
 URL = "/admin/audience/subscriber/import/"
+
+
+@pytest.fixture(autouse=True)
+def var_dir(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    return tmp_path
 
 
 def upload(client, name, data=None, **fields):
@@ -82,3 +91,12 @@ def test_an_upload_waits_for_the_import_at_most_an_hour(admin_client, topics, mo
     monkeypatch.setattr(import_admin, "MAX_AGE", -1)  # the signed name has expired
     assert admin_client.post(URL, hidden_fields(html)).status_code == 403
     assert not Subscriber.objects.exists()
+
+
+def test_an_upload_never_imported_is_deleted_with_the_next_upload_after_an_hour(admin_client, topics, var_dir):
+    upload(admin_client, "mailchimp_subscribed.csv", format="mailchimp")
+    (old,) = (var_dir / "imports").iterdir()
+    os.utime(old, (time.time() - 3700, time.time() - 3700))
+    upload(admin_client, "mailchimp_cleaned.csv", format="mailchimp")
+    (left,) = (var_dir / "imports").iterdir()
+    assert left != old and not old.exists()

@@ -2,7 +2,8 @@
 
 The same importer as `rundbrief import-subscribers` (importer.import_files), with the same formats and
 options. The upload is kept, owner-only, under VAR_DIR/imports/ between the preview and the import,
-named by a random token that the preview signs; it and its rejects file are deleted once the import ran.
+named by a random token that the preview signs; it and its rejects file are deleted once the import ran,
+and an upload never imported is deleted with the next upload after an hour.
 Only users who may add subscribers see it (docs/integrations.md, "In the admin").
 """
 
@@ -10,6 +11,7 @@ import csv
 import os
 import secrets
 import shutil
+import time
 from pathlib import Path
 
 from django import forms
@@ -79,6 +81,7 @@ def upload_dir():
 
 def _store(uploaded) -> str:
     """Save the upload owner-only under a random folder, keeping its name for the ledger's source."""
+    _forget_old_uploads()
     token = secrets.token_hex(16)
     folder = upload_dir() / token
     folder.mkdir(parents=True, mode=0o700)
@@ -88,6 +91,16 @@ def _store(uploaded) -> str:
         for chunk in uploaded.chunks():
             fh.write(chunk)
     return signing.dumps(f"{token}/{name}", salt=SALT)
+
+
+def _forget_old_uploads():
+    """Uploads previewed but never imported hold addresses: gone once their signed name has expired."""
+    if not upload_dir().is_dir():
+        return
+    too_old = time.time() - MAX_AGE
+    for folder in upload_dir().iterdir():
+        if folder.is_dir() and not folder.is_symlink() and folder.stat().st_mtime < too_old:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _stored(signed) -> Path:
