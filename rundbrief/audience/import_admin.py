@@ -23,6 +23,7 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext_lazy as _
 
 from rundbrief.audience import importer
+from rundbrief.audience.csvsniff import encoding_name
 from rundbrief.audience.import_formats import FORMATS
 from rundbrief.audience.models import Suppression
 from rundbrief.newsroom.models import Topic
@@ -30,6 +31,7 @@ from rundbrief.newsroom.models import Topic
 SALT = "rundbrief.audience.import-upload"
 MAX_AGE = 3600  # seconds between the preview and the import
 SHOWN_REJECTS = 20
+DELIMITERS = {",": _("comma"), ";": _("semicolon"), "\t": _("tab")}
 
 
 class ImportOptionsForm(forms.Form):
@@ -141,7 +143,15 @@ def import_view(model_admin, request):
             return render(
                 request,
                 "admin/audience/import_preview.html",
-                {**context, "preview": shown, "rows": rows, "file_name": path.name, "form": run_form},
+                {
+                    **context,
+                    "preview": shown,
+                    "rows": rows,
+                    "file_name": path.name,
+                    "encoding": encoding_name(shown.sniffed.encoding),
+                    "delimiter": DELIMITERS[shown.sniffed.delimiter],
+                    "form": run_form,
+                },
             )
     return render(request, "admin/audience/import.html", {**context, "form": form})
 
