@@ -3,6 +3,7 @@ consent evidence in the ledger, suppression of members who left, and broken file
 
 import csv
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -137,7 +138,7 @@ def test_rapidmail_statuses_and_both_ips(exports, topics):
     assert Subscriber.objects.count() == 2
 
 
-def test_brevo_rows_need_a_consent_basis_and_blacklisted_ones_are_suppressed(exports, topics, caplog):
+def test_brevo_rows_need_a_consent_basis_and_blacklisted_ones_are_suppressed(exports, topics, json_log):
     (path,) = exports("brevo.csv")
     # Brevo's export has no consent time: without a stated basis the active contact is rejected.
     assert run("--format", "brevo", path).startswith("imported: 0 confirmed, 0 pending")
@@ -148,6 +149,10 @@ def test_brevo_rows_need_a_consent_basis_and_blacklisted_ones_are_suppressed(exp
     assert run("--format", "brevo", "--consent-basis", basis, path).startswith("imported: 0 confirmed, 1 pending")
     (event,) = events_of("ilse.brevo@example.de")
     assert event.source == f"import:brevo:brevo.csv:2 consent_basis={basis}"
+    logged = [json.loads(line) for line in json_log.getvalue().splitlines() if "consent basis" in line]
+    assert [(e["event"], e["consent_basis"], e["format"]) for e in logged] == [
+        ("import consent basis stated", basis, "brevo")
+    ]
 
 
 def test_a_row_with_only_confirmed_at_is_rejected_unless_a_consent_basis_is_given(tmp_path, topics):

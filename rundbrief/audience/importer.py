@@ -216,7 +216,7 @@ def import_subscribers(
     topics, consent_basis = check_options(topics, consent_basis)
     columns = sniffed.columns
     if consent_basis:
-        log.info("import_consent_basis", file=path.name, format=columns.format.name, consent_basis=consent_basis)
+        log.info("import consent basis stated", file=path.name, format=columns.format.name, consent_basis=consent_basis)
     summary = ImportSummary(rejects_path=Path(rejects_path) if rejects_path else default_rejects_path(path))
     parser = RowParser(columns, path.name, default_topics=topics, consent_basis=consent_basis)
     rejects = RejectsFile(summary.rejects_path, columns.header)
