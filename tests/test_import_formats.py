@@ -343,3 +343,15 @@ def test_who_unsubscribed_elsewhere_may_opt_in_again_here_but_a_bounced_address_
     text = ConsentText.current("de")
     assert actions.request_subscription("weg@example.de", consent_text=text).mail_queued
     assert not actions.request_subscription("tot@example.de", consent_text=text).mail_queued
+
+
+def test_a_member_who_left_is_suppressed_even_with_an_unreadable_time_and_an_empty_status_is_a_member(tmp_path, topics):
+    gone = tmp_path / "unsubscribed.csv"
+    gone.write_text('"Email Address",UNSUB_TIME\nweg@example.de,gestern\n', encoding="utf-8")
+    assert "1 added to the suppression list" in run("--format", "mailchimp", str(gone))
+    assert suppression_of("weg@example.de") == Suppression.Reason.UNSUBSCRIBED
+    assert events_of("weg@example.de")[0].source == "import:mailchimp:unsubscribed.csv:2 reason=unsubscribed"
+
+    members = tmp_path / "rapid.csv"
+    members.write_text("email;status;created\nda@example.de;;2024-03-01 09:30:00\n", encoding="utf-8")
+    assert run("--format", "rapidmail", str(members)).startswith("imported: 0 confirmed, 1 pending")

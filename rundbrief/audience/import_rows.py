@@ -126,7 +126,10 @@ class RowParser:
             # Only the address and the time: the member is suppressed, whatever consent they once gave.
             subject = self.subject_hash(email.encode("utf-8"))
             row = Row(line, email, subject, (), None, None, "", "", None, self.language, suppress=reason)
-            row.suppress_time = self.time(gone, "suppress_time")
+            try:
+                row.suppress_time = self.time(gone, "suppress_time")
+            except RowError:
+                pass  # an unreadable time keeps no one on the list: suppressed without it
             return self.with_extra(row, fields)
         consented_at = self.time(consented, "consented_at")
         confirmed_at = self.time(confirmed, "confirmed_at")
@@ -169,6 +172,8 @@ class RowParser:
         return row
 
     def status_reason(self, value):
+        if not value:
+            return ""  # no status given: a member of the exported list
         reason = self.statuses.get(value.lower())
         if reason is None:
             known = ", ".join(repr(v) for v in self.statuses)
