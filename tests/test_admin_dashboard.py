@@ -73,7 +73,7 @@ def import_pending(tmp_path, count):
     rows = "".join(f"messe{i}@example.org,finanznachrichten,,,Messe,,\n" for i in range(count))
     path.write_text("email,topics,consented_at,confirmed_at,source,ip,consent_text_version\n" + rows)
     out = io.StringIO()
-    call_command("import-subscribers", str(path), stdout=out)
+    call_command("import-subscribers", str(path), "--consent-basis", "Anmeldeliste der Messe", stdout=out)
     assert f"0 confirmed, {count} pending" in out.getvalue()
 
 

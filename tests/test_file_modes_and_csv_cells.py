@@ -38,7 +38,7 @@ def write(path, text):
 @pytest.mark.django_db
 def test_the_rejects_file_is_0600_and_its_cells_are_no_formulas(tmp_path, topics):
     source = write(tmp_path / "liste.csv", 'email,topics\n"=HYPERLINK(""https://evil.example"")",finanznachrichten\n')
-    call_command("import-subscribers", str(source), stdout=io.StringIO())
+    call_command("import-subscribers", str(source), "--consent-basis", "Altbestand", stdout=io.StringIO())
     rejects = tmp_path / "liste.rejects.csv"
     assert stat.S_IMODE(rejects.stat().st_mode) == 0o600
     (row,) = list(csv.reader(rejects.open(encoding="utf-8")))[1:]
@@ -51,7 +51,7 @@ def test_the_import_refuses_to_write_its_rejects_file_through_a_symlink(tmp_path
     source = write(tmp_path / "liste.csv", "email,topics\nkaputt,finanznachrichten\n")
     (tmp_path / "liste.rejects.csv").symlink_to(victim)
     with pytest.raises(CommandError, match="is a symbolic link"):
-        call_command("import-subscribers", str(source), stdout=io.StringIO())
+        call_command("import-subscribers", str(source), "--consent-basis", "Altbestand", stdout=io.StringIO())
     assert victim.read_text() == "nicht überschreiben\n" and not Subscriber.objects.exists()
 
 
@@ -61,14 +61,14 @@ def test_an_exported_address_that_looks_like_a_formula_is_escaped_and_imports_un
         tmp_path / "alt.csv",
         "email,topics,consented_at,source\n=leser@example.org,finanznachrichten,2026-01-01T10:00:00+01:00,-formular\n",
     )
-    call_command("import-subscribers", str(source), stdout=io.StringIO())
+    call_command("import-subscribers", str(source), "--consent-basis", "Altbestand", stdout=io.StringIO())
     assert Subscriber.objects.filter(email="=leser@example.org").exists()
     exported = tmp_path / "export.csv"
     call_command("export-subscribers", str(exported), stdout=io.StringIO(), stderr=io.StringIO())
     text = exported.read_text(encoding="utf-8")
     assert "'=leser@example.org" in text and "\n=" not in text and ",-formular" not in text
     Subscriber.objects.all().delete()
-    call_command("import-subscribers", str(exported), stdout=io.StringIO())
+    call_command("import-subscribers", str(exported), "--consent-basis", "Altbestand", stdout=io.StringIO())
     assert list(Subscriber.objects.values_list("email", flat=True)) == ["=leser@example.org"]
 
 

@@ -68,7 +68,7 @@ def test_a_row_with_confirmed_at_becomes_a_confirmed_subscriber_with_an_imported
 
 
 def test_a_row_without_confirmed_at_becomes_pending_and_gets_no_mail(csv_file, topics, smtp_inbox):
-    path = csv_file("max@example.de,,,,,,\n")
+    path = csv_file("max@example.de,,2024-03-01T09:30:00,,,,\n")
     assert "0 confirmed, 1 pending" in run(path)
     max_ = Subscriber.objects.get(email="max@example.de")
     assert max_.status == Subscriber.Status.PENDING
@@ -83,18 +83,23 @@ def test_send_confirmation_mails_pending_rows_through_the_double_opt_in(
     smtp_inbox,
     django_capture_on_commit_callbacks,  # noqa: F811
 ):
-    path = csv_file("max@example.de,produktneuheiten,,,,,\nerika@example.de,,,2024-03-01T09:41:00,,,\n")
+    path = csv_file(
+        "max@example.de,produktneuheiten,2024-03-01T09:30:00,,,,\nerika@example.de,,2024-03-01T09:30:00,2024-03-01T09:41:00,,,\n"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         summary = run(path, "--send-confirmation")
     assert "1 confirmed, 1 pending" in summary
     assert [m["To"] for m in smtp_inbox.mails] == ["max@example.de"]
     kinds = list(ConsentEvent.objects.filter(subject_hash=subject_hash("max@example.de")).values_list("kind", "source"))
-    assert kinds == [("requested", "import:kunden.csv:2"), ("confirmation_sent", "mail:confirmation-request")]
+    assert kinds == [
+        ("requested", "import:kunden.csv:2 consented_at=2024-03-01T08:30:00+00:00"),
+        ("confirmation_sent", "mail:confirmation-request"),
+    ]
 
 
 def test_suppressed_addresses_are_skipped_and_counted(csv_file, topics):
     suppress_address("bounced@example.de", reason=Suppression.Reason.BOUNCED)
-    path = csv_file("Bounced@Example.de,,,2024-03-01T09:41:00,,,\n")
+    path = csv_file("Bounced@Example.de,,2024-03-01T09:30:00,2024-03-01T09:41:00,,,\n")
     assert "0 confirmed, 0 pending, 1 suppressed-skipped" in run(path)
     assert not Subscriber.objects.filter(email="bounced@example.de").exists()
 
@@ -104,12 +109,12 @@ def test_invalid_rows_go_to_the_rejects_file_with_line_number_and_reason(csv_fil
         "kein-at-zeichen,,,,,,\n"
         '"a@b.de\r\nBcc: x@y.de",,,,,,\n'
         "c@example.de,,gestern,,,,\n"
-        "d@example.de,,,,,,7\n"
-        "e@example.de,edelsteine,,,,,\n"
-        "f@example.de,,,,,999.1.1.1,\n"
+        "d@example.de,,2024-03-01T09:30:00,,,,7\n"
+        "e@example.de,edelsteine,2024-03-01T09:30:00,,,,\n"
+        "f@example.de,,2024-03-01T09:30:00,,,999.1.1.1,\n"
         "g@example.de,,2024-03-02T00:00:00,2024-03-01T00:00:00,,,\n"
-        "ok@example.de,,,,,,\n"
-        "OK@example.de,,,,,,\n"
+        "ok@example.de,,2024-03-01T09:30:00,,,,\n"
+        "OK@example.de,,2024-03-01T09:30:00,,,,\n"
     )
     assert "1 pending" in run(path) and "8 rejected" in run(path)
     rejects = {row["line"]: row["reason"] for row in rejects_of(path)}
@@ -126,8 +131,8 @@ def test_invalid_rows_go_to_the_rejects_file_with_line_number_and_reason(csv_fil
 
 def test_topics_may_be_separated_by_bar_semicolon_or_space(csv_file, topics):
     path = csv_file(
-        "a@example.de,produktneuheiten|sonderangebote,,,,,\n"
-        "b@example.de,produktneuheiten;sonderangebote,,,,,\n"
+        "a@example.de,produktneuheiten|sonderangebote,2024-03-01T09:30:00,,,,\n"
+        "b@example.de,produktneuheiten;sonderangebote,2024-03-01T09:30:00,,,,\n"
         'c@example.de,"produktneuheiten  Sonderangebote",,,,,\n'
     )
     run(path)
@@ -137,7 +142,9 @@ def test_topics_may_be_separated_by_bar_semicolon_or_space(csv_file, topics):
 
 
 def test_importing_the_same_file_again_changes_nothing(csv_file, topics):
-    path = csv_file("a@example.de,,2024-03-01T09:30:00,2024-03-01T09:41:00,,198.51.100.7,1\nb@example.de,,,,,,\n")
+    path = csv_file(
+        "a@example.de,,2024-03-01T09:30:00,2024-03-01T09:41:00,,198.51.100.7,1\nb@example.de,,2024-03-01T09:30:00,,,,\n"
+    )
     run(path)
 
     def snapshot():
@@ -152,7 +159,7 @@ def test_importing_the_same_file_again_changes_nothing(csv_file, topics):
 
 
 def test_an_import_never_resubscribes_someone_who_withdrew(csv_file, topics):
-    path = csv_file("a@example.de,,,2024-03-01T09:41:00,,,\n")
+    path = csv_file("a@example.de,,2024-03-01T09:30:00,2024-03-01T09:41:00,,,\n")
     run(path)
     withdraw_consent(Subscriber.objects.get(email="a@example.de"), source="web:one-click-unsubscribe")
     assert "1 unchanged" in run(path)
@@ -161,7 +168,9 @@ def test_an_import_never_resubscribes_someone_who_withdrew(csv_file, topics):
 
 def test_the_ledger_chain_verifies_across_bulk_and_single_appends(csv_file, topics):
     suppress_address("first@example.de", reason=Suppression.Reason.MANUAL)  # a single append before
-    rows = "".join(f"p{i}@example.de,,,2024-03-01T09:41:00,,203.0.113.{i % 250},\n" for i in range(25))
+    rows = "".join(
+        f"p{i}@example.de,,2024-03-01T09:30:00,2024-03-01T09:41:00,,203.0.113.{i % 250},\n" for i in range(25)
+    )
     import_subscribers(csv_file(rows), chunk_rows=7)  # several chunks, each one bulk append
     suppress_address("last@example.de", reason=Suppression.Reason.MANUAL)  # and one after
     report = ledger.verify_chain()
@@ -224,7 +233,7 @@ def test_the_import_subject_hash_is_hmac_sha256_for_any_key_length(key, address)
     """Keys shorter and longer than SHA-256's 64-byte block (RFC 2104 §2) give hmac's own digest."""
     import hmac
 
-    from rundbrief.audience.importer import subject_hasher
+    from rundbrief.audience.import_rows import subject_hasher
 
     encoded = address.encode("utf-8")
     assert subject_hasher(key)(encoded) == hmac.new(key, encoded, "sha256").hexdigest()
@@ -232,27 +241,31 @@ def test_the_import_subject_hash_is_hmac_sha256_for_any_key_length(key, address)
 
 def test_the_import_subject_hash_is_the_ledgers(settings):
     from rundbrief.audience.addresses import hash_key
-    from rundbrief.audience.importer import subject_hasher
+    from rundbrief.audience.import_rows import subject_hasher
 
     for configured in ("", "a-configured-key"):
         settings.RUNDBRIEF_HASH_KEY = configured
         assert subject_hasher(hash_key())(b"erika@example.de") == subject_hash("erika@example.de")
 
 
-def test_a_file_that_is_not_utf8_is_refused_with_one_line_and_exit_status_1(tmp_path, topics):
-    path = tmp_path / "latin1.csv"
-    path.write_bytes(HEADER.encode() + "müller@example.de,,,,,,\n".encode("latin-1"))
+def test_a_file_neither_utf8_nor_windows_1252_is_refused_with_one_line_and_exit_status_1(tmp_path, topics):
+    path = tmp_path / "kaputt.csv"
+    # 0x81 is undefined in Windows-1252 and no UTF-8 sequence either.
+    path.write_bytes(HEADER.encode() + b"m\x81ller@example.de,,2024-03-01T09:30:00,,,,\n")
     with pytest.raises(CommandError) as failure:
         run(path)
     assert failure.value.returncode == 1
-    assert str(failure.value) == f"{path}: not UTF-8 (byte {len(HEADER) + 2})"
+    assert str(failure.value) == f"{path}: neither UTF-8 nor Windows-1252 text (save it as CSV UTF-8)"
     assert not Subscriber.objects.exists()
 
 
 def test_a_file_without_an_email_column_is_refused_with_exit_status_1(csv_file, topics):
     with pytest.raises(CommandError) as failure:
         run(csv_file("a@example.de\n", header="mail\n"))
-    assert failure.value.returncode == 1 and "no `email` column" in str(failure.value)
+    assert failure.value.returncode == 1
+    assert "no `email` column for --format rundbrief; columns found: 'mail', read with the delimiter comma" in str(
+        failure.value
+    )
 
 
 def test_rejects_go_where_the_rejects_option_says(csv_file, topics, tmp_path):
@@ -268,11 +281,13 @@ class Terminal(io.StringIO):
 
 
 def test_a_terminal_gets_a_progress_bar_and_a_log_only_the_summary(csv_file, topics):
-    path = csv_file("a@example.de,,,,,,\n")
+    path = csv_file("a@example.de,,2024-03-01T09:30:00,,,,\n")
     terminal = Terminal()
     call_command("import-subscribers", str(path), stdout=terminal)
     assert "importing" in terminal.getvalue() and "imported: 0 confirmed, 1 pending" in terminal.getvalue()
-    assert run(csv_file("b@example.de,,,,,,\n", name="b.csv")).startswith("imported: 0 confirmed, 1 pending")
+    assert run(csv_file("b@example.de,,2024-03-01T09:30:00,,,,\n", name="b.csv")).startswith(
+        "imported: 0 confirmed, 1 pending"
+    )
 
 
 def _peak_import_memory(csv_file, rows, name):
@@ -325,7 +340,7 @@ def test_an_error_while_parsing_stops_the_import_after_the_chunks_before_it(csv_
         return parse(self, line, fields)
 
     monkeypatch.setattr(importer.RowParser, "parse", parse_until_line_8)
-    body = "".join(f"e{i}@example.de,,,2024-03-01T09:41:00,,,\n" for i in range(10))
+    body = "".join(f"e{i}@example.de,,2024-03-01T09:30:00,2024-03-01T09:41:00,,,\n" for i in range(10))
     with pytest.raises(RuntimeError, match="line 8"):
         import_subscribers(csv_file(body), chunk_rows=3)  # lines 2-4 and 5-7 written, 8-10 not
     assert sorted(Subscriber.objects.values_list("email", flat=True)) == [f"e{i}@example.de" for i in range(6)]
@@ -343,7 +358,7 @@ def test_a_failing_write_stops_the_parsing_thread(csv_file, topics, monkeypatch)
 
     monkeypatch.setattr(ChunkWriter, "write", refuse)
     interval = sys.getswitchinterval()
-    body = "".join(f"w{i}@example.de,,,,,,\n" for i in range(50))
+    body = "".join(f"w{i}@example.de,,2024-03-01T09:30:00,,,,\n" for i in range(50))
     with pytest.raises(RuntimeError, match="disk full"):
         import_subscribers(csv_file(body), chunk_rows=2)
     assert not [t for t in threading.enumerate() if t.name == "rundbrief-read-ahead"]
@@ -357,7 +372,7 @@ def test_the_import_gives_the_garbage_collector_back_as_it_found_it(csv_file, to
 
     from rundbrief.audience.import_writer import ChunkWriter
 
-    body = "".join(f"g{i}@example.de,,,,,,\n" for i in range(5))
+    body = "".join(f"g{i}@example.de,,2024-03-01T09:30:00,,,,\n" for i in range(5))
     import_subscribers(csv_file(body, name="ok.csv"))
     assert gc.isenabled()
     write = ChunkWriter.write
@@ -409,7 +424,7 @@ def test_a_transaction_spans_several_chunks_and_a_failure_undoes_only_the_open_o
         write(self, chunk)
 
     monkeypatch.setattr(ChunkWriter, "_write", fail_fourth)
-    body = "".join(f"t{i}@example.de,,,2024-03-01T09:41:00,,203.0.113.1,\n" for i in range(10))
+    body = "".join(f"t{i}@example.de,,2024-03-01T09:30:00,2024-03-01T09:41:00,,203.0.113.1,\n" for i in range(10))
     with pytest.raises(RuntimeError, match="went away"):
         import_subscribers(csv_file(body), chunk_rows=4)
     assert sorted(Subscriber.objects.values_list("email", flat=True)) == [f"t{i}@example.de" for i in range(4)]

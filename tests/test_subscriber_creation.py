@@ -30,7 +30,7 @@ def test_a_sign_up_without_topics_consents_to_every_topic_on_each_path(topics, t
         "drei@example.de,,,2024-03-01T09:41:00,,,\nvier@example.de,|,,2024-03-01T09:41:00,,,\n",
         encoding="utf-8",
     )
-    import_subscribers(path)
+    import_subscribers(path, consent_basis="Altbestand aus dem Shop")
     for address in ["eins@example.de", "zwei@example.de", "drei@example.de", "vier@example.de"]:
         assert topics_of(address) == EVERY, address
     kinds = dict(ConsentEvent.objects.values_list("subscriber__email", "kind"))

@@ -37,7 +37,7 @@ from rundbrief.newsroom.models import Topic
 for i, slug in enumerate(["produktneuheiten", "finanznachrichten", "sonderangebote"]):
     Topic.objects.create(name=slug.title(), slug=slug, menu_position=i)
 ConsentText.objects.create(language="de", text="Zweite Fassung der Einwilligung.")
-call_command("import-subscribers", "{export}")
+call_command("import-subscribers", "{export}", "--consent-basis", "Umzug: Altbestand ohne Einwilligungszeit")
 call_command("export-subscribers", "{again}")
 people = {{}}
 for s in Subscriber.objects.all():
@@ -101,7 +101,7 @@ def audience(topics, second_text, tmp_path):
     ]
     path = tmp_path / "kunden.csv"
     path.write_text(IMPORT_HEADER + "\n".join(rows) + "\n", encoding="utf-8")
-    import_subscribers(path)
+    import_subscribers(path, consent_basis="Altbestand aus dem Shop")
     return path
 
 
@@ -352,7 +352,7 @@ def test_any_source_survives_csv_quoting_and_a_re_import_unchanged(topics, tmp_p
         writer = csv.DictWriter(fh, fieldnames=list(listexport.COLUMNS))
         writer.writeheader()
         writer.writerow(dict(row, email=new_address))
-    summary = import_subscribers(path)
+    summary = import_subscribers(path, consent_basis="Altbestand aus dem Shop")
     assert summary.pending == 1, path.with_name("q.rejects.csv").read_text()
     (again,) = read_csv(csv_of(Subscriber.objects.filter(email=new_address)))
     assert (again["source"], again["consented_at"]) == (row["source"], row["consented_at"])
@@ -438,7 +438,7 @@ def test_the_export_reads_in_chunks_with_a_fixed_number_of_queries_each(
 
 
 def _peak_export_memory(path):
-    import_subscribers(path)
+    import_subscribers(path, consent_basis="Altbestand aus dem Shop")
     tracemalloc.start()
     try:
         for _ in listexport.csv_lines(listexport.active_rows(Subscriber.objects.all(), listexport.ExportCounts())):

@@ -208,7 +208,7 @@ def test_imported_confirmed_subscribers_get_no_welcome(welcome_inbox, tmp_path):
         f"kunde@example.de,finanznachrichten,{now},{now},Messe,203.0.113.77,de:1\n",
         encoding="utf-8",
     )
-    call_command("import-subscribers", str(path), stdout=io.StringIO())
+    call_command("import-subscribers", str(path), "--consent-basis", "Anmeldeliste der Messe", stdout=io.StringIO())
     assert Subscriber.objects.get(email="kunde@example.de").status == Subscriber.Status.CONFIRMED
     send_welcome_mails()
     assert welcomes(welcome_inbox) == []

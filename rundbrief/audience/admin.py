@@ -8,7 +8,7 @@ from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from rundbrief.audience import actions, listexport, queries
+from rundbrief.audience import actions, import_admin, listexport, queries
 from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Suppression
 from rundbrief.audience.proof import proof_for_address
 from rundbrief.newsroom.admin import TopicAdmin
@@ -48,6 +48,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     readonly_fields = ["email", "status", "language", "requested_at", "confirmed_at", "withdrawn_at", "proof_link"]
     fields = readonly_fields
     actions = ["export_selected_csv", "erase_selected"]
+    change_list_template = "admin/audience/subscriber/change_list.html"  # adds the import link
 
     def has_add_permission(self, request):
         return False
@@ -57,7 +58,11 @@ class SubscriberAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         proof = self.admin_site.admin_view(self.proof_view)
-        return [path("<int:pk>/proof/", proof, name="audience_subscriber_proof")] + super().get_urls()
+        upload = self.admin_site.admin_view(lambda request: import_admin.import_view(self, request))
+        return [
+            path("<int:pk>/proof/", proof, name="audience_subscriber_proof"),
+            path("import/", upload, name="audience_subscriber_import"),
+        ] + super().get_urls()
 
     @admin.display(description=_("proof of consent"))
     def proof_link(self, obj):

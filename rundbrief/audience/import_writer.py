@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from rundbrief.audience import actions
 from rundbrief.audience.enrolment import NewSubscriber, create_subscribers, subscriber_columns
-from rundbrief.audience.ledger_batch import EventRow, prepare_event
+from rundbrief.audience.ledger_batch import EventRow, append_events, prepare_event
 from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Suppression
 from rundbrief.db.bulk import bulk_cursor, datetime_adapters, insert_rows, max_params
 from rundbrief.newsroom.models import Topic
@@ -52,13 +52,17 @@ def _column_query(model, select, where):
 
 
 class ChunkWriter:
-    def __init__(self, summary, rejects, *, source_prefix, send_confirmation=False, rows_per_transaction=1):
+    def __init__(
+        self, summary, rejects, *, source_prefix, send_confirmation=False, rows_per_transaction=1, consent_basis=""
+    ):
         self.summary = summary
         self.rows_per_transaction = rows_per_transaction
         self.transaction, self.transaction_rows = None, 0
         self.rejects = rejects
         self.source_prefix = source_prefix
         self.send_confirmation = send_confirmation
+        # GDPR Art. 7(1): where a row has no consent time, the operator's statement is its evidence.
+        self.basis_part = f" consent_basis={consent_basis}" if consent_basis else ""
         self.topic_ids = dict(Topic.objects.values_list("slug", "pk"))
         self.subscriber_fields, self.subscriber_defaults = subscriber_columns()
         self.sqlite_cache_size = None
@@ -160,6 +164,14 @@ class ChunkWriter:
         salts = os.urandom(16 * len(rows)).hex()
         defaults = self.subscriber_defaults
         for index, row in enumerate(rows):
+            if row.suppress:
+                row.key = int(row.subject[:16], 16) >> 1
+                row.event = prepare_event(
+                    EventRow(
+                        ConsentEvent.Kind.SUPPRESSED, row.subject, source=self._suppress_source(row), occurred_at=now
+                    )
+                )
+                continue
             if row.confirmed_at:
                 status, requested_at = confirmed, row.consented_at or row.confirmed_at
             else:
@@ -188,6 +200,9 @@ class ChunkWriter:
                     source=self._source(row),
                     occurred_at=now,
                     ip=row.ip,
+                    # The evidence row has one IP field; the confirmation's IP goes into its second, labelled,
+                    # so it too is erasable and committed to by the chain, never in the chained source text.
+                    user_agent=f"confirm_ip={row.confirm_ip}" if row.confirm_ip else "",
                 ),
                 salts[32 * index : 32 * index + 32],
             )
@@ -202,15 +217,21 @@ class ChunkWriter:
                 _column_query(Suppression, ["address_hash"], "address_hash"), [row.subject for row in rows]
             )
         }
-        bulk, mailed = [], []
+        bulk, mailed, suppress = [], [], []
         for row in rows:
-            if row.subject in suppressed:
+            if row.suppress:
+                if row.subject in suppressed:
+                    self.summary.unchanged += 1  # already on the list: a second run adds nothing
+                else:
+                    suppress.append(row)
+            elif row.subject in suppressed:
                 self.summary.suppressed += 1
             elif row.confirmed_at is None and self.send_confirmation:
                 mailed.append(row)
             else:
                 bulk.append(row)
         self._create(bulk)
+        self._suppress(suppress)
         if not mailed:
             return
         known = {e for (e,) in _select_in(_column_query(Subscriber, ["email"], "email"), [r.email for r in mailed])}
@@ -230,9 +251,33 @@ class ChunkWriter:
             )
             self.summary.pending += 1
 
+    def _suppress(self, rows):
+        """Members another tool lists as unsubscribed, bounced or complained: a Suppression each (the
+        address's keyed hash and the reason) and a `suppressed` ledger event, never a subscriber. A
+        subscriber already here with that address stays as they are, but is no longer mailed."""
+        if not rows:
+            return
+        known = dict(_select_in(_column_query(Subscriber, ["email", "id"], "email"), [r.email for r in rows]))
+        now = self.adapters()(timezone.now())
+        insert_rows(
+            Suppression,
+            ["address_hash", "reason", "created_at"],
+            [(row.subject, row.suppress, now) for row in rows],
+            skip_conflicts_on="address_hash",
+        )
+        for row in rows:
+            row.event.subscriber_id = known.get(row.email)
+        append_events([row.event for row in rows])
+        self.summary.suppression_added += len(rows)
+
+    def _suppress_source(self, row):
+        """`import:TOOL:FILE:LINE reason=… at=…`: why and since when, as the other tool recorded it."""
+        at = f" at={row.suppress_time.astimezone(UTC).isoformat()}" if row.suppress_time else ""
+        return f"{self.source_prefix}:{row.line} reason={row.suppress}{at}"
+
     def _source(self, row):
         """`import:FILE:LINE source=… consented_at=… confirmed_at=…` (the parts that are given)."""
-        key = (row.source, row.consented_at, row.confirmed_at)
+        key = (row.source, row.consented_at, row.confirmed_at, row.basis)
         rest = self.source_memo.get(key)
         if rest is None:
             parts = [""]
@@ -242,6 +287,8 @@ class ChunkWriter:
                 parts.append(f"consented_at={row.consented_at.astimezone(UTC).isoformat()}")
             if row.confirmed_at:
                 parts.append(f"confirmed_at={row.confirmed_at.astimezone(UTC).isoformat()}")
+            if row.basis:
+                parts.append(self.basis_part.lstrip())
             if len(self.source_memo) >= 10_000:  # most files repeat a few combinations; bounded for the rest
                 self.source_memo.clear()
             rest = self.source_memo[key] = " ".join(parts)

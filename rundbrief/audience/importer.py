@@ -1,6 +1,8 @@
-"""Importing subscribers from a CSV file: `rundbrief import-subscribers` (docs/cli.md).
+"""Importing subscribers from CSV files: `rundbrief import-subscribers` (docs/cli.md).
 
-Columns (a header row names them, in any order; only `email` is required):
+Other tools' exports (Mailchimp, CleverReach, rapidmail, Brevo) are read through a column mapping
+(import_formats.py, docs/integrations.md); the encoding and delimiter are detected (csvsniff.py).
+The rundbrief format's columns (a header row names them, in any order; only `email` is required):
 
     email, topics, consented_at, confirmed_at, source, ip, consent_text_version
 
@@ -17,6 +19,11 @@ then bulk inserts and one bulk ledger append), committed every CHUNK_ROWS rows.
 Memory stays flat: at most three chunks are held; duplicates
 across chunks are found in a temporary table.
 
+Every row needs a consent time (`consented_at`) unless the operator states where consent was
+obtained (--consent-basis, recorded in each such row's ledger source): GDPR Art. 7(1), the controller
+must be able to prove consent. Members another tool lists as unsubscribed, bounced or complained
+go to the suppression list with that reason, never to the active list.
+
 Rows with `confirmed_at` become confirmed subscribers with an `imported`
 ledger event carrying the given evidence (GDPR Art. 7(1): the controller must be
 able to prove consent). Rows without become pending, with no mail unless
@@ -26,31 +33,29 @@ withdrawal, GDPR Art. 7(3)); a suppressed one is skipped (the
 suppression list blocks imports: docs/decisions.md, "Suppression and a fresh opt-in"). Re-running a file therefore changes nothing.
 """
 
-import codecs
 import csv
-import datetime as dt
 import errno
 import gc
 import io
-import operator
+import itertools
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.utils import timezone, translation
-
-from rundbrief.audience.addresses import hash_key, normalise_fast, subject_hasher, truncate_ip
-from rundbrief.audience.csvcells import from_spreadsheet_safe, spreadsheet_safe
-from rundbrief.audience.enrolment import consented_topics
+from rundbrief.audience.addresses import normalise_fast  # noqa: F401 (tests compare it with normalise_address)
+from rundbrief.audience.csvcells import spreadsheet_safe
+from rundbrief.audience.csvsniff import ImportFileError, SniffedFile, sniff
+from rundbrief.audience.import_formats import FIELDS, RUNDBRIEF_COLUMNS
+from rundbrief.audience.import_rows import CONTROL, Row, RowError, RowParser, truncate_ip_fast  # noqa: F401
 from rundbrief.audience.import_writer import ChunkWriter
-from rundbrief.audience.models import ConsentText
 from rundbrief.db.readahead import read_ahead
+from rundbrief.logs import get_logger
 from rundbrief.newsroom.models import Topic
 
-COLUMNS = ("email", "topics", "consented_at", "confirmed_at", "source", "ip", "consent_text_version")
+log = get_logger("rundbrief.audience.importer")
+
+COLUMNS = RUNDBRIEF_COLUMNS
+__all__ = ["ImportFileError", "ImportSummary", "import_files", "import_subscribers"]
 # Rows per transaction. Every commit writes out each index page it touched, and rows with random keys
 # (address, public id, subject hash) touch nearly every page of those indexes: at 500,000 rows,
 # 10,000 rows per transaction spent 22 s committing, 50,000 rows 7 s (docs/benchmarks.md). But on
@@ -60,19 +65,7 @@ COLUMNS = ("email", "topics", "consented_at", "confirmed_at", "source", "ip", "c
 CHUNK_ROWS = 10_000
 # Rows parsed and written at a time, within a transaction: what is held in memory.
 PARSE_ROWS = 10_000
-TOPIC_SEPARATORS = re.compile(r"[|;\s]+")
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-SOURCE_MAX = 120  # leaves room in the ledger's 300-character source for file, line and times
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}", re.ASCII)
-
-
-class ImportFileError(ValueError):
-    """The file cannot be read at all; the message is one line for the operator."""
-
-
-class RowError(ValueError):
-    """One row is invalid; the message is the reason written to the rejects file."""
+CONSENT_BASIS_MAX = 100
 
 
 @dataclass
@@ -83,71 +76,25 @@ class ImportSummary:
     unchanged: int = 0
     rejected: int = 0
     rejects_path: Path | None = None
+    suppression_added: int = 0  # members the file lists as unsubscribed, bounced or complained
 
     def line(self):
+        added = f", {self.suppression_added} added to the suppression list" if self.suppression_added else ""
         return (
             f"imported: {self.confirmed} confirmed, {self.pending} pending, {self.suppressed} "
-            f"suppressed-skipped, {self.unchanged} unchanged, {self.rejected} rejected "
+            f"suppressed-skipped, {self.unchanged} unchanged, {self.rejected} rejected{added} "
             f"(see {self.rejects_path})"
         )
 
 
-@dataclass(slots=True)
-class Row:
-    line: int
-    email: str
-    subject: str
-    topics: tuple  # sorted slugs
-    consented_at: dt.datetime | None
-    confirmed_at: dt.datetime | None
-    source: str
-    ip: str
-    consent_text: ConsentText | None
-    language: str
-    # Filled in by ChunkWriter.prepare in the parsing thread:
-    key: int = 0  # 63 bits of the subject hash, the key of the duplicate table
-    values: tuple = ()  # the Subscriber row but its id, in database form
-    event: object = None  # its ledger_batch.EventRow, ready to be chained
+def check_file(path, format_name="rundbrief") -> SniffedFile:
+    """The file's encoding, delimiter and column mapping; ImportFileError if it cannot be imported at all."""
+    return sniff(path, format_name)
 
 
-def truncate_ip_fast(raw: str, store_full_ip=False) -> str:
-    """addresses.truncate_ip, with a fast path for dotted-quad IPv4 (tests check both agree)."""
-    if not store_full_ip and IPV4.fullmatch(raw):
-        return raw.rpartition(".")[0] + ".0"
-    return truncate_ip(raw)
-
-
-def check_file(path: Path) -> list[str]:
-    """The header's column names; ImportFileError if the file is unreadable, not UTF-8 or has no `email`."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with open(path, "rb") as fh:
-            offset = 0
-            # A whole pass first: a file that is not UTF-8 is refused before any row is imported.
-            while block := fh.read(1 << 20):
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError as exc:
-                    raise ImportFileError(f"{path}: not UTF-8 (byte {offset + exc.start + 1})") from None
-                offset += len(block)
-            decoder.decode(b"", final=True)
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            header = next(csv.reader(fh), None)
-    except UnicodeDecodeError:
-        raise ImportFileError(f"{path}: not UTF-8 (truncated character at the end)") from None
-    except OSError as exc:
-        raise ImportFileError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
-    except csv.Error as exc:
-        raise ImportFileError(f"{path}: the header row is not valid CSV ({exc})") from None
-    columns = [name.strip().lower() for name in header or []]
-    if "email" not in columns:
-        raise ImportFileError(f"{path}: no `email` column in the header row (expected: {', '.join(COLUMNS)})")
-    return columns
-
-
-def read_records(fh):
+def read_records(fh, delimiter=","):
     """(line number, fields or a csv.Error) for every non-blank record after the header."""
-    reader = csv.reader(fh)
+    reader = csv.reader(fh, delimiter=delimiter)
     next(reader, None)
     line = reader.line_num + 1
     while True:
@@ -160,120 +107,6 @@ def read_records(fh):
         if fields:
             yield line, fields
         line = reader.line_num + 1
-
-
-class RowParser:
-    """Turns one CSV record into a Row, or RowError naming what is wrong."""
-
-    def __init__(self, columns, file_label):
-        self.columns = columns
-        self.order = [columns.index(name) if name in columns else None for name in COLUMNS]
-        self.file_label = file_label
-        self.topics = {t.slug.lower(): t.slug for t in Topic.objects.all()}
-        self.all_topics = tuple(sorted(self.topics.values()))
-        self.texts = {(t.language, t.version): t for t in ConsentText.objects.all()}
-        self.tz = timezone.get_current_timezone()
-        self.now = timezone.now()
-        self.subject_hash = subject_hasher(hash_key())
-        self.store_full_ip = settings.RUNDBRIEF_STORE_FULL_IP
-        self.language = settings.LANGUAGE_CODE
-        self.times = {}
-        # Files repeat a few values of these columns over and over; each distinct one is checked once.
-        self.topic_memo, self.text_memo = {}, {}
-        # A missing column, or a short record, reads as "": its index points into the padding.
-        self.padding = [""] * len(columns)
-        self.pick = operator.itemgetter(*(len(columns) if i is None else i for i in self.order))
-
-    def values(self, fields):
-        return [from_spreadsheet_safe(value.strip()) for value in self.pick(fields + self.padding)]
-
-    def parse(self, line, fields) -> Row:
-        if isinstance(fields, csv.Error):
-            raise RowError(f"not valid CSV ({fields})")
-        if len(fields) > len(self.columns):
-            raise RowError(f"{len(fields)} fields, but the header names {len(self.columns)}")
-        raw_email, topics, consented, confirmed, source, raw_ip, version = self.values(fields)
-        try:
-            email = normalise_fast(raw_email)
-        except ValidationError as exc:
-            with translation.override("en"):  # the rejects file is for the operator, like all CLI output
-                raise RowError(f"email: {exc.messages[0]}") from None
-        if CONTROL.search(topics + consented + confirmed + source + raw_ip + version):
-            raise RowError("line breaks and other control characters are not allowed")
-        consented_at = self.time(consented, "consented_at")
-        confirmed_at = self.time(confirmed, "confirmed_at")
-        if consented_at and confirmed_at and confirmed_at < consented_at:
-            raise RowError("confirmed_at lies before consented_at")
-        if len(source) > SOURCE_MAX:
-            raise RowError(f"source: longer than {SOURCE_MAX} characters")
-        ip = truncate_ip_fast(raw_ip, self.store_full_ip)
-        if raw_ip and not ip:
-            raise RowError(f"ip: {raw_ip[:60]!r} is not an IPv4 or IPv6 address")
-        text = self.text_memo.get(version) or self.consent_text(version)
-        slugs = self.topic_memo.get(topics) or self.topic_slugs(topics)
-        subject = self.subject_hash(email.encode("utf-8"))  # = addresses.subject_hash
-        return Row(
-            line,
-            email,
-            subject,
-            slugs,
-            consented_at,
-            confirmed_at,
-            source,
-            ip,
-            text,
-            text.language if text else self.language,
-        )
-
-    def topic_slugs(self, value):
-        slugs = set()
-        for word in TOPIC_SEPARATORS.split(value):
-            if word:
-                slug = self.topics.get(word.lower())
-                if slug is None:
-                    raise RowError(f"topics: unknown topic {word[:60]!r} (known: {', '.join(self.all_topics)})")
-                slugs.add(slug)
-        return _remember(self.topic_memo, value, consented_topics(sorted(slugs), self.all_topics))
-
-    def time(self, value, name):
-        if not value:
-            return None
-        # Files repeat the same few times (a campaign's consent date); each is parsed once.
-        parsed = self.times.get(value)
-        if parsed is not None:
-            return parsed
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise RowError(f"{name}: {value[:60]!r} is not an ISO 8601 date and time") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=self.tz)
-        if parsed > self.now + dt.timedelta(minutes=5):
-            raise RowError(f"{name}: lies in the future")
-        if len(self.times) >= 10_000:
-            self.times.clear()
-        self.times[value] = parsed
-        return parsed
-
-    def consent_text(self, value):
-        if not value:
-            return None
-        language, _, version = value.rpartition(":")
-        try:
-            text = self.texts.get((language.strip().lower() or self.language, int(version)))
-        except ValueError:
-            text = None
-        if text is None:
-            raise RowError(f"consent_text_version: unknown consent text {value[:60]!r} (use N or LANG:N)")
-        return _remember(self.text_memo, value, text)
-
-
-def _remember(memo, key, value, limit=10_000):
-    """memo[key] = value, starting over when full, so a file of all-different values cannot grow it."""
-    if len(memo) >= limit:
-        memo.clear()
-    memo[key] = value
-    return value
 
 
 class RejectsFile:
@@ -308,11 +141,11 @@ def default_rejects_path(path):
     return path.with_name(path.stem + ".rejects.csv")
 
 
-def parsed_chunks(raw, fh, parser, chunk_rows, prepare=None):
+def parsed_chunks(raw, fh, parser, chunk_rows, prepare=None, delimiter=","):
     """(rows with their fields, rejected (line, reason, fields), bytes read) per chunk; no database access.
     `prepare(rows)` is called on each chunk's valid rows before it is handed on."""
     chunk, rejected = [], []
-    for line, fields in read_records(fh):
+    for line, fields in read_records(fh, delimiter):
         try:
             chunk.append((parser.parse(line, fields), fields))
         except RowError as exc:
@@ -327,24 +160,75 @@ def parsed_chunks(raw, fh, parser, chunk_rows, prepare=None):
     yield chunk, rejected, raw.tell()
 
 
-def import_subscribers(path, *, send_confirmation=False, rejects_path=None, chunk_rows=CHUNK_ROWS, progress=None):
+def check_options(topics=(), consent_basis=""):
+    """--topics as known slugs and --consent-basis as one short line; ImportFileError before any file is read."""
+    known = {t.slug.lower(): t.slug for t in Topic.objects.all()}
+    unknown = [slug for slug in topics if slug.lower() not in known]
+    if unknown:
+        raise ImportFileError(
+            f"--topics: unknown topic {unknown[0][:60]!r} (known: {', '.join(sorted(known.values()))})"
+        )
+    if CONTROL.search(consent_basis) or len(consent_basis) > CONSENT_BASIS_MAX:
+        raise ImportFileError(f"--consent-basis: one line of at most {CONSENT_BASIS_MAX} characters")
+    if consent_basis and not consent_basis.strip():
+        raise ImportFileError("--consent-basis: empty")
+    return tuple(known[slug.lower()] for slug in topics), consent_basis.strip()
+
+
+def import_files(paths, *, format_name="rundbrief", rejects_path=None, **options):
+    """Import several files in one call (Mailchimp's subscribed, unsubscribed and cleaned exports); a list of
+    ImportSummary. Every file is checked before the first row is written: a file that cannot be read at all
+    (undecodable, no address column, unknown format) stops the whole call with nothing imported."""
+    paths = [Path(p) for p in paths]
+    if rejects_path and len(paths) > 1:
+        raise ImportFileError("--rejects names one file; with several files each gets FILE.rejects.csv")
+    sniffed = [check_file(path, format_name) for path in paths]
+    topics, consent_basis = check_options(options.pop("topics", ()), options.pop("consent_basis", ""))
+    return [
+        import_subscribers(
+            one.path, rejects_path=rejects_path, sniffed=one, topics=topics, consent_basis=consent_basis, **options
+        )
+        for one in sniffed
+    ]
+
+
+def import_subscribers(
+    path,
+    *,
+    send_confirmation=False,
+    rejects_path=None,
+    chunk_rows=CHUNK_ROWS,
+    progress=None,
+    format_name="rundbrief",
+    topics=(),
+    consent_basis="",
+    sniffed=None,
+):
     """Import FILE; returns an ImportSummary. ImportFileError if the file cannot be read at all.
 
     `progress(done_bytes, total_bytes)` is called after every chunk. The next chunk is parsed in a
-    thread while one is written (rundbrief/db/readahead.py).
+    thread while one is written (rundbrief/db/readahead.py). `topics`: slugs for rows that name none;
+    `consent_basis`: the operator's statement standing in for a missing consent time (logged, and
+    written into each such row's ledger source).
     """
     path = Path(path)
-    columns = check_file(path)
+    sniffed = sniffed or check_file(path, format_name)
+    topics, consent_basis = check_options(topics, consent_basis)
+    columns = sniffed.columns
+    if consent_basis:
+        log.info("import consent basis stated", file=path.name, format=columns.format.name, consent_basis=consent_basis)
     summary = ImportSummary(rejects_path=Path(rejects_path) if rejects_path else default_rejects_path(path))
-    parser = RowParser(columns, path.name)
-    rejects = RejectsFile(summary.rejects_path, columns)
+    parser = RowParser(columns, path.name, default_topics=topics, consent_basis=consent_basis)
+    rejects = RejectsFile(summary.rejects_path, columns.header)
     total = path.stat().st_size
+    prefix = columns.format.source_prefix or "import"
     writer = ChunkWriter(
         summary,
         rejects,
-        source_prefix=f"import:{path.name}",
+        source_prefix=f"{prefix}:{path.name}",
         send_confirmation=send_confirmation,
         rows_per_transaction=chunk_rows,
+        consent_basis=consent_basis,
     )
     # Python's cyclic garbage collector, left on, ran again and again over the chunks in flight (several
     # 100,000 live objects): about a third of the import's CPU time (py-spy, docs/benchmarks.md). Rows and
@@ -353,9 +237,11 @@ def import_subscribers(path, *, send_confirmation=False, rejects_path=None, chun
     collecting = gc.isenabled()
     gc.disable()
     try:
-        with open(path, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:
+        with open(path, "rb") as raw, io.TextIOWrapper(raw, encoding=sniffed.encoding, newline="") as fh:
             writer.open()
-            chunks = parsed_chunks(raw, fh, parser, min(chunk_rows, PARSE_ROWS), prepare=writer.prepare)
+            chunks = parsed_chunks(
+                raw, fh, parser, min(chunk_rows, PARSE_ROWS), prepare=writer.prepare, delimiter=sniffed.delimiter
+            )
             with read_ahead(chunks) as chunks:
                 for chunk, rejected, position in chunks:
                     for line, reason, fields in rejected:
@@ -374,3 +260,53 @@ def import_subscribers(path, *, send_confirmation=False, rejects_path=None, chun
         rejects.close()
     summary.rejected = rejects.count
     return summary
+
+
+@dataclass
+class PreviewRow:
+    line: int
+    values: list  # (field, value) of the mapped columns, in the file's order
+    extra: dict  # the columns not imported
+    outcome: str  # "confirmed", "pending", "suppressed:REASON" or "rejected"
+    reason: str = ""
+
+
+@dataclass
+class Preview:
+    sniffed: SniffedFile
+    rows: list
+
+    @property
+    def mapping(self):
+        return self.sniffed.columns.mapping
+
+    @property
+    def not_imported(self):
+        return [name for _index, name in self.sniffed.columns.extra]
+
+
+def preview(path, format_name="rundbrief", *, rows=5, topics=(), consent_basis=""):
+    """What an import of FILE would do with its first `rows` rows, writing nothing: the column mapping and
+    each row's outcome (the admin's preview step). ImportFileError as import_files raises it."""
+    path = Path(path)
+    sniffed = check_file(path, format_name)
+    topics, consent_basis = check_options(topics, consent_basis)
+    parser = RowParser(sniffed.columns, path.name, default_topics=topics, consent_basis=consent_basis)
+    fields = {index: name for name, index in zip(FIELDS, sniffed.columns.order, strict=True) if index is not None}
+    shown = []
+    with open(path, encoding=sniffed.encoding, newline="") as fh:
+        for line, record in itertools.islice(read_records(fh, sniffed.delimiter), rows):
+            cells = record if isinstance(record, list) else []
+            values = [(fields[i], cells[i] if i < len(cells) else "") for i in sorted(fields)]
+            extra = {name: cells[i] for i, name in sniffed.columns.extra if i < len(cells) and cells[i]}
+            try:
+                row = parser.parse(line, record)
+            except RowError as exc:
+                shown.append(PreviewRow(line, values, extra, "rejected", str(exc)))
+                continue
+            if row.suppress:
+                outcome = f"suppressed:{row.suppress}"
+            else:
+                outcome = "confirmed" if row.confirmed_at else "pending"
+            shown.append(PreviewRow(line, values, extra, outcome))
+    return Preview(sniffed, shown)

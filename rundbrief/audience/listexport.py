@@ -31,8 +31,8 @@ from datetime import UTC
 
 from rundbrief.audience.addresses import hash_key, subject_hasher
 from rundbrief.audience.csvcells import spreadsheet_safe
+from rundbrief.audience.import_rows import CONTROL, SOURCE_MAX
 from rundbrief.audience.importer import COLUMNS as IMPORTER_COLUMNS
-from rundbrief.audience.importer import CONTROL, SOURCE_MAX
 from rundbrief.audience.models import ConsentEvent, Subscriber, Subscription, Suppression
 from rundbrief.logs import get_logger
 
@@ -52,11 +52,12 @@ STATUSES = {
     "blocked": (*ACTIVE, Subscriber.Status.WITHDRAWN),
 }
 CONSENT_KINDS = (ConsentEvent.Kind.REQUESTED, ConsentEvent.Kind.IMPORTED)
-# What import_writer.ChunkWriter._source writes: `import:FILE:LINE[ source=S][ consented_at=T][ confirmed_at=T]`.
+# What import_writer.ChunkWriter._source writes:
+# `import:[TOOL:]FILE:LINE[ source=S][ consented_at=T][ confirmed_at=T][ consent_basis=B]`.
 # (A request mailed by `import-subscribers --send-confirmation` carries the same source.)
 IMPORT_SOURCE = re.compile(
     r"(?P<origin>import:.*?:\d+)(?: source=(?P<source>.*?))?(?: consented_at=(?P<consented>\S+))?"
-    r"(?: confirmed_at=\S+)?",
+    r"(?: confirmed_at=\S+)?(?: consent_basis=.*)?",
     re.S,
 )
 

@@ -196,6 +196,8 @@ class Suppression(models.Model):
         BOUNCED = "bounced", _("hard bounce")
         COMPLAINED = "complained", _("spam complaint")
         MANUAL = "manual", _("added by an administrator")
+        # Imported from another newsletter tool's list of unsubscribed members (GDPR Art. 7(3)).
+        UNSUBSCRIBED = "unsubscribed", _("unsubscribed in the previous newsletter tool")
 
     address_hash = models.CharField(max_length=64, unique=True)
     reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
