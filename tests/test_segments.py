@@ -45,7 +45,12 @@ def person(name, *, language="de", status="confirmed", days=1, attributes=None, 
     )
     Subscription.objects.bulk_create([Subscription(subscriber=subscriber, topic=t) for t in topics])
     if source:
-        append_event(ConsentEvent.Kind.REQUESTED, subject_hash=subject_hash(subscriber.email), subscriber=subscriber, source=source)
+        append_event(
+            ConsentEvent.Kind.REQUESTED,
+            subject_hash=subject_hash(subscriber.email),
+            subscriber=subscriber,
+            source=source,
+        )
     return subscriber
 
 
@@ -75,7 +80,10 @@ def audience(topics):
     for _ in range(2):
         BounceEvent.objects.create(subscriber=bernd, kind=BounceEvent.Kind.SOFT, source=BounceEvent.Source.API)
     BounceEvent.objects.create(
-        subscriber=bernd, kind=BounceEvent.Kind.SOFT, source=BounceEvent.Source.API, received_at=timezone.now() - 60 * DAY
+        subscriber=bernd,
+        kind=BounceEvent.Kind.SOFT,
+        source=BounceEvent.Source.API,
+        received_at=timezone.now() - 60 * DAY,
     )
     return [finance, offers]
 
@@ -119,6 +127,8 @@ OPERATOR_CASES = [
     ({"field": "attribute", "attribute": "kunde_seit", "operator": "before", "value": "2021-01-01"}, ["anna"]),
     ({"field": "attribute", "attribute": "kunde_seit", "operator": "after", "value": "2021-01-01"}, ["bernd"]),
     ({"field": "attribute", "attribute": "kunde_seit", "operator": "within_days", "value": "30"}, ["bernd"]),
+    ({"field": "attribute", "attribute": "kunde_seit", "operator": "within_days", "value": "10"}, ["bernd"]),
+    ({"field": "attribute", "attribute": "kunde_seit", "operator": "within_days", "value": "9"}, []),
     ({"field": "attribute", "attribute": "vip", "operator": "true", "value": ""}, ["anna"]),
     ({"field": "attribute", "attribute": "vip", "operator": "false", "value": ""}, ["bernd", "carla"]),
     ({"field": "attribute", "attribute": "stufe", "operator": "is", "value": "gold"}, ["anna"]),
@@ -126,7 +136,9 @@ OPERATOR_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "expected"), OPERATOR_CASES, ids=lambda v: "-".join(v.values()) if isinstance(v, dict) else None)
+@pytest.mark.parametrize(
+    ("rule", "expected"), OPERATOR_CASES, ids=lambda v: "-".join(v.values()) if isinstance(v, dict) else None
+)
 def test_each_operator_selects_the_same_subscribers_in_count_and_snapshot(audience, rule, expected):
     segment = save_segment(name="Test", match="all", rules=[rule])
     count, names, only_segment = reached(segment, audience)
@@ -199,15 +211,32 @@ PEOPLE = st.lists(
 )
 RULES = st.one_of(
     st.tuples(st.just("language"), st.just(None), st.sampled_from(["is", "is_not"]), st.sampled_from(["de", "en"])),
-    st.tuples(st.just("topic"), st.just(None), st.sampled_from(["is", "is_not"]), st.sampled_from(["finanznachrichten", "sonderangebote"])),
+    st.tuples(
+        st.just("topic"),
+        st.just(None),
+        st.sampled_from(["is", "is_not"]),
+        st.sampled_from(["finanznachrichten", "sonderangebote"]),
+    ),
     st.tuples(st.just("confirmed_at"), st.just(None), st.just("within_days"), st.integers(0, 60).map(str)),
     st.tuples(st.just("attribute"), st.just("kundennr"), st.sampled_from(["equals", "contains"]), TEXTS.filter(bool)),
     st.tuples(st.just("attribute"), st.just("kundennr"), st.just("empty"), st.just("")),
-    st.tuples(st.just("attribute"), st.just("umsatz"), st.sampled_from(["eq", "lt", "gt"]), st.sampled_from(["0", "2", "-1,5", "2.5"])),
-    st.tuples(st.just("attribute"), st.just("kunde_seit"), st.sampled_from(["before", "after"]), st.integers(0, 60).map(days_ago)),
+    st.tuples(
+        st.just("attribute"),
+        st.just("umsatz"),
+        st.sampled_from(["eq", "lt", "gt"]),
+        st.sampled_from(["0", "2", "-1,5", "2.5"]),
+    ),
+    st.tuples(
+        st.just("attribute"),
+        st.just("kunde_seit"),
+        st.sampled_from(["before", "after"]),
+        st.integers(0, 60).map(days_ago),
+    ),
     st.tuples(st.just("attribute"), st.just("kunde_seit"), st.just("within_days"), st.integers(0, 60).map(str)),
     st.tuples(st.just("attribute"), st.just("vip"), st.sampled_from(["true", "false"]), st.just("")),
-    st.tuples(st.just("attribute"), st.just("stufe"), st.sampled_from(["is", "is_not"]), st.sampled_from(["gold", "silber"])),
+    st.tuples(
+        st.just("attribute"), st.just("stufe"), st.sampled_from(["is", "is_not"]), st.sampled_from(["gold", "silber"])
+    ),
 )
 
 
@@ -252,9 +281,20 @@ def test_live_count_equals_snapshot_equals_plain_python(topics, people, rules, m
         expected = []
         for n, p in enumerate(people):
             status, language, days, slugs, attributes = p
-            person(f"p{n}", status=status, language=language, days=days, topics=[topics[s] for s in slugs], attributes=attributes)
+            person(
+                f"p{n}",
+                status=status,
+                language=language,
+                days=days,
+                topics=[topics[s] for s in slugs],
+                attributes=attributes,
+            )
             test = all if match == "all" else any
-            if status == "confirmed" and slugs & {"finanznachrichten", "sonderangebote"} and test(holds(r, p) for r in rules):
+            if (
+                status == "confirmed"
+                and slugs & {"finanznachrichten", "sonderangebote"}
+                and test(holds(r, p) for r in rules)
+            ):
                 expected.append(f"p{n}")
         rows = [{"field": f, "attribute": k, "operator": o, "value": v} for f, k, o, v in rules]
         segment = save_segment(name="Zufall", match=match, rules=rows)

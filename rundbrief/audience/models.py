@@ -17,7 +17,9 @@ from rundbrief.newsroom.languages import TranslatedFields
 from rundbrief.newsroom.models import Topic
 
 # An attribute key is used in a JSON path ('$.key', attributes->>'key'): nothing but these characters.
-KEY_VALIDATOR = RegexValidator(r"^[a-z][a-z0-9_]{0,39}$", _("Use lower-case letters, digits and underscores, starting with a letter."))
+KEY_VALIDATOR = RegexValidator(
+    r"^[a-z][a-z0-9_]{0,39}$", _("Use lower-case letters, digits and underscores, starting with a letter.")
+)
 EMAIL_MAX_LENGTH = 254  # RFC 5321 §4.5.3.1.3: a path is at most 256 octets including "<" and ">"
 
 

@@ -10,9 +10,9 @@ whatever apps above the audience register with `register_segment_field` from the
 AppConfig.ready() — the bounces app adds the soft-bounce count, so the audience imports none of them.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Callable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -112,7 +112,9 @@ def _language(op, value, ctx):
 
 def _topic(op, value, ctx):
     topic_id = Topic.objects.filter(slug=value).values_list("pk", flat=True).first()
-    exists = f"EXISTS (SELECT 1 FROM {_table(Subscription)} t WHERE t.subscriber_id = {ctx.alias}.id AND t.topic_id = %s)"
+    exists = (
+        f"EXISTS (SELECT 1 FROM {_table(Subscription)} t WHERE t.subscriber_id = {ctx.alias}.id AND t.topic_id = %s)"
+    )
     return (exists if op == "is" else f"NOT {exists}", [topic_id])
 
 
@@ -137,7 +139,9 @@ def _source(op, value, ctx):
     return (sql, params)
 
 
-register_segment_field(SegmentField("language", gettext_lazy("language"), {"is": "language", "is_not": "language"}, _language))
+register_segment_field(
+    SegmentField("language", gettext_lazy("language"), {"is": "language", "is_not": "language"}, _language)
+)
 register_segment_field(SegmentField("topic", gettext_lazy("topic"), {"is": "topic", "is_not": "topic"}, _topic))
 register_segment_field(
     SegmentField(
@@ -147,7 +151,9 @@ register_segment_field(
         _confirmed,
     )
 )
-register_segment_field(SegmentField("source", gettext_lazy("sign-up source"), {"equals": "word", "starts_with": "word"}, _source))
+register_segment_field(
+    SegmentField("source", gettext_lazy("sign-up source"), {"equals": "word", "starts_with": "word"}, _source)
+)
 
 
 def _attribute(attribute, op, value, ctx):
@@ -191,7 +197,10 @@ def check_rule(field, operator, value, attribute=None):
     kinds = operators_for(field, attribute)
     if operator not in kinds:
         allowed = ", ".join(kinds)
-        raise ValidationError(_("operator %(op)s does not fit this field; use one of: %(allowed)s") % {"op": repr(operator)[:40], "allowed": allowed})
+        raise ValidationError(
+            _("operator %(op)s does not fit this field; use one of: %(allowed)s")
+            % {"op": repr(operator)[:40], "allowed": allowed}
+        )
     return _check_value(kinds[operator], str(value or "").strip(), attribute)
 
 
@@ -226,7 +235,10 @@ def _check_value(kind, value, attribute):
             return str(number)
         return repr(float(_number(value)))
     except (TypeError, ValueError):
-        raise ValidationError(_("%(value)s is not a valid value here (expected: %(kind)s)") % {"value": repr(value)[:60], "kind": _kind_word(kind)}) from None
+        raise ValidationError(
+            _("%(value)s is not a valid value here (expected: %(kind)s)")
+            % {"value": repr(value)[:60], "kind": _kind_word(kind)}
+        ) from None
 
 
 def _kind_word(kind):

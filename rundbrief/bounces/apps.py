@@ -9,8 +9,8 @@ class BouncesConfig(AppConfig):
 
     def ready(self):
         from rundbrief.audience.queries import register_export_section
-        from rundbrief.bounces import signals  # noqa: F401 — connects the erasure handler
         from rundbrief.audience.segments import SegmentField, register_segment_field
+        from rundbrief.bounces import signals  # noqa: F401 — connects the erasure handler
         from rundbrief.bounces.queries import bounces_for_export, soft_bounces_condition
 
         # GDPR Art. 15: the bounce log names the address too; after the deliveries (INSTALLED_APPS order).

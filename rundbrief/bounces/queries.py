@@ -70,7 +70,7 @@ def suppression_to_review(address) -> BounceEvent | None:
 def soft_bounces_condition(operator, value, ctx):
     """The segment field "soft bounces" (audience/segments.py): soft-bounce events recorded for the
     subscriber within the last BOUNCE_SOFT_DAYS days, the window the bounce policy counts in."""
-    since = connection.ops.adapt_datetimefield_value((ctx.now - timedelta(days=settings.BOUNCE_SOFT_DAYS)))
+    since = connection.ops.adapt_datetimefield_value(ctx.now - timedelta(days=settings.BOUNCE_SOFT_DAYS))
     table = connection.ops.quote_name(BounceEvent._meta.db_table)
     count = (
         f"(SELECT COUNT(*) FROM {table} b WHERE b.subscriber_id = {ctx.alias}.id"
