@@ -113,15 +113,16 @@ def set_attributes(subscriber, values, *, source=""):
     Checked against the definitions first: one bad value changes nothing. Returns the new attributes."""
     cleaned = clean_values(values)
     with transaction.atomic():
-        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-        attributes = dict(subscriber.attributes or {})
+        locked = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        attributes = dict(locked.attributes or {})
         for key, value in cleaned.items():
             if value is None:
                 attributes.pop(key, None)
             else:
                 attributes[key] = value
-        subscriber.attributes = attributes or None
-        subscriber.save(update_fields=["attributes"])
+        locked.attributes = attributes or None
+        locked.save(update_fields=["attributes"])
+    subscriber.attributes = locked.attributes  # the caller's copy shows what was stored
     # Keys only: the values may be personal data, and logs keep no personal data (docs/operations.md).
     log.info("attributes of subscriber %s set (%s) by %s", subscriber.pk, ", ".join(sorted(cleaned)), source or "-")
     return subscriber.attributes or {}
