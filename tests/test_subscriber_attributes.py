@@ -30,7 +30,13 @@ def greta(definitions):
 def test_values_are_stored_in_their_type_and_an_empty_value_removes_one(greta):
     stored = set_attributes(
         greta,
-        {"kundennr": "K-7", "umsatz": "1.500,5".replace(".", ""), "kunde_seit": "01.02.2019", "vip": "ja", "stufe": "gold"},
+        {
+            "kundennr": "K-7",
+            "umsatz": "1.500,5".replace(".", ""),
+            "kunde_seit": "01.02.2019",
+            "vip": "ja",
+            "stufe": "gold",
+        },
         source="test",
     )
     assert stored == {"kundennr": "K-7", "umsatz": 1500.5, "kunde_seit": "2019-02-01", "vip": True, "stufe": "gold"}
@@ -81,7 +87,11 @@ def test_the_export_contains_her_attributes(greta):
 
 def test_deleting_a_definition_strips_its_values_but_not_while_a_segment_uses_it(greta):
     set_attributes(greta, {"kundennr": "K-7", "stufe": "gold"})
-    segment = save_segment(name="Gold", match="all", rules=[{"field": "attribute", "attribute": "stufe", "operator": "is", "value": "gold"}])
+    segment = save_segment(
+        name="Gold",
+        match="all",
+        rules=[{"field": "attribute", "attribute": "stufe", "operator": "is", "value": "gold"}],
+    )
     with pytest.raises(ProtectedError):
         delete_attribute(AttributeDefinition.objects.get(key="stufe"))
     segment.delete()
@@ -105,7 +115,13 @@ def test_the_subscriber_admin_page_edits_attributes_through_the_checks(greta, ad
 
 
 def rules_post(rules, **fields):
-    data = {"rules-TOTAL_FORMS": str(len(rules)), "rules-INITIAL_FORMS": "0", "rules-MIN_NUM_FORMS": "0", "rules-MAX_NUM_FORMS": "1000", **fields}
+    data = {
+        "rules-TOTAL_FORMS": str(len(rules)),
+        "rules-INITIAL_FORMS": "0",
+        "rules-MIN_NUM_FORMS": "0",
+        "rules-MAX_NUM_FORMS": "1000",
+        **fields,
+    }
     for n, rule in enumerate(rules):
         data.update({f"rules-{n}-{k}": v for k, v in rule.items()})
     return data
@@ -123,11 +139,18 @@ def test_the_segment_builder_saves_rows_checks_them_and_shows_the_live_count(gre
         {"field": "attribute", "attribute": str(stufe.pk), "operator": "is", "value": "gold"},
         {"field": "language", "operator": "is", "value": "de"},
     ]
-    assert admin_client.post("/admin/audience/segment/add/", rules_post(good, name="Gold", match="all")).status_code == 302
+    assert (
+        admin_client.post("/admin/audience/segment/add/", rules_post(good, name="Gold", match="all")).status_code == 302
+    )
     segment = Segment.objects.get(name="Gold")
-    assert [(r.field, r.operator, r.value) for r in segment.rules.all()] == [("attribute", "is", "gold"), ("language", "is", "de")]
+    assert [(r.field, r.operator, r.value) for r in segment.rules.all()] == [
+        ("attribute", "is", "gold"),
+        ("language", "is", "de"),
+    ]
     with __import__("django").utils.translation.override("en"):
-        page = admin_client.get(f"/admin/audience/segment/{segment.pk}/change/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        page = admin_client.get(
+            f"/admin/audience/segment/{segment.pk}/change/", HTTP_ACCEPT_LANGUAGE="en"
+        ).content.decode()
     assert "currently 1 confirmed subscriber" in page or "derzeit 1 bestätigte" in page
 
 

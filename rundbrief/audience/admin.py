@@ -9,8 +9,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from rundbrief.audience import actions, listexport, queries
-from rundbrief.audience.attributes import set_attributes
 from rundbrief.audience.attribute_forms import SubscriberAttributesForm, attribute_fields
+from rundbrief.audience.attributes import set_attributes
 from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Suppression
 from rundbrief.audience.proof import proof_for_address
 from rundbrief.newsroom.admin import TopicAdmin

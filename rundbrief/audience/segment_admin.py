@@ -118,9 +118,7 @@ class SegmentAdmin(admin.ModelAdmin):
         if obj is None or obj.pk is None:
             return gettext("shown once the segment is saved")
         count = segments.segment_count(obj)
-        text = ngettext(
-            "currently %(count)s confirmed subscriber", "currently %(count)s confirmed subscribers", count
-        )
+        text = ngettext("currently %(count)s confirmed subscriber", "currently %(count)s confirmed subscribers", count)
         return text % {"count": number_format(count, force_grouping=True)}
 
     def save_model(self, request, obj, form, change):
