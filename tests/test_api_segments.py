@@ -48,8 +48,10 @@ def test_attributes_and_a_segment_round_trip_through_the_api(client, shop, topic
     assert segment.status_code == 201
     sid = segment.json()["id"]
     assert client.get(f"/api/v1/segments/{sid}", **shop).json()["rules"] == [rule]
-    assert [s["name"] for s in client.get("/api/v1/segments", **shop).json()] == ["Gold"]
+    everyone = send(client, "post", "/api/v1/segments", {"name": "Alle"}, shop).json()["id"]
     assert client.get(f"/api/v1/segments/{sid}/count", **shop).json() == {"id": sid, "count": 1}
+    assert [s["name"] for s in client.get("/api/v1/segments", **shop).json()] == ["Alle", "Gold"]
+    assert client.get(f"/api/v1/segments/{everyone}/count", **shop).json() == {"id": everyone, "count": 2}
 
 
 @pytest.mark.parametrize(
