@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -23,6 +23,15 @@ from rundbrief.delivery.models import Delivery
 from rundbrief.delivery.snapshot import snapshot_audience
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are compared in English; the admin pages answer in their own (German) language."""
+    with translation.override("en"):
+        yield
+
+
 DAY = timedelta(days=1)
 
 
