@@ -114,7 +114,10 @@ def test_the_subscriber_admin_page_edits_attributes_through_the_checks(greta, ad
     assert 'name="attr__umsatz"' in page and "Kundennummer" in page
     base = {"attr__kundennr": "K-9", "attr__kunde_seit": "", "attr__vip": "true", "attr__stufe": "silber"}
     refused = admin_client.post(url, {**base, "attr__umsatz": "zwölf"})
-    assert refused.status_code == 200 and "umsatz: &#x27;zwölf&#x27; passt nicht (erwartet: eine Zahl)" in refused.content.decode()
+    assert (
+        refused.status_code == 200
+        and "umsatz: &#x27;zwölf&#x27; passt nicht (erwartet: eine Zahl)" in refused.content.decode()
+    )
     greta.refresh_from_db()
     assert greta.attributes is None
     assert admin_client.post(url, {**base, "attr__umsatz": "12,5"}).status_code == 302
