@@ -125,6 +125,7 @@ OPERATOR_CASES = [
     ({"field": "source", "operator": "equals", "value": "api:shop"}, ["bernd"]),
     ({"field": "source", "operator": "starts_with", "value": "import:"}, ["carla"]),
     ({"field": "soft_bounces", "operator": "at_least", "value": "2"}, ["bernd"]),
+    ({"field": "soft_bounces", "operator": "at_least", "value": "3"}, []),  # his third is older than the window
     ({"field": "soft_bounces", "operator": "fewer_than", "value": "1"}, ["anna", "carla"]),
     ({"field": "attribute", "attribute": "kundennr", "operator": "equals", "value": "K-100"}, ["anna"]),
     ({"field": "attribute", "attribute": "kundennr", "operator": "contains", "value": "10"}, ["anna"]),

@@ -171,3 +171,24 @@ def test_a_staff_user_without_the_segment_permission_sees_no_count(greta, client
     editor.user_permissions.add(Permission.objects.get(codename="view_article"))
     client.force_login(editor)
     assert client.get(f"/admin/audience/segment/{segment.pk}/change/").status_code == 403
+
+
+def test_key_and_type_stay_fixed_and_a_choice_a_rule_uses_cannot_be_removed(greta, admin_client):
+    stufe = AttributeDefinition.objects.get(key="stufe")
+    save_segment(
+        name="Silber",
+        match="all",
+        rules=[{"field": "attribute", "attribute": "stufe", "operator": "is", "value": "silber"}],
+    )
+    url = f"/admin/audience/attributedefinition/{stufe.pk}/change/"
+    data = {"key": "rang", "type": "text", "label": "Stufe", "label_en": "Tier", "choice_list": "gold"}
+    page = admin_client.post(url, data)
+    assert page.status_code == 200 and "verwendet einen entfernten Auswahlwert" in page.content.decode()
+    assert admin_client.post(url, {**data, "choice_list": "gold, silber, platin"}).status_code == 302
+    stufe.refresh_from_db()
+    assert (stufe.key, stufe.type, stufe.label_en, stufe.choices) == (
+        "stufe",
+        "choice",
+        "Tier",
+        ["gold", "silber", "platin"],
+    )
