@@ -24,7 +24,7 @@ TRUE_WORDS = {"true", "yes", "ja", "1", "on"}
 FALSE_WORDS = {"false", "no", "nein", "0", "off"}
 
 
-def _number(value):
+def parse_number(value):
     if isinstance(value, bool):
         raise ValueError
     if isinstance(value, str):
@@ -70,7 +70,7 @@ def clean_value(definition, value):
                 raise ValueError
             return value
         if definition.type == Type.NUMBER:
-            return _number(value)
+            return parse_number(value)
         if definition.type == Type.DATE:
             return _date(value)
         if definition.type == Type.BOOLEAN:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from rundbrief.audience import jsonsql
-from rundbrief.audience.attributes import _number
+from rundbrief.audience.attributes import parse_number
 from rundbrief.audience.models import AttributeDefinition, ConsentEvent, Segment, SegmentRule, Subscriber, Subscription
 from rundbrief.newsroom.models import Topic
 
@@ -233,7 +233,7 @@ def _check_value(kind, value, attribute):
             if not 0 <= number <= MAX_DAYS:
                 raise ValueError
             return str(number)
-        return repr(float(_number(value)))
+        return repr(float(parse_number(value)))
     except (TypeError, ValueError):
         raise ValidationError(
             _("%(value)s is not a valid value here (expected: %(kind)s)")
