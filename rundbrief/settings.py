@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.sitemaps",
     "rundbrief.db",  # the rate-window table (rundbrief/db/models.py)
     "rundbrief.ops",
+    "rundbrief.webhooks",  # outgoing webhooks: endpoints, the outbox, the delivery log
     "rundbrief.newsroom",
     "rundbrief.devmail",
     "rundbrief.audience",
@@ -170,6 +171,8 @@ RUNDBRIEF_MIN_FREE_DISK_MB = config.env_int("RUNDBRIEF_MIN_FREE_DISK_MB", 100)
 RUNDBRIEF_LEDGER_ANCHOR_FILE = config.env_str("RUNDBRIEF_LEDGER_ANCHOR_FILE", "")
 # Data-export link mails per address per hour (audience/actions.py request_export).
 RUNDBRIEF_EXPORT_MAILS_PER_HOUR = config.env_int("RUNDBRIEF_EXPORT_MAILS_PER_HOUR", 3)
+# Seconds a webhook request may take before it counts as failed (docs/integrations.md, "Webhooks").
+RUNDBRIEF_WEBHOOK_TIMEOUT = config.env_float("RUNDBRIEF_WEBHOOK_TIMEOUT", 10.0)
 # Failed admin logins within 15 minutes before logins stop for that user name / client (ops/loginthrottle.py).
 RUNDBRIEF_LOGIN_FAILURES_PER_USER = config.env_int("RUNDBRIEF_LOGIN_FAILURES_PER_USER", 5)
 RUNDBRIEF_LOGIN_FAILURES_PER_IP = config.env_int("RUNDBRIEF_LOGIN_FAILURES_PER_IP", 20)

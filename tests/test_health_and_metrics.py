@@ -68,7 +68,7 @@ def test_metrics_report_deliveries_queue_subscribers_and_consent_events(client, 
     )
     DeliveryAggregate.objects.create(campaign=campaign, state="sent", count=10)
     actions.request_subscription("neu@example.de", consent_text=ConsentText.current("de"), source="test")
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(16):  # one a figure; the webhooks' queue and endpoints are two of them
         response = client.get("/metrics")
     assert response.status_code == 200
     values = samples(response)
@@ -76,6 +76,8 @@ def test_metrics_report_deliveries_queue_subscribers_and_consent_events(client, 
     assert values[("rundbrief_deliveries", (("campaign", c), ("state", "sent")))] == 12
     assert values[("rundbrief_deliveries", (("campaign", c), ("state", "queued")))] == 3
     assert values[("rundbrief_delivery_queue_depth", ())] == 3  # the sending campaign's queued rows
+    assert values[("rundbrief_webhook_endpoints", (("state", "disabled"),))] == 0
+    assert values[("rundbrief_job_queue_rows", (("queue", "webhooks"), ("status", "given_up")))] == 0
     assert values[("rundbrief_delivery_last_reply", (("reply_class", "2xx"),))] == 2
     assert values[("rundbrief_subscribers", (("status", "confirmed"),))] == 5
     assert values[("rundbrief_subscribers", (("status", "pending"),))] == 1

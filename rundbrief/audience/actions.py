@@ -28,6 +28,7 @@ from rundbrief.audience.models import (
 from rundbrief.db import windows
 from rundbrief.db.bulk import checkpoint_sqlite_wal
 from rundbrief.newsroom.models import Topic
+from rundbrief.webhooks import events as webhooks
 
 log = logging.getLogger(__name__)
 Kind = ConsentEvent.Kind
@@ -69,6 +70,11 @@ def request_subscription(email, **request):
     return submit_subscription_request(prepare_subscription_request(email, **request))
 
 
+def _emit(event_type, subscriber, topics):
+    """A subscription event for the webhooks, in the action's transaction (webhooks/events.py)."""
+    webhooks.emit(event_type, webhooks.subscriber_data(subscriber, topics), subscriber_id=subscriber.pk)
+
+
 def confirm_subscription(token, *, source="", ip="", user_agent=""):
     """Confirm the double opt-in; the link then stops working. Lifts a suppression (docs/decisions.md, "Suppression and a fresh opt-in")."""
     with transaction.atomic():
@@ -83,16 +89,18 @@ def confirm_subscription(token, *, source="", ip="", user_agent=""):
         subject = subject_hash(subscriber.email)
         Suppression.objects.filter(address_hash=subject).delete()
         requested = subscriber.consent_events.filter(kind=Kind.REQUESTED).order_by("-pk").first()
+        topics = queries.subscribed_topics(subscriber)
         append_event(
             Kind.CONFIRMED,
             subject_hash=subject,
             subscriber=subscriber,
             consent_text=requested.consent_text if requested else None,
-            topics=queries.subscribed_topics(subscriber),
+            topics=topics,
             source=source,
             ip=ip,
             user_agent=user_agent,
         )
+        _emit("subscription.confirmed", subscriber, topics)
         for fn in _on_confirmed:
             fn(subscriber)
     return subscriber
@@ -108,15 +116,17 @@ def withdraw_consent(subscriber, *, source="", ip="", user_agent=""):
         subscriber.withdrawn_at = timezone.now()
         subscriber.confirm_nonce = ""
         subscriber.save()
+        topics = queries.subscribed_topics(subscriber)
         append_event(
             Kind.WITHDRAWN,
             subject_hash=subject_hash(subscriber.email),
             subscriber=subscriber,
-            topics=queries.subscribed_topics(subscriber),
+            topics=topics,
             source=source,
             ip=ip,
             user_agent=user_agent,
         )
+        _emit("subscription.withdrawn", subscriber, topics)
     return True
 
 
@@ -140,6 +150,7 @@ def update_preferences(subscriber, *, topics, source="", ip="", user_agent=""):
                 ip=ip,
                 user_agent=user_agent,
             )
+            _emit("subscription.topics_changed", subscriber, after)
     return before != after
 
 
@@ -151,6 +162,11 @@ def suppress_address(email, *, reason, source=""):
         suppression, created = Suppression.objects.get_or_create(address_hash=subject, defaults={"reason": reason})
         subscriber = Subscriber.objects.filter(email=address).first()
         append_event(Kind.SUPPRESSED, subject_hash=subject, subscriber=subscriber, source=source or f"reason:{reason}")
+        webhooks.emit(
+            "address.suppressed",
+            {"email": address, "reason": str(reason), "subscriber": subscriber.public_id if subscriber else None},
+            subscriber_id=subscriber.pk if subscriber else None,
+        )
     return suppression
 
 
@@ -202,6 +218,8 @@ def _forget_personal_data(subscriber, subject, since=None):
     LogEntry.objects.filter(content_type=content_type, object_id=str(subscriber.pk)).delete()
     # A sign-up of the address still in the intake (seconds old) holds it too.
     SignupIntake.objects.filter(email=subscriber.email).delete()
+    # Webhook messages about her, queued or logged (GDPR Art. 17: the outbox holds the address too).
+    webhooks.forget_subscriber(subscriber.pk, subscriber.email)
     subscriber.delete()  # subscriptions go with it; ledger events keep only subject_hash
 
 
@@ -209,9 +227,13 @@ def erase_subscriber(subscriber, *, source=""):
     """GDPR Art. 17: remove the personal data; the ledger stays verifiable; the HMAC stays suppressed."""
     with transaction.atomic():
         subject = subject_hash(subscriber.email)
+        public_id = subscriber.public_id
         _forget_personal_data(subscriber, subject)
         Suppression.objects.get_or_create(address_hash=subject, defaults={"reason": Suppression.Reason.ERASED})
         append_event(Kind.ERASED, subject_hash=subject, source=source)
+        # Only the public id: the receiver knows it from earlier events, and the address we were
+        # asked to erase is not written anew (GDPR Art. 17; docs/integrations.md).
+        webhooks.emit("subscriber.erased", {"subscriber": public_id})
         # Old page images in the WAL still hold the address until they are copied back and the log is reset.
         transaction.on_commit(_flush_erased_pages)
     return subject

@@ -29,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
@@ -50,6 +51,7 @@ from rundbrief.audience.models import (
 from rundbrief.db.bulk import datetime_adapter, insert_sql
 from rundbrief.db.loop import DatabaseLoop
 from rundbrief.newsroom.models import Topic
+from rundbrief.webhooks import events as webhooks
 
 log = logging.getLogger(__name__)
 Stage = SignupIntake.Stage
@@ -182,6 +184,7 @@ def submit_subscription_request(request: SubscriptionRequest):
             # A new address, the usual case: inserted as the request leaves it, with its topics and event.
             created = _create_pending(request, subject, chosen, received_at, now)
             if created is not None:
+                _emit_requested([(created, slugs)])
                 queue_mail(created, created.confirm_nonce, slugs)
                 return SignupOutcome(created, mail_queued=True)
             # else a concurrent request created it first (PostgreSQL): on as for a known address
@@ -212,8 +215,16 @@ def submit_subscription_request(request: SubscriptionRequest):
             user_agent=request.user_agent,
             occurred_at=received_at,
         )
+        _emit_requested([(subscriber, slugs)])
         queue_mail(subscriber, subscriber.confirm_nonce, slugs)
     return SignupOutcome(subscriber, mail_queued=True)
+
+
+def _emit_requested(subscribers):
+    """`subscription.requested` for (subscriber, topic slugs) pairs, in the caller's transaction: one
+    read of the endpoints and one INSERT per batch, nothing more when no endpoint is configured."""
+    items = [(webhooks.subscriber_data(s, topics), s.pk) for s, topics in subscribers]
+    webhooks.emit_many("subscription.requested", items)
 
 
 def _create_pending(request, subject, chosen, received_at, now):
@@ -445,6 +456,11 @@ def _apply_fresh(rows, subjects, lease):
         new.append(enrolment.NewSubscriber(values + defaults, tuple(t.pk for t in chosen), event))
     ids = enrolment.create_subscribers(new, columns)
     applied = [row for row in rows if row.email in ids]
+    public_ids = {n.values[0]: n.values[1] for n in new}  # (email, public id, …): the columns as written above
+    _emit_requested(
+        (SimpleNamespace(pk=ids[r.email], public_id=public_ids[r.email], email=r.email, language=r.language), r.topics)
+        for r in applied
+    )
     for row in applied:
         row.stage, row.subscriber_id = Stage.MAIL, ids[row.email]
         row.lease_until, row.attempts = lease_until, attempts

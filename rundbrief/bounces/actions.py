@@ -41,6 +41,7 @@ from rundbrief.campaigns.actions import CampaignStateError, pause_campaign
 from rundbrief.campaigns.models import Campaign, CampaignEvent
 from rundbrief.delivery.models import Delivery
 from rundbrief.outbound import verp
+from rundbrief.webhooks import events as webhooks
 
 log = logging.getLogger(__name__)
 Kind, Source, Outcome = BounceEvent.Kind, BounceEvent.Source, BounceEvent.Outcome
@@ -178,6 +179,17 @@ def record_complaint(
             source=source,
             raw=raw,
         )
+        # Before the withdrawal and suppression it leads to, so that a receiver sees the cause first.
+        webhooks.emit(
+            "complaint.received",
+            {
+                "subscriber": event.subscriber.public_id if event.subscriber else None,
+                "email": address or (event.subscriber.email if event.subscriber else None),
+                "campaign": event.campaign_id,
+                "verified": verified,
+            },
+            subscriber_id=event.subscriber_id,
+        )
         if not verified:
             event.outcome = Outcome.UNVERIFIED
         elif address or event.subscriber:
@@ -274,6 +286,21 @@ def raise_operator_alert(status, reason, *, domain="", diagnosis=""):
         alert.acknowledged, alert.acknowledged_at = False, None
         alert.save()
         return alert
+
+
+def alert_webhook_disabled(endpoint, reason):
+    """A webhook endpoint switched off after a day of failures (webhooks/actions.py): an operator alert
+    beside the sending ones, re-opened if it happens again. Registered in bounces/apps.py."""
+    now = timezone.now()
+    alert, created = OperatorAlert.objects.get_or_create(
+        key=f"webhook:{endpoint.pk}", defaults={"message": f"webhook endpoint {endpoint.url} disabled: {reason}"}
+    )
+    if not created:
+        alert.count += 1
+        alert.last_seen, alert.message = now, f"webhook endpoint {endpoint.url} disabled: {reason}"
+        alert.acknowledged, alert.acknowledged_at = False, None
+        alert.save()
+    return alert
 
 
 def acknowledge_alerts(alerts) -> int:

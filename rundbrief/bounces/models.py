@@ -38,7 +38,13 @@ class BounceEvent(models.Model):
         ALERTED = "alerted", _("operator alerted")
         UNVERIFIED = "unverified", _("not ours: no valid VERP id or Message-ID")
 
-    delivery = models.ForeignKey(Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="bounces")
+    # No database-level foreign key: on PostgreSQL the delivery ledger is partitioned by campaign, and
+    # a partitioned table's primary key must include the partition column, so nothing can reference
+    # its id alone (docs/decisions.md, "The delivery ledger, one partition per campaign"). Dropping a
+    # campaign's rows clears this column first (delivery/partitions.py).
+    delivery = models.ForeignKey(
+        Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="bounces", db_constraint=False
+    )
     subscriber = models.ForeignKey(Subscriber, null=True, blank=True, on_delete=models.SET_NULL, related_name="bounces")
     campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="bounces")
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)

@@ -31,11 +31,10 @@ from rundbrief.campaigns.actions import (
 from rundbrief.campaigns.archive import set_shown_in_archive
 from rundbrief.campaigns.audience import audience_count
 from rundbrief.campaigns.authoring import CampaignError, check_header_text, check_subject
-from rundbrief.campaigns.models import Campaign, WelcomeMail
-from rundbrief.campaigns.rendering import Rendered, render_campaign, render_welcome, with_example_links
+from rundbrief.campaigns.models import Campaign
+from rundbrief.campaigns.rendering import Rendered, render_campaign, with_example_links
 from rundbrief.campaigns.scheduling import ScheduleForm, schedule_from_form
 from rundbrief.campaigns.webversion import web_version_url
-from rundbrief.newsroom.models import Topic
 
 State = Campaign.State
 
@@ -327,56 +326,6 @@ class CampaignAdmin(admin.ModelAdmin):
         self._bulk(request, queryset, "cancel")
 
 
-class WelcomeMailForm(forms.ModelForm):
-    class Meta:
-        model = WelcomeMail
-        fields = ["language", "enabled", "subject", "preheader", "body"]
-
-    def clean_subject(self):
-        try:
-            return check_subject(self.cleaned_data.get("subject", ""))
-        except CampaignError as exc:
-            raise ValidationError(str(exc)) from None
-
-
-@admin.register(WelcomeMail)
-class WelcomeMailAdmin(admin.ModelAdmin):
-    """The welcome mail's text per language; who got it is on the subscriber's page (delivery/admin.py)."""
-
-    form = WelcomeMailForm
-    list_display = ["language", "enabled", "subject", "updated_at", "preview_link"]
-    list_editable = ["enabled"]
-
-    @admin.display(description=_("preview"))
-    def preview_link(self, obj):
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:campaigns_welcomemail_preview", args=[obj.pk]), _("preview")
-        )
-
-    def get_urls(self):
-        view = self.admin_site.admin_view(self.preview_view)
-        return [path("<int:pk>/preview/", view, name="campaigns_welcomemail_preview")] + super().get_urls()
-
-    def preview_view(self, request, pk):
-        welcome = get_object_or_404(WelcomeMail, pk=pk)
-        if not self.has_view_permission(request, welcome):
-            raise PermissionDenied
-        # As a reader of every topic would get it: the footer names her topics.
-        topic_names = list(Topic.objects.order_by("menu_position", "name").values_list("name", flat=True))
-        rendered = render_welcome(welcome, language=welcome.language, topic_names=topic_names)
-        return TemplateResponse(
-            request,
-            "admin/campaigns/welcomemail/preview.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "original": welcome,
-                "welcome": welcome,
-                "title": gettext("Preview: %(name)s") % {"name": welcome},
-                "rendered": with_example_links(rendered),
-            },
-        )
-
-
-# The recurring digests' admin registers itself on import (a module of its own, for length).
-from rundbrief.campaigns import digest_admin  # noqa: E402, F401
+# The recurring digests' and the welcome mail's admins register themselves on import (modules of
+# their own, for length).
+from rundbrief.campaigns import digest_admin, welcome_admin  # noqa: E402, F401

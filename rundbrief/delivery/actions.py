@@ -17,7 +17,9 @@ from django.utils.translation import gettext, ngettext
 from rundbrief.campaigns.actions import record_campaign_event
 from rundbrief.campaigns.models import Campaign, CampaignEvent
 from rundbrief.campaigns.rendering import render_campaign
+from rundbrief.delivery.partitions import drop_campaign_rows, prepare_partition
 from rundbrief.delivery.snapshot import snapshot_audience
+from rundbrief.webhooks import events as webhooks
 
 State = Campaign.State
 log = logging.getLogger("rundbrief.delivery")
@@ -25,6 +27,20 @@ log = logging.getLogger("rundbrief.delivery")
 
 def vars_of(rendered):
     return {"subject": rendered.subject, "html": rendered.html, "text": rendered.text}
+
+
+def campaign_data(campaign):
+    """`data` of the campaign events (docs/integrations.md): which campaign, what it said, to how many."""
+    data = {
+        "campaign": campaign.pk,
+        "name": campaign.name,
+        "subject": campaign.frozen_subject or campaign.subject,
+        "recipients": campaign.recipient_count,
+        "started_at": webhooks.iso(campaign.started_at) if campaign.started_at else None,
+    }
+    if campaign.finished_at:
+        data["finished_at"] = webhooks.iso(campaign.finished_at)
+    return data
 
 
 def due_campaign_ids(now=None) -> list[int]:
@@ -44,6 +60,9 @@ def start_campaign(campaign_id, *, now=None, actor="worker") -> Campaign | None:
     several hosts call this for the same due campaign, and exactly one starts it.
     """
     now = now or timezone.now()
+    # Before the snapshot's transaction, in one of its own: attaching the ledger partition locks the
+    # parent table until commit, and the snapshot of a million rows takes seconds (partitions.py).
+    prepare_partition(campaign_id)
     with transaction.atomic():
         rows = Campaign.objects.filter(pk=campaign_id, state=State.SCHEDULED)
         if connection.features.has_select_for_update_skip_locked:
@@ -61,6 +80,8 @@ def start_campaign(campaign_id, *, now=None, actor="worker") -> Campaign | None:
             campaign.save(update_fields=["state", "finished_at", "pause_reason", "updated_at"])
             record_campaign_event(campaign, CampaignEvent.Action.SKIPPED, actor, reason)
             log.info("campaign %s skipped: a digest without new articles", campaign.pk)
+            # Its ledger partition, created above, stays empty: dropped once this commits.
+            transaction.on_commit(lambda: drop_campaign_rows(campaign_id))
             return campaign
         campaign.frozen_subject = rendered.subject
         campaign.frozen_html = rendered.html
@@ -79,5 +100,19 @@ def start_campaign(campaign_id, *, now=None, actor="worker") -> Campaign | None:
             "count": campaign.recipient_count
         }
         record_campaign_event(campaign, CampaignEvent.Action.STARTED, actor, detail)
+        webhooks.emit("campaign.started", campaign_data(campaign))
     log.info("campaign %s started: %s recipients", campaign.pk, campaign.recipient_count)
     return campaign
+
+
+def finish_campaign(campaign_id, *, now=None) -> bool:
+    """sending → finished, once no message is left to send (delivery/store.py finish_done_campaigns).
+    Workers on several hosts may call it for the same campaign: exactly one finishes it and emits."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        if not Campaign.objects.filter(pk=campaign_id, state=State.SENDING).update(
+            state=State.FINISHED, finished_at=now
+        ):
+            return False
+        webhooks.emit("campaign.finished", campaign_data(Campaign.objects.get(pk=campaign_id)))
+    return True

@@ -18,7 +18,7 @@ from rundbrief.audience.models import Subscriber, Subscription, Suppression
 from rundbrief.campaigns.models import Campaign
 from rundbrief.db.bulk import marks
 from rundbrief.db.queue import JobQueue, Partition
-from rundbrief.delivery.actions import due_campaign_ids, start_campaign
+from rundbrief.delivery.actions import due_campaign_ids, finish_campaign, start_campaign
 from rundbrief.delivery.models import Delivery
 from rundbrief.delivery.protocols import Claimed, Disposition, Outcome, Verdict
 
@@ -72,7 +72,8 @@ class DjangoRecipientStore:
         # Correlated per campaign, so it walks the claim index; `pk__in=<all open rows>` read the whole ledger.
         open_rows = Delivery.objects.filter(campaign=OuterRef("pk"), state__in=[State.QUEUED, State.SENDING])
         done = Campaign.objects.filter(state=Campaign.State.SENDING).exclude(Exists(open_rows))
-        done.update(state=Campaign.State.FINISHED, finished_at=timezone.now())
+        for campaign_id in list(done.values_list("pk", flat=True)):
+            finish_campaign(campaign_id)
 
     def campaign_states(self, campaign_ids):
         ids = list(campaign_ids)

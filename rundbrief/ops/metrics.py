@@ -18,6 +18,8 @@ from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery import store
 from rundbrief.delivery.models import Delivery
 from rundbrief.ops.models import DeliveryAggregate
+from rundbrief.webhooks import sender
+from rundbrief.webhooks.models import Endpoint
 
 OPEN = [Delivery.State.QUEUED, Delivery.State.SENDING]
 
@@ -32,6 +34,7 @@ class RundbriefCollector:
         yield self.suppressions()
         yield self.signup_backlog()
         yield self.job_queues()
+        yield self.webhook_endpoints()
         yield self.consent_events()
         yield from self.bounces()
 
@@ -105,9 +108,20 @@ class RundbriefCollector:
             labels=["queue", "status"],
         )
         now = timezone.now()
-        for name, queue in (("delivery", store.QUEUE), ("signup_mail", confirmations.MAIL_QUEUE)):
+        queues = (("delivery", store.QUEUE), ("signup_mail", confirmations.MAIL_QUEUE), ("webhooks", sender.QUEUE))
+        for name, queue in queues:
             for status, n in queue.counts(now).items():
                 gauge.add_metric([name, status], n)
+        return gauge
+
+    def webhook_endpoints(self):
+        # An endpoint disabled after a day of failures is waiting for the operator (docs/integrations.md).
+        gauge = GaugeMetricFamily(
+            "rundbrief_webhook_endpoints", "Webhook endpoints, active and disabled.", labels=["state"]
+        )
+        active = dict(Endpoint.objects.values_list("active").annotate(n=Count("id")).order_by())
+        gauge.add_metric(["active"], active.get(True, 0))
+        gauge.add_metric(["disabled"], active.get(False, 0))
         return gauge
 
     def consent_events(self):

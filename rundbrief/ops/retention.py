@@ -1,7 +1,8 @@
 """Retention (GDPR Art. 5(1)(e), storage limitation): the daily job behind `rundbrief retention`.
 
 - Delivery rows of campaigns finished (or cancelled) more than RETENTION_DELIVERY_MONTHS
-  ago become per-campaign aggregates (ops.models.DeliveryAggregate).
+  ago become per-campaign aggregates (ops.models.DeliveryAggregate); on PostgreSQL the campaign's
+  ledger partition is then dropped whole (delivery/partitions.py).
 - Consent evidence (truncated IP, user agent) older than RETENTION_EVIDENCE_DAYS is
   deleted, except the evidence of subscribers who are confirmed now: that is the proof
   of the consent still relied on (GDPR Art. 7(1)). The default, 1095 days, is the
@@ -28,6 +29,7 @@ from rundbrief.audience.models import ConsentEvidence, Subscriber
 from rundbrief.bounces.actions import purge_raw_messages
 from rundbrief.campaigns.models import Campaign
 from rundbrief.delivery.models import Delivery
+from rundbrief.delivery.partitions import drop_campaign_rows
 from rundbrief.logs import get_logger
 from rundbrief.ops.models import DeliveryAggregate
 
@@ -95,7 +97,9 @@ def reduce_campaign(campaign_id: int) -> int:
                     merged[key] = merged.get(key, 0) + n
                 aggregate.per_minute = merged
             aggregate.save()
-        removed, _ = rows.delete()
+        # A DROP of its partition on PostgreSQL, one DELETE on SQLite; bounces keep their record
+        # with the link to the row cleared (partitions.py). Django's delete() would load every row.
+        removed = drop_campaign_rows(campaign_id)
     return removed
 
 

@@ -23,6 +23,8 @@ from rundbrief.delivery.messenger import SmtpMessenger
 from rundbrief.delivery.store import DjangoRecipientStore
 from rundbrief.delivery.welcome import send_welcome_mails
 from rundbrief.ops.retention import apply_retention
+from rundbrief.webhooks.actions import purge_old_messages
+from rundbrief.webhooks.sender import deliver_webhooks
 
 log = logging.getLogger("rundbrief.ops")
 
@@ -44,6 +46,7 @@ def daily_housekeeping():
     """The chores a worker runs once a day when idle."""
     purge_unconfirmed()
     apply_retention()  # storage limitation, GDPR Art. 5(1)(e)
+    purge_old_messages()  # the webhooks' delivery log, likewise (webhooks/actions.py)
     checkpoint_sqlite_wal()  # an erasure whose pages a long reader kept in the write-ahead log
     anchor_ledger()  # the consent ledger's head, outside the database
 
@@ -53,6 +56,7 @@ def daily_housekeeping():
 CHORES = [
     send_welcome_mails,  # welcome mails owed to readers who confirmed (delivery/welcome.py)
     issue_due_digests,  # recurring digests whose time has come (campaigns/digests.py)
+    deliver_webhooks,  # signed events owed to webhook endpoints (webhooks/sender.py)
 ]
 
 

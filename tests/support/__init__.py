@@ -6,6 +6,7 @@
 - campaigns.py a confirmed audience and a scheduled campaign, built in bulk
 - readers.py   a reader's consent history through the consent actions
 - bounces.py   DSNs and ARF reports about real deliveries
+- webhooks.py  a webhook receiver: an HTTP server on 127.0.0.1 recording each request
 - postgres.py  a throw-away PostgreSQL cluster a test may restart
 - browser.py   Playwright driving Debian's chromium
 - fixtures.py  the fixtures several test files use, registered once by tests/conftest.py

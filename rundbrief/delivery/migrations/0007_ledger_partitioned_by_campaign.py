@@ -1,0 +1,111 @@
+"""PostgreSQL: the delivery ledger becomes a table partitioned by campaign (delivery/partitions.py).
+
+The plain table is renamed, a partitioned one with the same columns, constraint and index names is
+created, each campaign already in the ledger gets its partition, the rows are copied and the plain
+table is dropped. The primary key becomes (id, campaign_id), as a partitioned table requires; ids
+still come from one sequence, so `id` stays unique and Django keeps treating it as the key.
+SQLite is left as it is: it has no partitions. Reversible (tests/test_ledger_partitions.py).
+"""
+
+from django.db import migrations
+
+T = "delivery_delivery"
+SEQUENCE = f"{T}_id_seq"
+
+
+def _shape(cursor):
+    """The table's unique constraints and its other indexes, as (name, definition) pairs."""
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'u'",
+        [T],
+    )
+    constraints = cursor.fetchall()
+    cursor.execute(
+        """SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+           WHERE i.indrelid = %s::regclass AND NOT i.indisprimary
+             AND i.indexrelid NOT IN (SELECT conindid FROM pg_constraint WHERE conrelid = %s::regclass)""",
+        [T, T],
+    )
+    # A partitioned table's index reads "ON ONLY table"; created on a table, it needs no ONLY.
+    indexes = [(name, definition.replace(" ON ONLY ", " ON ")) for name, definition in cursor.fetchall()]
+    return constraints, indexes
+
+
+def _free_names(cursor, old, constraints, indexes):
+    cursor.execute(f"ALTER TABLE {old} DROP CONSTRAINT IF EXISTS {T}_pkey")
+    for name, _definition in constraints:
+        cursor.execute(f'ALTER TABLE {old} DROP CONSTRAINT "{name}"')
+    for name, _definition in indexes:
+        cursor.execute(f'DROP INDEX "{name}"')
+
+
+def _reshape(cursor, constraints, indexes):
+    for name, definition in constraints:
+        cursor.execute(f'ALTER TABLE {T} ADD CONSTRAINT "{name}" {definition}')
+    for _name, definition in indexes:
+        cursor.execute(definition)
+
+
+def partition(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(f"SELECT relkind FROM pg_class WHERE oid = '{T}'::regclass")
+        if cursor.fetchone()[0] == "p":
+            return
+        constraints, indexes = _shape(cursor)
+        cursor.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {T}")
+        start = cursor.fetchone()[0]
+        cursor.execute("SELECT attidentity FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'id'", [T])
+        identity = cursor.fetchone()[0]
+        cursor.execute(f"ALTER TABLE {T} RENAME TO {T}_plain")
+        if identity:
+            cursor.execute(f"ALTER TABLE {T}_plain ALTER COLUMN id DROP IDENTITY")
+        else:
+            cursor.execute(f"ALTER TABLE {T}_plain ALTER COLUMN id DROP DEFAULT")
+            cursor.execute(f"DROP SEQUENCE IF EXISTS {SEQUENCE}")
+        _free_names(cursor, f"{T}_plain", constraints, indexes)
+        cursor.execute(f"CREATE TABLE {T} (LIKE {T}_plain INCLUDING DEFAULTS) PARTITION BY LIST (campaign_id)")
+        cursor.execute(f"CREATE SEQUENCE {SEQUENCE} OWNED BY {T}.id")
+        cursor.execute("SELECT setval(%s, %s, false)", [SEQUENCE, start])
+        cursor.execute(f"ALTER TABLE {T} ALTER COLUMN id SET DEFAULT nextval('{SEQUENCE}'::regclass)")
+        cursor.execute(f"ALTER TABLE {T} ADD CONSTRAINT {T}_pkey PRIMARY KEY (id, campaign_id)")
+        _reshape(cursor, constraints, indexes)
+        cursor.execute(f"CREATE TABLE {T}_default PARTITION OF {T} DEFAULT")
+        cursor.execute(f"SELECT DISTINCT campaign_id FROM {T}_plain")
+        for (campaign_id,) in cursor.fetchall():
+            cursor.execute(f"CREATE TABLE {T}_c{int(campaign_id)} PARTITION OF {T} FOR VALUES IN ({int(campaign_id)})")
+        cursor.execute(f"INSERT INTO {T} SELECT * FROM {T}_plain")
+        cursor.execute(f"DROP TABLE {T}_plain")
+
+
+def unpartition(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(f"SELECT relkind FROM pg_class WHERE oid = '{T}'::regclass")
+        if cursor.fetchone()[0] != "p":
+            return
+        constraints, indexes = _shape(cursor)
+        cursor.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {T}")
+        start = cursor.fetchone()[0]
+        cursor.execute(f"ALTER TABLE {T} RENAME TO {T}_parted")
+        cursor.execute(f"ALTER TABLE {T}_parted ALTER COLUMN id DROP DEFAULT")
+        cursor.execute(f"DROP SEQUENCE IF EXISTS {SEQUENCE}")
+        _free_names(cursor, f"{T}_parted", constraints, indexes)
+        cursor.execute(f"CREATE TABLE {T} (LIKE {T}_parted INCLUDING DEFAULTS)")
+        cursor.execute(f"ALTER TABLE {T} ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (START WITH {int(start)})")
+        cursor.execute(f"ALTER TABLE {T} ADD CONSTRAINT {T}_pkey PRIMARY KEY (id)")
+        _reshape(cursor, constraints, indexes)
+        cursor.execute(f"INSERT INTO {T} SELECT * FROM {T}_parted")
+        cursor.execute(f"DROP TABLE {T}_parted CASCADE")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("delivery", "0006_welcome_delivery"),
+        # Nothing may reference the ledger's id alone once its key includes the campaign.
+        ("bounces", "0004_bounce_delivery_without_db_constraint"),
+    ]
+
+    operations = [migrations.RunPython(partition, unpartition)]
