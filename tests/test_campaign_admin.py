@@ -276,3 +276,32 @@ def test_the_change_form_offers_send_now_for_a_draft(admin_client, topics):
     assert f'href="/admin/campaigns/campaign/{campaign.pk}/schedule/?when=now">Jetzt versenden …</a>' in page
     assert page.index("Jetzt versenden …") > page.index("</form>")  # after the change form
     assert 'value="Anhalten"' not in page  # a draft cannot be paused
+
+
+def test_a_campaign_with_a_segment_names_it_and_counts_only_its_members_before_and_after_scheduling(
+    admin_client, draft, readers, topics
+):
+    from django.db.models import ProtectedError
+
+    from rundbrief.audience.models import Segment
+    from rundbrief.audience.segments import save_segment
+    from rundbrief.delivery.actions import start_campaign
+
+    Subscriber.objects.filter(email="ben@example.org").update(language="en")
+    german = save_segment(
+        name="Deutschsprachige", match="all", rules=[{"field": "language", "operator": "is", "value": "de"}]
+    )
+    data = compose_data(topics, name=draft.name, subject=draft.subject, body=draft.body, segment=german.pk)
+    assert admin_client.post(f"{BASE}/{draft.pk}/change/", data).status_code == 302
+    page = admin_client.get(f"{BASE}/{draft.pk}/schedule/").content.decode()
+    assert re.search(r'id="segment-name">Deutschsprachige<', page)
+    assert re.search(r'id="recipient-count"><strong>1</strong>', page)  # anna; ben reads English
+    schedule_now(admin_client, draft)
+    start_campaign(draft.pk)
+    draft.refresh_from_db()
+    assert draft.recipient_count == 1 and list(Delivery.objects.values_list("subscriber__email", flat=True)) == [
+        "anna@example.org"
+    ]
+    assert "Deutschsprachige" in admin_client.get(f"{BASE}/{draft.pk}/progress/").content.decode()
+    with pytest.raises(ProtectedError):  # PROTECT: the segment a campaign went to stays
+        Segment.objects.get(pk=german.pk).delete()

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from rundbrief.audience import actions, queries, tokens
 from rundbrief.audience.addresses import subject_hash
+from rundbrief.audience.attributes import define_attribute, set_attributes
 from rundbrief.audience.ledger import verify_chain
 from rundbrief.audience.models import ConsentEvent, ConsentEvidence, ConsentText, Subscriber, Suppression
 
@@ -198,3 +199,12 @@ def test_erasure_never_answers_success_while_a_reader_keeps_the_old_pages_in_the
         reader.execute("ROLLBACK")
         reader.close()
     assert bulk.checkpoint_sqlite_wal() is True
+
+
+def test_after_erasure_her_attribute_values_are_in_no_column_of_any_table(clara):
+    """Custom fields go with the row (GDPR Art. 17): the customer number is nowhere afterwards."""
+    define_attribute(key="kundennr", label="Kundennummer", type="text")
+    set_attributes(clara, {"kundennr": "KD-4711-ZETT"}, source="test")
+    assert rows_containing("kd-4711-zett") == [("audience_subscriber", "attributes")]
+    actions.erase_subscriber(clara, source="test")
+    assert rows_containing("kd-4711-zett") == []

@@ -3,7 +3,7 @@
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from rundbrief.api import subscribers, subscriptions
+from rundbrief.api import segments, subscribers, subscriptions
 
 api = NinjaAPI(
     title="Rundbrief API",
@@ -14,6 +14,7 @@ api = NinjaAPI(
 )
 api.add_router("/subscriptions", subscriptions.router)
 api.add_router("/", subscribers.router)
+api.add_router("/", segments.router)
 
 
 @api.exception_handler(ValidationError)

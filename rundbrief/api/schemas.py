@@ -34,6 +34,7 @@ class SubscriberOut(Schema):
     requested_at: datetime
     confirmed_at: datetime | None
     withdrawn_at: datetime | None
+    attributes: dict = Field(default_factory=dict, description="Custom fields by key (see /api/v1/attributes).")
 
 
 class SubscriberPage(Schema):
@@ -49,3 +50,55 @@ class TopicsIn(Schema):
 
 class AddressIn(Schema):
     email: str = Field(..., max_length=1000)
+
+
+class AttributeDefinitionIn(Schema):
+    key: str = Field(..., max_length=40, description="Lower-case letters, digits, underscores; starts with a letter.")
+    label: str = Field(..., max_length=100, description="The German label.")
+    label_en: str = Field("", max_length=100, description="The English label; empty: the German one.")
+    type: str = Field(..., description="text, number, date, boolean or choice.")
+    choices: list[str] = Field(default_factory=list, max_length=200, description="For choice: the allowed values.")
+
+
+class AttributeDefinitionOut(Schema):
+    key: str
+    label: str
+    label_en: str
+    type: str
+    choices: list[str]
+
+
+class AttributesIn(Schema):
+    attributes: dict = Field(
+        ...,
+        description='key: value for the keys to set; null or "" removes a value; keys not named stay as they are.',
+    )
+
+
+class AttributesOut(Schema):
+    attributes: dict
+
+
+class RuleIn(Schema):
+    field: str = Field(..., description="language, topic, confirmed_at, source, soft_bounces or attribute.")
+    attribute: str | None = Field(None, description="The attribute's key, for field `attribute`.")
+    operator: str
+    value: str = Field("", max_length=200)
+
+
+class SegmentIn(Schema):
+    name: str = Field(..., max_length=200)
+    match: str = Field("all", description="all: every rule must hold; any: at least one.")
+    rules: list[RuleIn] = Field(default_factory=list, max_length=50)
+
+
+class SegmentOut(Schema):
+    id: int
+    name: str
+    match: str
+    rules: list[RuleIn]
+
+
+class SegmentCount(Schema):
+    id: int
+    count: int = Field(..., description="Confirmed subscribers in the segment right now (topics aside).")

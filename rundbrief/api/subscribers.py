@@ -37,6 +37,7 @@ def subscriber_out(subscriber):
         "requested_at": subscriber.requested_at,
         "confirmed_at": subscriber.confirmed_at,
         "withdrawn_at": subscriber.withdrawn_at,
+        "attributes": subscriber.attributes or {},
     }
 
 

@@ -9,6 +9,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from rundbrief.audience import actions, import_admin, listexport, queries
+from rundbrief.audience.attribute_forms import SubscriberAttributesForm, attribute_fields
+from rundbrief.audience.attributes import set_attributes
 from rundbrief.audience.models import ConsentEvent, ConsentText, Subscriber, Suppression
 from rundbrief.audience.proof import proof_for_address
 from rundbrief.newsroom.admin import TopicAdmin
@@ -46,9 +48,23 @@ class SubscriberAdmin(admin.ModelAdmin):
     list_filter = ["status", "language"]
     search_fields = ["email"]
     readonly_fields = ["email", "status", "language", "requested_at", "confirmed_at", "withdrawn_at", "proof_link"]
-    fields = readonly_fields
     actions = ["export_selected_csv", "erase_selected"]
     change_list_template = "admin/audience/subscriber/change_list.html"  # adds the import link
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [(None, {"fields": self.readonly_fields})]
+        if names := [name for name, _field in attribute_fields()]:
+            fieldsets.append((_("Attributes"), {"fields": names}))
+        return fieldsets
+
+    def get_form(self, request, obj=None, **kwargs):
+        # One form field per attribute definition, filled from the subscriber's JSON column.
+        kwargs["form"] = type("SubscriberAttributesForm", (SubscriberAttributesForm,), dict(attribute_fields()))
+        return super().get_form(request, obj, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        # Everything else on the page is read-only; the attributes go through their action.
+        set_attributes(obj, form.attribute_values, source=f"admin:{request.user.get_username()}")
 
     def has_add_permission(self, request):
         return False
@@ -156,3 +172,5 @@ class TopicWithSubscribersAdmin(TopicAdmin):
 
 admin.site.unregister(Topic)
 admin.site.register(Topic, TopicWithSubscribersAdmin)
+
+from rundbrief.audience import segment_admin  # noqa: E402, F401 -- registers attributes and segments

@@ -8,12 +8,18 @@ still verifies — docs/decisions.md, "Consent ledger and erasure".
 import hashlib
 import secrets
 
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from rundbrief.newsroom.languages import TranslatedFields
 from rundbrief.newsroom.models import Topic
 
+# An attribute key is used in a JSON path ('$.key', attributes->>'key'): nothing but these characters.
+KEY_VALIDATOR = RegexValidator(
+    r"^[a-z][a-z0-9_]{0,39}$", _("Use lower-case letters, digits and underscores, starting with a letter.")
+)
 EMAIL_MAX_LENGTH = 254  # RFC 5321 §4.5.3.1.3: a path is at most 256 octets including "<" and ">"
 
 
@@ -45,6 +51,9 @@ class Subscriber(models.Model):
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
     topics = models.ManyToManyField(Topic, through="Subscription", related_name="subscribers", blank=True)
+    # Custom fields as one JSON object, {key: value} checked against AttributeDefinition by
+    # audience/attributes.py: set_attributes. NULL (no attributes) so plain-SQL INSERTs need not name it.
+    attributes = models.JSONField(_("attributes"), null=True, blank=True, default=None, editable=False)
 
     class Meta:
         ordering = ["-requested_at", "-pk"]
@@ -244,3 +253,86 @@ class SignupIntake(models.Model):
         indexes = [models.Index(fields=["stage", "id"], name="audience_intake_stage")]
         verbose_name = _("sign-up in progress")
         verbose_name_plural = _("sign-ups in progress")
+
+
+class AttributeDefinition(TranslatedFields, models.Model):
+    """A custom subscriber field (customer number, customer since, …); values live in Subscriber.attributes.
+
+    The key goes into a JSON path of the segment SQL (audience/jsonsql.py), so it is a strict slug,
+    and the type never changes once values exist: it is not editable after creation."""
+
+    class Type(models.TextChoices):
+        TEXT = "text", _("text")
+        NUMBER = "number", _("number")
+        DATE = "date", _("date")
+        BOOLEAN = "boolean", _("yes/no")
+        CHOICE = "choice", _("choice")
+
+    key = models.CharField(
+        _("key"),
+        max_length=40,
+        unique=True,
+        validators=[KEY_VALIDATOR],
+        help_text=_("Lower-case letters, digits and underscores, starting with a letter, e.g. customer_since."),
+    )
+    label = models.CharField(_("label"), max_length=100)
+    label_en = models.CharField(_("label (English)"), max_length=100, blank=True)
+    type = models.CharField(_("type"), max_length=10, choices=Type.choices)
+    choices = models.JSONField(
+        _("choices"), default=list, blank=True, help_text=_("For the type choice: the allowed values.")
+    )
+
+    class Meta:
+        ordering = ["key"]
+        verbose_name = _("subscriber attribute")
+        verbose_name_plural = _("subscriber attributes")
+
+    def __str__(self):
+        return self.key
+
+
+class Segment(models.Model):
+    """A named, saved filter over the audience (docs/segments.md); compiled to SQL by audience/segments.py."""
+
+    class Match(models.TextChoices):
+        ALL = "all", _("all rules")
+        ANY = "any", _("any rule")
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    match = models.CharField(_("match"), max_length=3, choices=Match.choices, default=Match.ALL)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+
+    def __str__(self):
+        return self.name
+
+
+class SegmentRule(models.Model):
+    """One row of a segment: field – operator – value. `attribute` is set when field is "attribute";
+    PROTECT: a definition a segment uses cannot be deleted (docs/segments.md)."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="rules")
+    field = models.CharField(_("field"), max_length=20)
+    attribute = models.ForeignKey(
+        AttributeDefinition,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rules",
+        verbose_name=_("attribute"),
+    )
+    operator = models.CharField(_("operator"), max_length=20)
+    value = models.CharField(_("value"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("rule")
+        verbose_name_plural = _("rules")
+
+    def __str__(self):
+        subject = self.attribute.key if self.attribute_id else self.field
+        return f"{subject} {self.operator} {self.value}".strip()

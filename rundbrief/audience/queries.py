@@ -106,6 +106,8 @@ def export_subscriber(subscriber):
             "requested_at": subscriber.requested_at.isoformat(),
             "confirmed_at": subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else None,
             "withdrawn_at": subscriber.withdrawn_at.isoformat() if subscriber.withdrawn_at else None,
+            # Custom fields the merchant keeps about her (customer number, customer since…): Art. 15(1).
+            "attributes": dict(subscriber.attributes or {}),
         },
         "subscriptions": subscribed_topics(subscriber),
         "labels": export_labels(subscriber),

@@ -1,6 +1,10 @@
 """Reads of the bounce log for other parts of the house."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from rundbrief.audience.addresses import normalise_address, subject_hash
 from rundbrief.audience.models import Suppression
@@ -61,3 +65,15 @@ def suppression_to_review(address) -> BounceEvent | None:
         return None
     event = next(_suppressing_events([subject]), None)
     return event if event is not None and _not_address_level(event) else None
+
+
+def soft_bounces_condition(operator, value, ctx):
+    """The segment field "soft bounces" (audience/segments.py): soft-bounce events recorded for the
+    subscriber within the last BOUNCE_SOFT_DAYS days, the window the bounce policy counts in."""
+    since = connection.ops.adapt_datetimefield_value(ctx.now - timedelta(days=settings.BOUNCE_SOFT_DAYS))
+    table = connection.ops.quote_name(BounceEvent._meta.db_table)
+    count = (
+        f"(SELECT COUNT(*) FROM {table} b WHERE b.subscriber_id = {ctx.alias}.id"
+        f" AND b.kind = 'soft' AND b.received_at >= %s)"
+    )
+    return (f"{count} {'>=' if operator == 'at_least' else '<'} %s", [since, int(value)])

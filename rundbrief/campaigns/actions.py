@@ -78,8 +78,9 @@ def unschedule_campaign(campaign, *, actor=""):
 
 
 def duplicate_campaign(campaign, *, actor=""):
-    """A new draft with the same content, sender and topics, in any state of the original."""
+    """A new draft with the same content, sender, topics and segment, in any state of the original."""
     fields = [
+        "segment",
         "subject",
         "preheader",
         "from_name",

@@ -77,7 +77,7 @@ class CampaignAdmin(admin.ModelAdmin):
     filter_horizontal = ["topics"]
     change_form_template = "admin/campaigns/campaign/change_form.html"
     fieldsets = [
-        (None, {"fields": ["name", "subject", "preheader", "topics"]}),
+        (None, {"fields": ["name", "subject", "preheader", "topics", "segment"]}),
         (_("Content"), {"fields": ["body_format", "body", "digest_since", "digest_until"]}),
         (_("Sender"), {"fields": ["from_name", "from_email", "reply_to"]}),
         (

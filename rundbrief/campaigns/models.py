@@ -16,6 +16,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from rundbrief.audience.models import Segment
 from rundbrief.campaigns.recurrence import Schedule
 from rundbrief.newsroom.models import Topic
 
@@ -58,6 +59,15 @@ class Campaign(models.Model):
         related_name="campaigns",
         verbose_name=_("topics"),
         help_text=_("Sent to confirmed subscribers of any of these topics."),
+    )
+    segment = models.ForeignKey(
+        Segment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,  # a segment some campaign was sent to stays, so its history reads right
+        related_name="campaigns",
+        verbose_name=_("segment"),
+        help_text=_("Optional: of the topics' subscribers, only those in this segment."),
     )
     body_format = models.CharField(
         _("body format"), max_length=10, choices=BodyFormat.choices, default=BodyFormat.MARKDOWN
