@@ -17,10 +17,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
 from rundbrief.audience.addresses import hash_key, normalise_fast, subject_hasher, truncate_ip
+from rundbrief.audience.attributes import clean_values
 from rundbrief.audience.csvcells import from_spreadsheet_safe
 from rundbrief.audience.enrolment import consented_topics
 from rundbrief.audience.import_formats import FIELDS, UNSUBSCRIBED, ColumnMap
-from rundbrief.audience.models import ConsentText
+from rundbrief.audience.models import AttributeDefinition, ConsentText
 from rundbrief.newsroom.models import Topic
 
 FIELD_STATUS, FIELD_CONSENTED_AT = FIELDS.index("status"), FIELDS.index("consented_at")
@@ -53,9 +54,10 @@ class Row:
     suppress: str = ""  # a Suppression.Reason: the member goes to the suppression list, not the active one
     suppress_time: dt.datetime | None = None
     basis: bool = False  # no consent time: the operator's --consent-basis stands for it
-    # The columns no field takes, {name: value}, for the typed subscriber attributes to pick up: the seam
-    # is this dict, filled per row and handed to nobody yet (docs/integrations.md, "Columns not imported").
+    # The columns no field takes, {name: value}; those named like a subscriber attribute's key are not
+    # among them but in `attributes`, checked and typed (docs/integrations.md, "Columns not imported").
     extra: dict | None = None
+    attributes: dict | None = None
     # Filled in by ChunkWriter.prepare in the parsing thread:
     key: int = 0  # 63 bits of the subject hash, the key of the duplicate table
     values: tuple = ()  # the Subscriber row but its id, in database form
@@ -75,7 +77,14 @@ class RowParser:
     def __init__(self, columns: ColumnMap, file_label, *, default_topics=(), consent_basis=""):
         self.columns = columns.header
         self.order = columns.order
-        self.extra = columns.extra
+        # A column named like an attribute's key (case aside) fills that attribute (audience/attributes.py).
+        definitions = {d.key.lower(): d for d in AttributeDefinition.objects.all()}
+        self.attribute_columns = tuple(
+            (i, definitions[name.strip().lower()]) for i, name in columns.extra if name.strip().lower() in definitions
+        )
+        self.attribute_definitions = {d.key: d for _i, d in self.attribute_columns}
+        taken = {i for i, _definition in self.attribute_columns}
+        self.extra = tuple((i, name) for i, name in columns.extra if i not in taken)
         self.file_reason = columns.file_reason
         fmt = columns.format
         self.statuses = fmt.statuses if columns.order[FIELD_STATUS] is not None else None
@@ -165,7 +174,18 @@ class RowParser:
             confirm_ip,
             basis=consented_at is None,
         )
+        if self.attribute_columns:
+            row.attributes = self.attributes(fields)
         return self.with_extra(row, fields) if self.extra else row
+
+    def attributes(self, fields):
+        given = {d.key: fields[i].strip() for i, d in self.attribute_columns if i < len(fields) and fields[i].strip()}
+        if not given:
+            return None
+        try:
+            return {k: v for k, v in clean_values(given, self.attribute_definitions).items() if v is not None}
+        except ValidationError as exc:
+            raise RowError("; ".join(exc.messages)) from None
 
     def with_extra(self, row, fields):
         row.extra = {name: fields[i] for i, name in self.extra if i < len(fields) and fields[i]}

@@ -65,6 +65,8 @@ class ChunkWriter:
         self.basis_part = f" consent_basis={consent_basis}" if consent_basis else ""
         self.topic_ids = dict(Topic.objects.values_list("slug", "pk"))
         self.subscriber_fields, self.subscriber_defaults = subscriber_columns()
+        self.attributes_at = self.subscriber_fields.index("attributes")
+        self.attributes_field = Subscriber._meta.get_field("attributes")
         self.sqlite_cache_size = None
         self.adapters = datetime_adapters()  # made here, on the connection's thread; used by prepare()
         self.source_memo = {}  # used by prepare() only, so by one thread
@@ -189,6 +191,10 @@ class ChunkWriter:
                 None,  # last_confirmation_mail_at
                 *defaults,
             )
+            if row.attributes:  # the typed attributes the file's columns named (import_rows.py)
+                values = list(row.values)
+                values[self.attributes_at] = self.attributes_field.get_db_prep_save(row.attributes, connection)
+                row.values = tuple(values)
             text = row.consent_text
             row.event = prepare_event(
                 EventRow(

@@ -280,9 +280,12 @@ class Preview:
     def mapping(self):
         return self.sniffed.columns.mapping
 
+    attributes: list = ()  # (column, attribute key) of the columns that fill subscriber attributes
+
     @property
     def not_imported(self):
-        return [name for _index, name in self.sniffed.columns.extra]
+        taken = {column for column, _key in self.attributes}
+        return [name for _index, name in self.sniffed.columns.extra if name not in taken]
 
 
 def preview(path, format_name="rundbrief", *, rows=5, topics=(), consent_basis=""):
@@ -298,7 +301,7 @@ def preview(path, format_name="rundbrief", *, rows=5, topics=(), consent_basis="
         for line, record in itertools.islice(read_records(fh, sniffed.delimiter), rows):
             cells = record if isinstance(record, list) else []
             values = [(fields[i], cells[i] if i < len(cells) else "") for i in sorted(fields)]
-            extra = {name: cells[i] for i, name in sniffed.columns.extra if i < len(cells) and cells[i]}
+            extra = {name: cells[i] for i, name in parser.extra if i < len(cells) and cells[i]}
             try:
                 row = parser.parse(line, record)
             except RowError as exc:
@@ -309,4 +312,5 @@ def preview(path, format_name="rundbrief", *, rows=5, topics=(), consent_basis="
             else:
                 outcome = "confirmed" if row.confirmed_at else "pending"
             shown.append(PreviewRow(line, values, extra, outcome))
-    return Preview(sniffed, shown)
+    columns = sniffed.columns.header
+    return Preview(sniffed, shown, [(columns[i], d.key) for i, d in parser.attribute_columns])
